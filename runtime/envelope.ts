@@ -1,0 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import type { Envelope } from '../machines/messages.ts';
+
+/**
+ * Wraps a payload in the AeroAlpes envelope.
+ *
+ * @example
+ * const cmd = makeEnvelope('PagarReserva', { id_correlacion, id_reserva, monto, monto_vat }, 'sagas.aeroalpes');
+ */
+export function makeEnvelope<T extends string, D extends { id_correlacion: string }>(
+  type: T,
+  data: D,
+  serviceName: string,
+  options: { id?: string; now?: number } = {},
+): Envelope<T, D> {
+  const now = options.now ?? Date.now();
+  return {
+    id: options.id ?? randomUUID(),
+    time: now,
+    ingestion: now,
+    specversion: 'v1',
+    type,
+    datacontenttype: 'application/json',
+    service_name: serviceName,
+    data,
+  };
+}

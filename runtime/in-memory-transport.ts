@@ -1,0 +1,186 @@
+import type { Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport } from './ports.ts';
+
+export interface InMemoryTransportOptions {
+  /** Delay before a negatively acknowledged message is redelivered (default 50 ms). */
+  nackDelayMs?: number;
+  /** Unacknowledged messages one consumer holds at most (default 1000). */
+  maxInFlightPerConsumer?: number;
+}
+
+interface Pending {
+  topic: string;
+  key: string | null;
+  payload: string;
+  redeliveryCount: number;
+  notBefore: number;
+}
+
+interface Consumer {
+  handler: SubscribeOptions['handler'];
+  inFlight: number;
+  closed: boolean;
+}
+
+class DurableSubscription {
+  readonly backlog: Pending[] = [];
+  readonly consumers: Consumer[] = [];
+  readonly busyKeys = new Set<string>();
+  maxRedeliveries = 10;
+  deadLetterTopic: string;
+  private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly topics: Set<string>,
+    private readonly transport: InMemoryTransport,
+    private readonly options: Required<InMemoryTransportOptions>,
+  ) {
+    this.deadLetterTopic = `${name}-DLQ`;
+  }
+
+  enqueue(message: Pending): void {
+    this.backlog.push(message);
+    this.schedule();
+  }
+
+  schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    const live = this.consumers.filter((c) => !c.closed);
+    if (live.length === 0) return;
+    const now = Date.now();
+    let earliest = Infinity;
+    const blockedKeys = new Set<string>();
+    for (let i = 0; i < this.backlog.length; i++) {
+      const message = this.backlog[i];
+      const key = message.key ?? `\u0000${i}`;
+      // A message waits behind an earlier one of its key, in flight or still pending.
+      if (this.busyKeys.has(key) || blockedKeys.has(key)) continue;
+      if (message.notBefore > now) {
+        earliest = Math.min(earliest, message.notBefore);
+        blockedKeys.add(key);
+        continue;
+      }
+      const consumer = live[hash(key) % live.length];
+      if (consumer.inFlight >= this.options.maxInFlightPerConsumer) {
+        blockedKeys.add(key);
+        continue;
+      }
+      this.backlog.splice(i--, 1);
+      this.run(consumer, key, message);
+    }
+    if (earliest < Infinity && !this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.schedule();
+      }, earliest - now);
+    }
+  }
+
+  private run(consumer: Consumer, key: string, message: Pending): void {
+    consumer.inFlight++;
+    this.busyKeys.add(key);
+    const delivery: Delivery = { topic: message.topic, key: message.key, payload: message.payload, redeliveryCount: message.redeliveryCount };
+    // Asynchronous delivery, as from a broker: never within publish's call stack.
+    void Promise.resolve()
+      .then(() => consumer.handler(delivery))
+      .then(
+        () => {
+          // A consumer that was closed (crashed) before acking loses its ack: redeliver.
+          if (consumer.closed) this.backlog.unshift({ ...message, redeliveryCount: message.redeliveryCount + 1 });
+        },
+        () => this.nack(message),
+      )
+      .finally(() => {
+        consumer.inFlight--;
+        this.busyKeys.delete(key);
+        this.schedule();
+      });
+  }
+
+  private nack(message: Pending): void {
+    const redeliveryCount = message.redeliveryCount + 1;
+    if (redeliveryCount > this.maxRedeliveries) {
+      void this.transport.publish(this.deadLetterTopic, { key: message.key ?? '', payload: message.payload });
+      return;
+    }
+    this.backlog.unshift({ ...message, redeliveryCount, notBefore: Date.now() + this.options.nackDelayMs });
+  }
+}
+
+/**
+ * An in-process broker with Pulsar's semantics where they matter to sagas: durable
+ * subscriptions that keep messages until acknowledged, asynchronous delivery, per-key
+ * ordering across the consumers of a subscription (like Key_Shared), redelivery of what was
+ * negatively acknowledged or never acknowledged, and a dead-letter topic after
+ * `maxRedeliveries`. The embedded default of `npm start`; it keeps nothing across a
+ * process restart.
+ *
+ * @example
+ * const transport = new InMemoryTransport();
+ * await transport.subscribe({ topics: ['evento-pago'], subscription: 'sagas', handler: async (d) => handle(d) });
+ * await transport.publish('evento-pago', { key: sagaId, payload: JSON.stringify(envelope) });
+ */
+export class InMemoryTransport implements Transport {
+  private readonly subscriptions = new Map<string, DurableSubscription>();
+  private readonly options: Required<InMemoryTransportOptions>;
+  private closed = false;
+
+  constructor(options: InMemoryTransportOptions = {}) {
+    this.options = { nackDelayMs: options.nackDelayMs ?? 50, maxInFlightPerConsumer: options.maxInFlightPerConsumer ?? 1000 };
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<void> {
+    if (this.closed) throw new Error('transport is closed');
+    for (const subscription of this.subscriptions.values()) {
+      if (subscription.topics.has(topic)) {
+        subscription.enqueue({ topic, key: message.key || null, payload: message.payload, redeliveryCount: 0, notBefore: 0 });
+      }
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    if (this.closed) throw new Error('transport is closed');
+    let subscription = this.subscriptions.get(options.subscription);
+    if (!subscription) {
+      subscription = new DurableSubscription(options.subscription, new Set(), this, this.options);
+      this.subscriptions.set(options.subscription, subscription);
+    }
+    options.topics.forEach((t) => subscription.topics.add(t));
+    if (options.maxRedeliveries !== undefined) subscription.maxRedeliveries = options.maxRedeliveries;
+    if (options.deadLetterTopic) subscription.deadLetterTopic = options.deadLetterTopic;
+    const consumer: Consumer = { handler: options.handler, inFlight: 0, closed: false };
+    subscription.consumers.push(consumer);
+    subscription.schedule();
+    const owner = subscription;
+    return {
+      close: async () => {
+        consumer.closed = true;
+        owner.consumers.splice(owner.consumers.indexOf(consumer), 1);
+      },
+    };
+  }
+
+  /** Messages waiting (not in flight) in a subscription: for tests and diagnostics. */
+  backlog(subscription: string): number {
+    return this.subscriptions.get(subscription)?.backlog.length ?? 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+function hash(key: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return h >>> 0;
+}

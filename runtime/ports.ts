@@ -1,0 +1,166 @@
+/**
+ * The runtime's ports: one small interface per external system. Adapters are named by
+ * technology (`SequelizeSagaStore`, `InMemoryTransport`, `PulsarWebSocketTransport`).
+ */
+
+export type SagaStatus = 'running' | 'completed' | 'compensated' | 'failed';
+export const SAGA_STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensated', 'failed'];
+
+export type LogKind = 'event' | 'command' | 'timer' | 'state';
+
+/** One saga instance: its persisted XState snapshot and bookkeeping. */
+export interface SagaInstanceRecord {
+  sagaType: string;
+  id: string;
+  /** Version of the machine definition the instance started on (and stays on). */
+  version: number;
+  /** The snapshot's state value, JSON-encoded when nested. */
+  stateValue: string;
+  status: SagaStatus;
+  /** XState's persisted snapshot. */
+  snapshot: unknown;
+  /** Optimistic concurrency: bumped by every update. */
+  rowVersion: number;
+  /** Sequence number of the last saga log entry. */
+  logSeq: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** An append-only saga log entry: every event, command, fired timer and state change. */
+export interface LogEntry {
+  sagaType: string;
+  sagaId: string;
+  seq: number;
+  kind: LogKind;
+  type: string;
+  payload: unknown;
+  messageId: string | null;
+  at: number;
+}
+
+/** A message committed with the transition that produced it, published after commit. */
+export interface OutboxMessage {
+  /** Store-assigned, increasing: publication order. */
+  seq: number;
+  messageId: string;
+  sagaType: string;
+  sagaId: string;
+  topic: string;
+  key: string;
+  payload: string;
+  createdAt: number;
+}
+export type NewOutboxMessage = Omit<OutboxMessage, 'seq'>;
+
+/** A durable XState `after` timer. */
+export interface Deadline {
+  sagaType: string;
+  sagaId: string;
+  timerId: string;
+  dueAt: number;
+  event: { type: string };
+}
+
+/** A message that was refused for good, with the reason. */
+export interface DeadLetter {
+  id?: number;
+  messageId: string | null;
+  type: string | null;
+  topic: string | null;
+  sagaId: string | null;
+  code: string;
+  reason: string;
+  payload: string;
+  at: number;
+}
+
+/** The writes of one database transaction. */
+export interface UnitOfWork {
+  loadInstance(sagaType: string, id: string): Promise<SagaInstanceRecord | null>;
+  /** @throws SagaAlreadyExistsError */
+  insertInstance(record: SagaInstanceRecord): Promise<void>;
+  /** @throws ConcurrencyError when the row's version is not `expectedRowVersion` any more. */
+  updateInstance(record: SagaInstanceRecord, expectedRowVersion: number): Promise<void>;
+  /** Whether `consumer` has processed `messageId` before. */
+  seen(consumer: string, messageId: string): Promise<boolean>;
+  remember(consumer: string, messageId: string, at: number): Promise<void>;
+  appendLog(entries: LogEntry[]): Promise<void>;
+  enqueue(messages: NewOutboxMessage[]): Promise<void>;
+  upsertDeadline(deadline: Deadline): Promise<void>;
+  cancelDeadline(sagaType: string, sagaId: string, timerId: string): Promise<void>;
+  cancelAllDeadlines(sagaType: string, sagaId: string): Promise<void>;
+  /** Deletes the deadline if it is still due at `dueAt`; false when it was cancelled or moved. */
+  takeDeadline(deadline: Deadline): Promise<boolean>;
+  deadLetter(letter: DeadLetter): Promise<void>;
+}
+
+export interface InstanceQuery {
+  status?: SagaStatus;
+  sagaType?: string;
+  limit?: number;
+}
+
+/**
+ * Persistence of saga instances, the saga log, the outbox, deadlines, processed message
+ * ids and dead letters.
+ */
+export interface SagaStore {
+  /** Runs `work` in one database transaction; commits when it resolves. */
+  transaction<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T>;
+  getInstance(sagaType: string, id: string): Promise<SagaInstanceRecord | null>;
+  /** Instances with this id, of any saga type. */
+  findInstances(id: string): Promise<SagaInstanceRecord[]>;
+  listInstances(query?: InstanceQuery): Promise<SagaInstanceRecord[]>;
+  readLog(sagaType: string, id: string): Promise<LogEntry[]>;
+  pendingOutbox(limit: number): Promise<OutboxMessage[]>;
+  markSent(seqs: number[], at: number): Promise<void>;
+  dueDeadlines(now: number, limit: number): Promise<Deadline[]>;
+  /** Earliest due time of any deadline, or null. */
+  nextDeadlineAt(): Promise<number | null>;
+  deadlinesOf(sagaType: string, id: string): Promise<Deadline[]>;
+  listDeadLetters(limit?: number): Promise<DeadLetter[]>;
+  close(): Promise<void>;
+}
+
+/** A message as a transport delivers it: raw bytes, so malformed input can be dead-lettered. */
+export interface Delivery {
+  topic: string;
+  key: string | null;
+  payload: string;
+  /** How many times this message was delivered before (0 on first delivery). */
+  redeliveryCount: number;
+}
+
+/**
+ * Handles one delivery. Resolving acknowledges the message; rejecting negatively
+ * acknowledges it, so it is redelivered (and dead-lettered after the limit).
+ */
+export type DeliveryHandler = (delivery: Delivery) => Promise<void>;
+
+export interface SubscribeOptions {
+  topics: readonly string[];
+  /** Durable subscription name: consumers sharing it share the messages. */
+  subscription: string;
+  handler: DeliveryHandler;
+  /** Redeliveries before a message goes to `deadLetterTopic` (default 10). */
+  maxRedeliveries?: number;
+  deadLetterTopic?: string;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+export interface OutgoingMessage {
+  /** Ordering key: messages with one key are delivered in order, one at a time. */
+  key: string;
+  payload: string;
+}
+
+/** A message broker. Subscriptions exist once `subscribe` resolves. */
+export interface Transport {
+  publish(topic: string, message: OutgoingMessage): Promise<void>;
+  subscribe(options: SubscribeOptions): Promise<Subscription>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+import type { AnyStateMachine } from 'xstate';
+import { UnknownMachineVersionError } from './errors.ts';
+
+/**
+ * A saga type as the runtime runs it. `machines/` exports these as plain objects.
+ *
+ * @example
+ * const registry = new SagaRegistry([reservaSaga, reservaSagaV2]);
+ * registry.get('reserva', 1).machine; // in-flight v1 sagas finish on v1
+ */
+export interface SagaDefinition {
+  type: string;
+  version: number;
+  machine: AnyStateMachine;
+  /** `service_name` of the commands this saga sends. */
+  serviceName: string;
+  /** Message type -> topic, for every event the saga consumes. */
+  consumes: Readonly<Record<string, string>>;
+  /** Command action name -> topic. */
+  commands: Readonly<Record<string, string>>;
+}
+
+/** Every registered version of every saga type; routes message types to saga types. */
+export class SagaRegistry {
+  private readonly versions = new Map<string, Map<number, SagaDefinition>>();
+
+  constructor(definitions: readonly SagaDefinition[] = []) {
+    for (const definition of definitions) this.register(definition);
+  }
+
+  register(definition: SagaDefinition): void {
+    const byVersion = this.versions.get(definition.type) ?? new Map<number, SagaDefinition>();
+    if (byVersion.has(definition.version)) {
+      throw new Error(`saga ${definition.type} v${definition.version} is registered twice`);
+    }
+    byVersion.set(definition.version, definition);
+    this.versions.set(definition.type, byVersion);
+  }
+
+  /** The given version, or the newest when `version` is omitted. */
+  get(type: string, version?: number): SagaDefinition {
+    const byVersion = this.versions.get(type);
+    const registered = byVersion ? [...byVersion.keys()].sort((a, b) => a - b) : [];
+    const chosen = version ?? registered.at(-1);
+    const definition = chosen === undefined ? undefined : byVersion?.get(chosen);
+    if (!definition) throw new UnknownMachineVersionError(type, version, registered);
+    return definition;
+  }
+
+  /** Saga types that consume a message type (in any registered version). */
+  consumersOf(messageType: string): string[] {
+    const types: string[] = [];
+    for (const [type, byVersion] of this.versions) {
+      if ([...byVersion.values()].some((d) => messageType in d.consumes)) types.push(type);
+    }
+    return types;
+  }
+
+  /** Every topic some registered saga consumes from. */
+  topics(): string[] {
+    const topics = new Set<string>();
+    for (const byVersion of this.versions.values()) {
+      for (const definition of byVersion.values()) Object.values(definition.consumes).forEach((t) => topics.add(t));
+    }
+    return [...topics].sort();
+  }
+
+  types(): string[] {
+    return [...this.versions.keys()];
+  }
+}

@@ -1,0 +1,407 @@
+import { randomUUID } from 'node:crypto';
+import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
+import { parseEnvelope, type Envelope } from '../machines/messages.ts';
+import { Batcher } from './batcher.ts';
+import { DeadlineScheduler } from './deadline-scheduler.ts';
+import { encodeStateValue, resolveEffects, statusOf, type Effect } from './effects.ts';
+import { makeEnvelope } from './envelope.ts';
+import {
+  SagaError,
+  TransitionError,
+  UnknownSagaError,
+  UnroutableMessageError,
+  ValidationError,
+  isRetryable,
+} from './errors.ts';
+import { OutboxRelay } from './outbox-relay.ts';
+import type {
+  Deadline,
+  Delivery,
+  LogEntry,
+  NewOutboxMessage,
+  SagaInstanceRecord,
+  SagaStore,
+  Subscription,
+  Transport,
+  UnitOfWork,
+} from './ports.ts';
+import { SagaRegistry, type SagaDefinition } from './registry.ts';
+import { verifySaga, type VerifyReport } from './verify.ts';
+
+export interface SagaRuntimeOptions {
+  store: SagaStore;
+  transport: Transport;
+  sagas: readonly SagaDefinition[];
+  /** Shared with the participants of the same process; created when omitted. */
+  relay?: OutboxRelay;
+  /** Durable subscription name of this runtime's consumers (default `sagas`). */
+  subscription?: string;
+  /** Most messages committed in one transaction (default 64). */
+  maxBatch?: number;
+  /** Attempts of a transaction that failed with a retryable error (default 6). */
+  maxAttempts?: number;
+  /** Poll interval of the deadline scheduler, for deadlines set by other processes (default 1000 ms). */
+  deadlinePollMs?: number;
+  clock?: () => number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** What became of one input. */
+export type Outcome =
+  | { status: 'applied'; sagaId: string; state: string }
+  | { status: 'duplicate'; sagaId: string }
+  | { status: 'ignored'; sagaId: string; reason: string }
+  | { status: 'dead-lettered'; reason: string; code: string };
+
+/** An input to a saga: a delivered message, an already parsed envelope, or a due deadline. */
+export type SagaInput =
+  | { kind: 'delivery'; delivery: Delivery }
+  | { kind: 'message'; envelope: Envelope; topic?: string }
+  | { kind: 'timer'; deadline: Deadline };
+
+export interface StartOptions {
+  /** Saga id (the `id_correlacion`); a random UUID when omitted. */
+  id?: string;
+  /** Machine version; the newest registered when omitted. */
+  version?: number;
+}
+
+/** Called after each commit with what it changed. */
+export type CommitListener = (outcomes: Outcome[]) => void;
+
+/**
+ * Runs sagas whose instances are persisted XState actors.
+ *
+ * The whole path of a message is in this file: a delivery is parsed, batched with others,
+ * and applied in **one database transaction** per batch (saga log, pure XState
+ * transition, snapshot with an optimistic version check, commands into the outbox,
+ * deadlines); only after the commit is the delivery acknowledged and the outbox relay
+ * kicked to publish.
+ *
+ * @example
+ * const runtime = new SagaRuntime({ store, transport, sagas: [reservaSaga] });
+ * await runtime.listen();
+ * const { id } = await runtime.startSaga('reserva', input, { id: input.id_correlacion });
+ * // ... later
+ * await runtime.close();
+ */
+export class SagaRuntime {
+  readonly registry: SagaRegistry;
+  readonly relay: OutboxRelay;
+  private readonly store: SagaStore;
+  private readonly transport: Transport;
+  private readonly clock: () => number;
+  private readonly maxAttempts: number;
+  private readonly batcher: Batcher<SagaInput, Outcome>;
+  private readonly scheduler: DeadlineScheduler;
+  private readonly log: NonNullable<SagaRuntimeOptions['log']>;
+  private readonly ownsRelay: boolean;
+  private readonly listeners = new Set<CommitListener>();
+  private subscription: Subscription | null = null;
+
+  constructor(private readonly options: SagaRuntimeOptions) {
+    this.store = options.store;
+    this.transport = options.transport;
+    this.registry = new SagaRegistry(options.sagas);
+    this.clock = options.clock ?? Date.now;
+    this.maxAttempts = options.maxAttempts ?? 6;
+    this.log = options.log ?? (() => {});
+    this.ownsRelay = !options.relay;
+    this.relay = options.relay ?? new OutboxRelay(this.store, this.transport, { clock: this.clock, log: this.log });
+    this.batcher = new Batcher((inputs) => this.process(inputs), options.maxBatch ?? 64);
+    this.scheduler = new DeadlineScheduler(this.store, (due) => this.process(due.map(timerInput)), {
+      clock: this.clock,
+      pollMs: options.deadlinePollMs ?? 1000,
+      log: this.log,
+    });
+  }
+
+  /**
+   * Subscribes to every topic the registered sagas consume, then starts the outbox relay
+   * and the deadline scheduler (which fires deadlines that fell due while the runtime was down).
+   */
+  async listen(): Promise<void> {
+    if (this.subscription) return;
+    this.subscription = await this.transport.subscribe({
+      topics: this.registry.topics(),
+      subscription: this.options.subscription ?? 'sagas',
+      handler: (delivery) => this.deliver(delivery),
+    });
+    this.relay.start();
+    this.scheduler.start();
+  }
+
+  /** Stops consuming, firing deadlines and publishing. Committed work stays in the store. */
+  async close(): Promise<void> {
+    await this.subscription?.close();
+    this.subscription = null;
+    await this.scheduler.stop();
+    if (this.ownsRelay) await this.relay.stop();
+  }
+
+  onCommitted(listener: CommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Starts a saga instance: stores its initial snapshot, logs its input, and enqueues the
+   * commands of its initial state, in one transaction.
+   *
+   * @throws SagaAlreadyExistsError, UnknownMachineVersionError, TransitionError
+   */
+  async startSaga(type: string, input: unknown, options: StartOptions = {}): Promise<{ id: string; state: string }> {
+    const definition = this.registry.get(type, options.version);
+    const id = options.id ?? randomUUID();
+    const result = await this.withRetries(() =>
+      this.store.transaction(async (uow) => {
+        const now = this.clock();
+        const [snapshot, actions] = compute(definition, () => initialTransition(definition.machine, input));
+        const record: SagaInstanceRecord = {
+          sagaType: type,
+          id,
+          version: definition.version,
+          stateValue: '',
+          status: 'running',
+          snapshot: null,
+          rowVersion: 0,
+          logSeq: 0,
+          createdAt: now,
+          updatedAt: now,
+        };
+        const started = entry(record, 'event', 'xstate.init', { input, version: definition.version }, null, now);
+        await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, true);
+        return { id, state: record.stateValue };
+      }),
+    );
+    this.afterCommit([{ status: 'applied', sagaId: id, state: result.state }]);
+    return result;
+  }
+
+  /** Handles one delivery from the transport; resolves once its effects are committed. */
+  deliver(delivery: Delivery): Promise<void> {
+    return this.batcher.submit({ kind: 'delivery', delivery }).then(() => undefined);
+  }
+
+  /** Handles an already parsed message (used by tests and HTTP test endpoints). */
+  handle(envelope: Envelope, topic?: string): Promise<Outcome> {
+    return this.batcher.submit({ kind: 'message', envelope, topic });
+  }
+
+  /** Fires every deadline due now, without waiting for the scheduler. */
+  fireDueDeadlines(): Promise<number> {
+    return this.scheduler.poll();
+  }
+
+  /** Rebuilds a saga's state from its log alone and compares it with the stored snapshot. */
+  async verify(type: string, id: string): Promise<VerifyReport> {
+    const record = await this.store.getInstance(type, id);
+    if (!record) throw new UnknownSagaError(id, ` of type ${type}`);
+    const definition = this.registry.get(record.sagaType, record.version);
+    return verifySaga(definition, record, await this.store.readLog(type, id));
+  }
+
+  /**
+   * Applies a batch of inputs in one transaction, retrying retryable failures. A batch that
+   * keeps failing is split, so one bad input cannot hold back the others.
+   */
+  async process(inputs: SagaInput[]): Promise<Outcome[]> {
+    try {
+      const outcomes = await this.withRetries(() =>
+        this.store.transaction(async (uow) => {
+          const results: Outcome[] = [];
+          for (const input of inputs) results.push(await this.apply(uow, input));
+          return results;
+        }),
+      );
+      this.afterCommit(outcomes);
+      return outcomes;
+    } catch (error) {
+      if (inputs.length === 1) throw error;
+      const outcomes: Outcome[] = [];
+      for (const input of inputs) outcomes.push(...(await this.process([input])));
+      return outcomes;
+    }
+  }
+
+  private async apply(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
+    const now = this.clock();
+    let envelope: Envelope;
+    let topic: string | null = null;
+    if (input.kind === 'timer') return this.applyTimer(uow, input.deadline, now);
+    if (input.kind === 'delivery') {
+      topic = input.delivery.topic;
+      const parsed = parseEnvelope(input.delivery.payload);
+      if (!parsed.ok) return this.deadLetter(uow, new ValidationError(parsed.reason), input.delivery.payload, topic, null, now);
+      envelope = parsed.envelope;
+    } else {
+      envelope = input.envelope;
+      topic = input.topic ?? null;
+    }
+    const raw = () => JSON.stringify(envelope);
+    const sagaTypes = this.registry.consumersOf(envelope.type);
+    if (sagaTypes.length === 0) {
+      const error = new UnroutableMessageError(`no saga consumes messages of type ${envelope.type}`);
+      return this.deadLetter(uow, error, raw(), topic, envelope, now);
+    }
+    const sagaId = envelope.data.id_correlacion;
+    let outcome: Outcome | null = null;
+    for (const sagaType of sagaTypes) {
+      const record = await uow.loadInstance(sagaType, sagaId);
+      if (!record) continue;
+      const consumer = `${sagaType}/${sagaId}`;
+      if (await uow.seen(consumer, envelope.id)) {
+        outcome ??= { status: 'duplicate', sagaId };
+        continue;
+      }
+      try {
+        const definition = this.registry.get(record.sagaType, record.version);
+        const event = { type: envelope.type, data: envelope.data };
+        const logged = entry(record, 'event', envelope.type, envelope.data, envelope.id, now);
+        await uow.remember(consumer, envelope.id, now);
+        outcome = await this.transitionAndCommit(uow, definition, record, event, logged, now);
+      } catch (error) {
+        if (isRetryable(error)) throw error;
+        return this.deadLetter(uow, error, raw(), topic, envelope, now);
+      }
+    }
+    if (outcome) return outcome;
+    return this.deadLetter(uow, new UnknownSagaError(sagaId, ` for ${envelope.type}`), raw(), topic, envelope, now);
+  }
+
+  private async applyTimer(uow: UnitOfWork, deadline: Deadline, now: number): Promise<Outcome> {
+    const { sagaType, sagaId } = deadline;
+    // Deleting the row is the timer's idempotency: a cancelled or already fired deadline is gone.
+    if (!(await uow.takeDeadline(deadline))) return { status: 'ignored', sagaId, reason: 'deadline no longer pending' };
+    const record = await uow.loadInstance(sagaType, sagaId);
+    if (!record) return { status: 'ignored', sagaId, reason: 'saga no longer exists' };
+    const definition = this.registry.get(record.sagaType, record.version);
+    const logged = entry(record, 'timer', deadline.event.type, { timerId: deadline.timerId, dueAt: deadline.dueAt, event: deadline.event }, null, now);
+    return this.transitionAndCommit(uow, definition, record, deadline.event, logged, now);
+  }
+
+  private async transitionAndCommit(
+    uow: UnitOfWork,
+    definition: SagaDefinition,
+    record: SagaInstanceRecord,
+    event: { type: string },
+    logged: LogEntry,
+    now: number,
+  ): Promise<Outcome> {
+    const machine = definition.machine;
+    const current = machine.resolveState(record.snapshot as Parameters<AnyStateMachine['resolveState']>[0]);
+    const [next, actions] = compute(definition, () => transition(machine, current, event));
+    await this.commitTransition(uow, definition, record, next, actions, [logged], now);
+    return { status: 'applied', sagaId: record.id, state: encodeStateValue(next.value) };
+  }
+
+  /** Writes one transition: snapshot (version-checked), saga log, outbox, deadlines. */
+  private async commitTransition(
+    uow: UnitOfWork,
+    definition: SagaDefinition,
+    record: SagaInstanceRecord,
+    next: AnyMachineSnapshot,
+    actions: readonly { type: string; params?: unknown }[],
+    entries: LogEntry[],
+    now: number,
+    isNew = false,
+  ): Promise<void> {
+    const effects = compute(definition, () => resolveEffects(definition, actions));
+    const outbox: NewOutboxMessage[] = [];
+    const log = [...entries];
+    for (const effect of effects) {
+      if (effect.kind !== 'command') continue;
+      const message = makeEnvelope(effect.type, effect.data, definition.serviceName, { now });
+      const payload = JSON.stringify(message);
+      outbox.push({ messageId: message.id, sagaType: record.sagaType, sagaId: record.id, topic: effect.topic, key: record.id, payload, createdAt: now });
+      log.push(entry(record, 'command', effect.type, { topic: effect.topic, data: effect.data }, message.id, now));
+    }
+    const stateValue = encodeStateValue(next.value);
+    const status = statusOf(next);
+    if (stateValue !== record.stateValue || status !== record.status) {
+      log.push(entry(record, 'state', stateValue, { value: next.value, status }, null, now));
+    }
+    log.forEach((e, i) => (e.seq = record.logSeq + i + 1));
+
+    const updated: SagaInstanceRecord = {
+      ...record,
+      stateValue,
+      status,
+      snapshot: definition.machine.getPersistedSnapshot(next),
+      rowVersion: record.rowVersion + 1,
+      logSeq: record.logSeq + log.length,
+      updatedAt: now,
+    };
+    // The version-checked update goes first, so a losing concurrent handler fails fast.
+    if (isNew) await uow.insertInstance(updated);
+    else await uow.updateInstance(updated, record.rowVersion);
+    await uow.appendLog(log);
+    if (outbox.length > 0) await uow.enqueue(outbox);
+    await this.applyDeadlines(uow, record, effects, status, now);
+    Object.assign(record, updated); // later inputs of the same batch continue from here
+  }
+
+  private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number) {
+    if (status !== 'running') return uow.cancelAllDeadlines(record.sagaType, record.id);
+    for (const effect of effects) {
+      if (effect.kind === 'cancel') await uow.cancelDeadline(record.sagaType, record.id, effect.timerId);
+      if (effect.kind === 'schedule') {
+        const deadline = { sagaType: record.sagaType, sagaId: record.id, timerId: effect.timerId, dueAt: now + effect.delay, event: effect.event };
+        await uow.upsertDeadline(deadline);
+        this.scheduler.expect(deadline.dueAt);
+      }
+    }
+  }
+
+  private async deadLetter(uow: UnitOfWork, error: unknown, payload: string, topic: string | null, envelope: Envelope | null, now: number): Promise<Outcome> {
+    const code = error instanceof SagaError ? error.code : 'error';
+    const reason = error instanceof Error ? error.message : String(error);
+    await uow.deadLetter({
+      messageId: envelope?.id ?? null,
+      type: envelope?.type ?? null,
+      topic,
+      sagaId: envelope?.data.id_correlacion ?? null,
+      code,
+      reason,
+      payload,
+      at: now,
+    });
+    this.log('dead-lettered', { code, reason, messageId: envelope?.id });
+    return { status: 'dead-lettered', reason, code };
+  }
+
+  private async withRetries<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (!isRetryable(error) || attempt >= this.maxAttempts) throw error;
+        this.log('retrying transaction', { attempt, error: (error as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * 2 ** attempt));
+      }
+    }
+  }
+
+  private afterCommit(outcomes: Outcome[]): void {
+    if (outcomes.some((o) => o.status === 'applied')) this.relay.kick();
+    for (const listener of this.listeners) listener(outcomes);
+  }
+}
+
+function timerInput(deadline: Deadline): SagaInput {
+  return { kind: 'timer', deadline };
+}
+
+function entry(record: SagaInstanceRecord, kind: LogEntry['kind'], type: string, payload: unknown, messageId: string | null, at: number): LogEntry {
+  return { sagaType: record.sagaType, sagaId: record.id, seq: 0, kind, type, payload, messageId, at };
+}
+
+/** Runs machine code; whatever it throws is a terminal TransitionError, not a crash. */
+function compute<T>(definition: SagaDefinition, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof SagaError) throw error;
+    throw new TransitionError(`${definition.type} v${definition.version}: ${(error as Error).message}`, { cause: error });
+  }
+}

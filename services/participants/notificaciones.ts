@@ -1,0 +1,40 @@
+import type { Transaction } from 'sequelize';
+import { TOPICS, type Envelope } from '../../machines/messages.ts';
+import { defineParticipantModels, type NotificacionRow, type ParticipantModels } from '../../db/participant-models.ts';
+import { Participant, type ParticipantDeps, type Reply } from './participant.ts';
+
+const NOTICES: Record<string, string> = {
+  ReservaAprobada: 'Su reserva {id} fue aprobada. ¡Buen viaje!',
+  ReservaCancelada: 'Su reserva {id} fue cancelada; si hubo un cobro, fue reembolsado.',
+  CreacionReservaFallida: 'No pudimos crear su reserva {id}.',
+};
+
+/** notificaciones: "sends" an e-mail for reservation outcomes (recorded, once per event). */
+export class NotificacionesService extends Participant {
+  readonly name = 'notificaciones';
+  readonly serviceName = 'notificaciones.aeroalpes';
+  readonly topics = [TOPICS.ReservaCreada];
+  private readonly models: ParticipantModels;
+
+  constructor(deps: ParticipantDeps) {
+    super(deps);
+    this.models = defineParticipantModels(deps.store.sequelize);
+  }
+
+  async enviadas(idCorrelacion: string): Promise<NotificacionRow[]> {
+    return this.models.Notificacion.findAll({ where: { id_correlacion: idCorrelacion }, order: [['fecha', 'ASC']], raw: true });
+  }
+
+  protected async apply(message: Envelope, transaction: Transaction): Promise<Reply[]> {
+    const template = NOTICES[message.type];
+    if (!template) return [];
+    const data = message.data as { id_correlacion: string; id_reserva: string };
+    const mensaje = template.replace('{id}', data.id_reserva);
+    await this.models.Notificacion.create(
+      { message_id: message.id, id_correlacion: data.id_correlacion, id_reserva: data.id_reserva, tipo: message.type, mensaje, fecha: this.clock() },
+      { transaction },
+    );
+    this.log(`notificaciones: e-mail "${mensaje}"`);
+    return [];
+  }
+}

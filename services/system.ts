@@ -1,0 +1,92 @@
+import type { Sequelize } from 'sequelize';
+import { reservaSaga } from '../machines/reserva.ts';
+import { connect } from '../db/connect.ts';
+import { migrate } from '../db/migrator.ts';
+import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
+import { OutboxRelay } from '../runtime/outbox-relay.ts';
+import type { Transport } from '../runtime/ports.ts';
+import { SagaRuntime } from '../runtime/saga-runtime.ts';
+import type { Config } from './config.ts';
+import { GdsService } from './participants/gds.ts';
+import { NotificacionesService } from './participants/notificaciones.ts';
+import { PagosService } from './participants/pagos.ts';
+import { VuelosService } from './participants/vuelos.ts';
+
+export interface SystemOptions {
+  /** Defaults to a new in-process transport. */
+  transport?: Transport;
+  clock?: () => number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Start consuming at once (default true). */
+  listen?: boolean;
+  relayPollMs?: number;
+  deadlinePollMs?: number;
+}
+
+export interface System {
+  config: Config;
+  sequelize: Sequelize;
+  store: SequelizeSagaStore;
+  transport: Transport;
+  relay: OutboxRelay;
+  runtime: SagaRuntime;
+  vuelos: VuelosService;
+  pagos: PagosService;
+  gds: GdsService;
+  notificaciones: NotificacionesService;
+  listen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root of one process running the whole orchestrated system: database,
+ * migrations, transport, outbox relay, saga runtime and the four participants.
+ *
+ * @example
+ * const system = await createSystem(loadConfig());
+ * await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
+ */
+export async function createSystem(config: Config, options: SystemOptions = {}): Promise<System> {
+  const sequelize = await connect(config.databaseUrl);
+  await migrate(sequelize);
+  const store = new SequelizeSagaStore(sequelize);
+  const transport = options.transport ?? new InMemoryTransport();
+  const log = options.log;
+  const relay = new OutboxRelay(store, transport, { clock: options.clock, log, pollMs: options.relayPollMs });
+  const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], clock: options.clock, log, deadlinePollMs: options.deadlinePollMs });
+  const deps = { store, relay, clock: options.clock, log };
+  const participants = {
+    vuelos: new VuelosService(deps),
+    pagos: new PagosService(deps),
+    gds: new GdsService(deps),
+    notificaciones: new NotificacionesService(deps),
+  };
+  const all = Object.values(participants);
+  let listening = false;
+  const system: System = {
+    config,
+    sequelize,
+    store,
+    transport,
+    relay,
+    runtime,
+    ...participants,
+    async listen() {
+      if (listening) return;
+      listening = true;
+      // Subscriptions first, so nothing published by the relay finds a topic with no subscriber.
+      for (const participant of all) await participant.listen(transport);
+      await runtime.listen();
+      relay.start();
+    },
+    async close() {
+      await runtime.close();
+      for (const participant of all) await participant.close();
+      await relay.stop();
+      await store.close();
+    },
+  };
+  if (options.listen !== false) await system.listen();
+  return system;
+}
