@@ -321,12 +321,12 @@ function toDeadline(row: DeadlineRow): Deadline {
 
 /** Driver errors that mean "try again later" become typed retryable errors. */
 function translate(error: unknown): unknown {
-  if (error instanceof ConnectionError || error instanceof TimeoutError) {
-    return new UnavailableError(`database unavailable: ${error.message}`, { cause: error });
-  }
-  const code = (error as { parent?: { code?: string; errno?: number } })?.parent?.code;
+  const code = (error as { parent?: { code?: string } })?.parent?.code;
   if (code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'SQLITE_BUSY') {
     return new ConcurrencyError(`database conflict: ${(error as Error).message}`, { cause: error });
+  }
+  if (error instanceof ConnectionError || error instanceof TimeoutError) {
+    return new UnavailableError(`database unavailable: ${error.message}`, { cause: error });
   }
   return error;
 }

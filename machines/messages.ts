@@ -5,7 +5,12 @@
  * Pure: no I/O. The runtime calls {@link parseEnvelope} where a message enters the system.
  */
 
-/** Failure injection for demos and tests; carried in commands so every participant sees it. */
+/**
+ * Failure injection for demos and tests, carried in commands so every participant sees it:
+ * the step that fails (`reserva`, `pago`, `gds`, `aprobacion`), a payment that never
+ * answers (`timeout-pago`), or a GDS failure whose refund keeps failing (`revertir-pago`,
+ * which ends in manual repair).
+ */
 export const SIMULATED_FAILURES = [
   'reserva',
   'pago',

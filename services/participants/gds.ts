@@ -28,7 +28,7 @@ export class GdsService extends Participant {
     switch (message.type) {
       case 'ConfirmarReserva': {
         const cmd = data as Commands['ConfirmarReserva'];
-        if (cmd.simular_fallo === 'gds') return [{ type: 'ConfirmacionFallida', data: { ...base, motivo: 'simulado: el GDS rechazó la reserva' } }];
+        if (cmd.simular_fallo === 'gds' || cmd.simular_fallo === 'revertir-pago') return [{ type: 'ConfirmacionFallida', data: { ...base, motivo: 'simulado: el GDS rechazó la reserva' } }];
         if (existing?.estado === 'revertida') return [{ type: 'ConfirmacionFallida', data: { ...base, motivo: 'la confirmación ya fue revertida' } }];
         if (!existing) await ConfirmacionGds.create({ ...base, estado: 'confirmada', fecha_creacion: now, fecha_actualizacion: now }, { transaction });
         return [{ type: 'ReservaGDSConfirmada', data: { ...base, fecha_confirmacion: existing ? Number(existing.fecha_creacion) : now } }];

@@ -1,0 +1,88 @@
+import type { Middleware } from 'koa';
+import {
+  ConcurrencyError,
+  SagaAlreadyExistsError,
+  UnavailableError,
+  UnknownMachineVersionError,
+  UnknownSagaError,
+  ValidationError,
+} from '../../runtime/errors.ts';
+
+/** An error that is an HTTP answer by itself (unknown route, body too large, wrong content type). */
+export class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** The JSON body of every error answer. */
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export interface ErrorHandlerOptions {
+  /** Where unexpected errors are reported, with their stack (default `console.error`). */
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+const STATUS_OF: [ErrorClass, number][] = [
+  [ValidationError, 400],
+  [UnknownMachineVersionError, 400],
+  [UnknownSagaError, 404],
+  [SagaAlreadyExistsError, 409],
+  [ConcurrencyError, 409],
+  [UnavailableError, 503],
+];
+
+/** Codes of the errors Koa and @koa/router raise themselves (`ctx.throw`, `allowedMethods({ throw: true })`). */
+const CODE_OF_STATUS: Record<number, string> = {
+  400: 'invalid',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+/**
+ * Turns what a request throws into a status code and `{ "error": { "code", "message" } }`.
+ * Typed saga errors keep their `code` and message; anything unexpected is a 500 with
+ * "internal error", its stack logged. A request no route answered is a 404 in the same shape.
+ *
+ * @example
+ * const app = new Koa();
+ * app.use(errorHandler({ log: (m, f) => console.error(m, f) }));
+ * app.use(router.routes());
+ */
+export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
+  const log = options.log ?? ((message, fields) => console.error(message, fields ?? ''));
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body == null) {
+        throw new HttpError(404, 'not_found', `no route ${ctx.method} ${ctx.path}`);
+      }
+    } catch (error) {
+      const { status, code, message } = toHttp(error);
+      if (code === 'internal') {
+        log('request failed', { method: ctx.method, path: ctx.path, stack: (error as Error)?.stack ?? String(error) });
+      }
+      ctx.status = status;
+      ctx.body = { error: { code, message } } satisfies ErrorBody;
+    }
+  };
+}
+
+function toHttp(error: unknown): { status: number; code: string; message: string } {
+  if (error instanceof HttpError) return { status: error.status, code: error.code, message: error.message };
+  const match = STATUS_OF.find(([type]) => error instanceof type);
+  if (match) return { status: match[1], code: (error as Error & { code: string }).code, message: (error as Error).message };
+  // http-errors from Koa or the router: exposed ones are client errors meant to be shown.
+  const status = (error as { status?: unknown })?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500 && (error as { expose?: boolean }).expose) {
+    return { status, code: CODE_OF_STATUS[status] ?? 'bad_request', message: (error as Error).message };
+  }
+  return { status: 500, code: 'internal', message: 'internal error' };
+}

@@ -1,0 +1,23 @@
+import type Router from '@koa/router';
+import { UnavailableError } from '../../runtime/errors.ts';
+import type { System } from '../system.ts';
+
+/**
+ * `GET /health` (the process answers) and `GET /ready` (its database answers too; 503 when not).
+ *
+ * @example
+ * healthRoutes(router, system); // GET /ready -> 200 { status: 'ready' }
+ */
+export function healthRoutes(router: Router, system: System): void {
+  router.get('/health', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/ready', async (ctx) => {
+    try {
+      await system.sequelize.authenticate();
+    } catch (error) {
+      throw new UnavailableError(`database unreachable: ${(error as Error).message}`, { cause: error });
+    }
+    ctx.body = { status: 'ready' };
+  });
+}

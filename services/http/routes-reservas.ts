@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import type Router from '@koa/router';
+import { SIMULATED_FAILURES, type Itinerario, type SimulatedFailure } from '../../machines/messages.ts';
+import type { ReservaInput } from '../../machines/reserva.ts';
+import { ValidationError } from '../../runtime/errors.ts';
+import type { System } from '../system.ts';
+import { readJsonBody } from './body.ts';
+
+/** The fields of `POST /reservas`, validated and with their defaults. */
+export interface ReservaRequest {
+  id_cliente: string;
+  monto: number;
+  monto_vat: number;
+  itinerarios: Itinerario[];
+  simular_fallo?: SimulatedFailure;
+}
+
+/**
+ * Validates a `POST /reservas` body; each message names the field at fault.
+ *
+ * @throws ValidationError
+ * @example
+ * parseReservaRequest({ id_cliente: 'c-1', monto: 100 }, { testEndpoints: false });
+ * // -> { id_cliente: 'c-1', monto: 100, monto_vat: 0, itinerarios: [] }
+ */
+export function parseReservaRequest(body: unknown, options: { testEndpoints: boolean }): ReservaRequest {
+  if (!isObject(body)) throw new ValidationError('request body must be a JSON object');
+  const { id_cliente, monto, monto_vat = 0, itinerarios = [], simular_fallo } = body;
+  if (typeof id_cliente !== 'string' || id_cliente.trim() === '') throw new ValidationError('"id_cliente" must be a non-empty string');
+  if (!isFiniteNumber(monto) || monto <= 0) throw new ValidationError('"monto" must be a positive number');
+  if (!isFiniteNumber(monto_vat) || monto_vat < 0) throw new ValidationError('"monto_vat" must be a number >= 0');
+  if (!Array.isArray(itinerarios) || !itinerarios.every(isObject)) throw new ValidationError('"itinerarios" must be an array of objects');
+  const request: ReservaRequest = { id_cliente, monto, monto_vat, itinerarios: itinerarios as Itinerario[] };
+  if (simular_fallo === undefined) return request;
+  if (!options.testEndpoints) throw new ValidationError('"simular_fallo" is not accepted: test endpoints are off');
+  if (!(SIMULATED_FAILURES as readonly unknown[]).includes(simular_fallo)) {
+    throw new ValidationError(`"simular_fallo" must be one of ${SIMULATED_FAILURES.join(', ')}`);
+  }
+  return { ...request, simular_fallo: simular_fallo as SimulatedFailure };
+}
+
+/**
+ * `POST /reservas`: starts a reservation saga and answers 202 with its ids and
+ * `Location: /sagas/<id_correlacion>`.
+ *
+ * @example
+ * reservaRoutes(router, system);
+ * // POST /reservas { "id_cliente": "c-1", "monto": 100 } -> 202 { id_correlacion, id_reserva }
+ */
+export function reservaRoutes(router: Router, system: System): void {
+  router.post('/reservas', async (ctx) => {
+    const request = parseReservaRequest(await readJsonBody(ctx), { testEndpoints: system.config.testEndpoints });
+    const input: ReservaInput = {
+      ...request,
+      id_correlacion: randomUUID(),
+      id_reserva: randomUUID(),
+      plazos: { paso: system.config.plazoPasoMs, compensacion: system.config.plazoCompensacionMs },
+    };
+    const { id } = await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
+    ctx.status = 202;
+    ctx.set('Location', `/sagas/${encodeURIComponent(id)}`);
+    ctx.body = { id_correlacion: input.id_correlacion, id_reserva: input.id_reserva };
+  });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
