@@ -1,4 +1,5 @@
 import { DataTypes, Model, type Sequelize } from 'sequelize';
+import { longText } from './types.ts';
 
 /** Row shapes as stored (snake_case columns, JSON in text columns, epoch-ms times). */
 export interface SagaInstanceRow {
@@ -64,11 +65,11 @@ export type SagaModels = ReturnType<typeof defineModels>;
 
 const str = (length = 64, allowNull = false) => ({ type: DataTypes.STRING(length), allowNull });
 const millis = () => ({ type: DataTypes.BIGINT, allowNull: false });
-const text = () => ({ type: DataTypes.TEXT('long'), allowNull: false });
 const options = (tableName: string) => ({ tableName, timestamps: false });
 
 /** The saga runtime's tables (created by the migrations, described here for queries). */
 export function defineModels(sequelize: Sequelize) {
+  const text = () => longText(sequelize.getDialect());
   const SagaInstance = sequelize.define<Row<SagaInstanceRow>>(
     'SagaInstance',
     {

@@ -1,11 +1,12 @@
 import { DataTypes, type QueryInterface } from 'sequelize';
+import { longText } from '../types.ts';
 
 const id = (length = 64) => ({ type: DataTypes.STRING(length), allowNull: false });
 const millis = () => ({ type: DataTypes.BIGINT, allowNull: false });
-const json = () => ({ type: DataTypes.TEXT('long'), allowNull: false });
 
 /** Saga instances, the saga log, outbox, deadlines, processed message ids, dead letters. */
 export async function up(qi: QueryInterface): Promise<void> {
+  const json = () => longText(qi.sequelize.getDialect());
   await qi.createTable('saga_instances', {
     saga_type: { ...id(), primaryKey: true },
     id: { ...id(), primaryKey: true },
