@@ -37,13 +37,14 @@ const STATUS_OF: [ErrorClass, number][] = [
   [UnavailableError, 503],
 ];
 
-/** Codes of the errors Koa and @koa/router raise themselves (`ctx.throw`, `allowedMethods({ throw: true })`). */
+/** Codes of the statuses Koa and @koa/router answer with themselves (no route, method not allowed, `ctx.throw`). */
 const CODE_OF_STATUS: Record<number, string> = {
   400: 'invalid',
   404: 'not_found',
   405: 'method_not_allowed',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
+  501: 'not_implemented',
 };
 
 /**
@@ -61,9 +62,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
   return async (ctx, next) => {
     try {
       await next();
-      if (ctx.status === 404 && ctx.body == null) {
-        throw new HttpError(404, 'not_found', `no route ${ctx.method} ${ctx.path}`);
-      }
+      if (ctx.body == null && ctx.status >= 400) throw unanswered(ctx.status, ctx.method, ctx.path);
     } catch (error) {
       const { status, code, message } = toHttp(error);
       if (code === 'internal') {
@@ -73,6 +72,13 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
       ctx.body = { error: { code, message } } satisfies ErrorBody;
     }
   };
+}
+
+/** A status set without a body: 404 when no route matched, 405/501 from `router.allowedMethods()`. */
+function unanswered(status: number, method: string, path: string): HttpError {
+  if (status === 404) return new HttpError(404, 'not_found', `no route ${method} ${path}`);
+  if (status === 405) return new HttpError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
+  return new HttpError(status, CODE_OF_STATUS[status] ?? 'error', `${method} ${path} failed with status ${status}`);
 }
 
 function toHttp(error: unknown): { status: number; code: string; message: string } {

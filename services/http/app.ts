@@ -1,0 +1,36 @@
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { System } from '../system.ts';
+import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
+import { healthRoutes } from './routes-health.ts';
+import { reservaRoutes } from './routes-reservas.ts';
+import { sagaRoutes } from './routes-sagas.ts';
+import { testRoutes } from './routes-test.ts';
+
+export interface AppOptions {
+  /** Where unexpected errors are reported (default `console.error`). */
+  log?: ErrorHandlerOptions['log'];
+}
+
+/**
+ * The HTTP API of a running system: health, starting reservations, inspecting sagas and
+ * dead letters, and, when `system.config.testEndpoints` is on, the `/prueba-*` endpoints.
+ * Every error answer is JSON `{ "error": { "code", "message" } }`.
+ *
+ * @example
+ * const system = await createSystem(loadConfig());
+ * const server = createApp(system).listen(3000, '127.0.0.1');
+ */
+export function createApp(system: System, options: AppOptions = {}): Koa {
+  const router = new Router();
+  healthRoutes(router, system);
+  reservaRoutes(router, system);
+  sagaRoutes(router, system);
+  if (system.config.testEndpoints) testRoutes(router, system);
+
+  const app = new Koa();
+  app.use(errorHandler({ log: options.log }));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
