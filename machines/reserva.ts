@@ -121,16 +121,20 @@ export const reservaMachine = setup({
       on: {
         ReservaCreada: {
           target: 'pagando',
-          actions: {
-            type: 'PagarReserva',
-            params: ({ context, event }) => ({
-              id_correlacion: context.id_correlacion,
-              id_reserva: event.data.id_reserva,
-              monto: event.data.monto,
-              monto_vat: event.data.monto_vat,
-              ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
-            }),
-          },
+          actions: [
+            // vuelos owns reservations: later commands and compensations use the id it confirmed.
+            assign({ id_reserva: ({ event }) => event.data.id_reserva }),
+            {
+              type: 'PagarReserva',
+              params: ({ context, event }) => ({
+                id_correlacion: context.id_correlacion,
+                id_reserva: event.data.id_reserva,
+                monto: event.data.monto,
+                monto_vat: event.data.monto_vat,
+                ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
+              }),
+            },
+          ],
         },
         CreacionReservaFallida: { target: 'compensada', actions: { type: 'registrarMotivo', params: {} } },
       },

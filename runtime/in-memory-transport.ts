@@ -15,9 +15,16 @@ interface Pending {
   notBefore: number;
 }
 
+interface InFlight {
+  key: string;
+  message: Pending;
+  /** Set when the consumer closed before the handler settled: its outcome no longer counts. */
+  abandoned: boolean;
+}
+
 interface Consumer {
   handler: SubscribeOptions['handler'];
-  inFlight: number;
+  inFlight: Set<InFlight>;
   closed: boolean;
 }
 
@@ -70,7 +77,7 @@ class DurableSubscription {
         continue;
       }
       const consumer = live[hash(key) % live.length];
-      if (consumer.inFlight >= this.options.maxInFlightPerConsumer) {
+      if (consumer.inFlight.size >= this.options.maxInFlightPerConsumer) {
         blockedKeys.add(key);
         continue;
       }
@@ -86,30 +93,44 @@ class DurableSubscription {
   }
 
   private run(consumer: Consumer, key: string, message: Pending): void {
-    consumer.inFlight++;
+    const entry: InFlight = { key, message, abandoned: false };
+    consumer.inFlight.add(entry);
     this.busyKeys.add(key);
     const delivery: Delivery = { topic: message.topic, key: message.key, payload: message.payload, redeliveryCount: message.redeliveryCount };
     // Asynchronous delivery, as from a broker: never within publish's call stack.
     void Promise.resolve()
       .then(() => consumer.handler(delivery))
       .then(
+        () => undefined,
         () => {
-          // A consumer that was closed (crashed) before acking loses its ack: redeliver.
-          if (consumer.closed) this.backlog.unshift({ ...message, redeliveryCount: message.redeliveryCount + 1 });
+          if (!entry.abandoned) this.nack(message);
         },
-        () => this.nack(message),
       )
       .finally(() => {
-        consumer.inFlight--;
+        // An abandoned delivery was already put back (see `release`); its key may be in flight elsewhere.
+        if (entry.abandoned) return;
+        consumer.inFlight.delete(entry);
         this.busyKeys.delete(key);
         this.schedule();
       });
   }
 
+  /** A closed consumer's unacknowledged messages go back, first in line, as a broker redelivers them. */
+  release(consumer: Consumer): void {
+    for (const entry of [...consumer.inFlight].reverse()) {
+      entry.abandoned = true;
+      this.backlog.unshift({ ...entry.message, redeliveryCount: entry.message.redeliveryCount + 1, notBefore: 0 });
+      this.busyKeys.delete(entry.key);
+    }
+    consumer.inFlight.clear();
+    this.schedule();
+  }
+
   private nack(message: Pending): void {
     const redeliveryCount = message.redeliveryCount + 1;
     if (redeliveryCount > this.maxRedeliveries) {
-      void this.transport.publish(this.deadLetterTopic, { key: message.key ?? '', payload: message.payload });
+      // After the transport closed there is nobody left to read the dead letter.
+      this.transport.publish(this.deadLetterTopic, { key: message.key ?? '', payload: message.payload }).catch(() => undefined);
       return;
     }
     this.backlog.unshift({ ...message, redeliveryCount, notBefore: Date.now() + this.options.nackDelayMs });
@@ -157,14 +178,16 @@ export class InMemoryTransport implements Transport {
     options.topics.forEach((t) => subscription.topics.add(t));
     if (options.maxRedeliveries !== undefined) subscription.maxRedeliveries = options.maxRedeliveries;
     if (options.deadLetterTopic) subscription.deadLetterTopic = options.deadLetterTopic;
-    const consumer: Consumer = { handler: options.handler, inFlight: 0, closed: false };
+    const consumer: Consumer = { handler: options.handler, inFlight: new Set(), closed: false };
     subscription.consumers.push(consumer);
     subscription.schedule();
     const owner = subscription;
     return {
       close: async () => {
+        if (consumer.closed) return;
         consumer.closed = true;
         owner.consumers.splice(owner.consumers.indexOf(consumer), 1);
+        owner.release(consumer);
       },
     };
   }
