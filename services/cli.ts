@@ -2,7 +2,7 @@ import { redact } from '../db/connect.ts';
 import { SagaError } from '../runtime/errors.ts';
 import { SAGA_STATUSES, type SagaStatus } from '../runtime/ports.ts';
 import { loadConfig } from './config.ts';
-import { findSaga, sagaDetail } from './http/routes-sagas.ts';
+import { findSaga, sagaDetail } from './saga-view.ts';
 import { createSystem, type System } from './system.ts';
 
 const USAGE = `usage: npm run saga -- <command>

@@ -1,0 +1,60 @@
+import { UnknownSagaError } from '../runtime/errors.ts';
+import type { SagaInstanceRecord, SagaStatus, SagaStore } from '../runtime/ports.ts';
+
+/** A saga instance as `GET /sagas` lists it; times are epoch ms. */
+export interface SagaSummary {
+  id: string;
+  type: string;
+  version: number;
+  status: SagaStatus;
+  state: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A saga instance with its context, pending deadlines and whole log, as `GET /sagas/:id` shows it. */
+export interface SagaDetail extends SagaSummary {
+  context: unknown;
+  deadlines: { timerId: string; dueAt: number }[];
+  log: { seq: number; kind: string; type: string; at: number; messageId: string | null; payload: unknown }[];
+}
+
+/**
+ * The instance with this id: the `reserva` one when several saga types share the id.
+ *
+ * @throws UnknownSagaError
+ * @example
+ * const record = await findSaga(system.store, id_correlacion);
+ */
+export async function findSaga(store: SagaStore, id: string): Promise<SagaInstanceRecord> {
+  const instances = await store.findInstances(id);
+  const record = instances.find((i) => i.sagaType === 'reserva') ?? instances[0];
+  if (!record) throw new UnknownSagaError(id);
+  return record;
+}
+
+/**
+ * Everything known about one saga: its state and context, pending deadlines and log.
+ * Shared by `GET /sagas/:id` and `npm run saga -- show`.
+ *
+ * @throws UnknownSagaError
+ * @example
+ * const detail = await sagaDetail(system.store, id); // detail.state === 'pagando'
+ */
+export async function sagaDetail(store: SagaStore, id: string): Promise<SagaDetail> {
+  const record = await findSaga(store, id);
+  const [deadlines, log] = await Promise.all([store.deadlinesOf(record.sagaType, id), store.readLog(record.sagaType, id)]);
+  return {
+    ...summary(record),
+    context: (record.snapshot as { context?: unknown } | null)?.context ?? null,
+    deadlines: deadlines.map(({ timerId, dueAt }) => ({ timerId, dueAt })),
+    log: log.map(({ seq, kind, type, at, messageId, payload }) => ({ seq, kind, type, at, messageId, payload })),
+  };
+}
+
+/** The list view of one instance. */
+export function summary(record: SagaInstanceRecord): SagaSummary {
+  const { id, sagaType: type, version, status, stateValue: state, createdAt, updatedAt } = record;
+  return { id, type, version, status, state, createdAt, updatedAt };
+}
+
