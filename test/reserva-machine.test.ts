@@ -318,6 +318,18 @@ describe('reservaMachine', () => {
     });
   });
 
+  describe('reservation id', () => {
+    it('should compensate the reservation that ReservaCreada named, not the requested id', () => {
+      const saga = SagaUnderTest.start().given(event('ReservaCreada', { id_reserva: 'R-asignada' }));
+      expect(saga.commandEffects[0].data.id_reserva).to.equal('R-asignada');
+
+      saga.receive(event('PagoFallido'));
+
+      expect(saga.commands).to.deep.equal(['CancelarReserva']);
+      expect(saga.commandEffects[0].data.id_reserva).to.equal('R-asignada');
+    });
+  });
+
   describe('expired step deadline', () => {
     const cases: { step: keyof typeof TO; command: CommandType; chain: CompensationCommand[] }[] = [
       { step: 'creandoReserva', command: 'CrearReserva', chain: ['CancelarReserva'] },
