@@ -109,12 +109,12 @@ export class Probe {
   }
 
   /** Wraps `runtime.process` (the Batcher and the deadline scheduler call it through the instance). */
-  observeBatches(runtime: { process: (inputs: never[]) => Promise<unknown[]> }): void {
-    const process = runtime.process.bind(runtime);
-    runtime.process = (inputs: never[]) => {
+  observeBatches(runtime: { settle: (inputs: never[]) => Promise<unknown[]> }): void {
+    const settle = runtime.settle.bind(runtime);
+    runtime.settle = (inputs: never[]) => {
       this.batchSizes.push(inputs.length);
       const started = performance.now();
-      return this.label('runtime', () => process(inputs)).finally(() => {
+      return this.label('runtime', () => settle(inputs)).finally(() => {
         this.batchMs += performance.now() - started;
       });
     };

@@ -1,15 +1,10 @@
 import type { Sequelize } from 'sequelize';
-import { connect } from '../db/connect.ts';
-import { migrate } from '../db/migrator.ts';
-import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
-import { reservaSaga } from '../machines/reserva.ts';
+import type { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
-import { OutboxRelay } from '../runtime/outbox-relay.ts';
-import { SagaRuntime } from '../runtime/saga-runtime.ts';
-import { GdsService } from '../services/participants/gds.ts';
-import { NotificacionesService } from '../services/participants/notificaciones.ts';
-import { PagosService } from '../services/participants/pagos.ts';
-import { VuelosService } from '../services/participants/vuelos.ts';
+import type { OutboxRelay } from '../runtime/outbox-relay.ts';
+import type { SagaRuntime } from '../runtime/saga-runtime.ts';
+import { loadConfig } from '../services/config.ts';
+import { createSystem } from '../services/system.ts';
 import { CountingTransport, Probe } from './probe.ts';
 
 export interface BenchSystem {
@@ -25,45 +20,29 @@ export interface BenchSystem {
 }
 
 /**
- * The same composition as `createSystem` in services/system.ts (store, in-process transport,
- * relay, runtime, four participants, default poll intervals), plus what `createSystem` does
- * not expose: the runtime's `maxBatch`, and a probe wrapped around the transport, the
- * Sequelize instance, the relay and `runtime.process`.
+ * The system of `createSystem` (services/system.ts) with a probe wrapped around the
+ * transport, the Sequelize instance, the relay and the runtime's batches.
  */
 export async function openBenchSystem(databaseUrl: string, options: { maxBatch?: number; probe: Probe }): Promise<BenchSystem> {
   const { probe } = options;
-  const sequelize = await connect(databaseUrl);
-  await migrate(sequelize);
-  probe.instrument(sequelize);
-  const store = new SequelizeSagaStore(sequelize);
   const inner = new InMemoryTransport();
   const transport = new CountingTransport(inner, probe);
-  const log = probe.log;
-  const relay = new OutboxRelay(store, transport, { log });
-  const flush = relay.flush.bind(relay);
-  relay.flush = () => probe.label('relay', flush);
-  const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], log, maxBatch: options.maxBatch });
-  probe.observeBatches(runtime as unknown as { process: (inputs: never[]) => Promise<unknown[]> });
-  const deps = { store, relay, log };
-  const participants = [new VuelosService(deps), new PagosService(deps), new GdsService(deps), new NotificacionesService(deps)];
-  // Same order as System.listen(): subscriptions first, then the runtime, then the relay.
-  for (const participant of participants) await participant.listen(transport);
-  await runtime.listen();
-  relay.start();
+  const system = await createSystem({ ...loadConfig({}), databaseUrl }, { transport, maxBatch: options.maxBatch, log: probe.log });
+  probe.instrument(system.sequelize);
+  const flush = system.relay.flush.bind(system.relay);
+  system.relay.flush = () => probe.label('relay', flush);
+  probe.observeBatches(system.runtime as unknown as { settle: (inputs: never[]) => Promise<unknown[]> });
   return {
-    sequelize,
-    store,
+    sequelize: system.sequelize,
+    store: system.store,
     transport,
     inner,
-    relay,
-    runtime,
-    subscriptions: ['sagas', ...participants.map((p) => p.name)],
+    relay: system.relay,
+    runtime: system.runtime,
+    subscriptions: ['sagas', system.vuelos.name, system.pagos.name, system.gds.name, system.notificaciones.name],
     async close() {
-      await runtime.close();
-      for (const participant of participants) await participant.close();
-      await relay.stop();
+      await system.close();
       await transport.close();
-      await store.close();
     },
   };
 }

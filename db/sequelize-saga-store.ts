@@ -91,7 +91,7 @@ export class SequelizeSagaStore implements SagaStore {
 
   async markSent(seqs: number[], at: number): Promise<void> {
     if (seqs.length === 0) return;
-    await this.write(() => this.models.Outbox.update({ sent_at: at }, { where: { seq: { [Op.in]: seqs } } }));
+    await this.transaction((uow) => this.models.Outbox.update({ sent_at: at }, { where: { seq: { [Op.in]: seqs } }, transaction: uow.transaction }));
   }
 
   async dueDeadlines(now: number, limit: number): Promise<Deadline[]> {
@@ -127,11 +127,6 @@ export class SequelizeSagaStore implements SagaStore {
   async close(): Promise<void> {
     await this.writeQueue;
     await this.sequelize.close();
-  }
-
-  /** A write outside `transaction`, serialized with the transactions on SQLite. */
-  private write<T>(work: () => Promise<T>): Promise<T> {
-    return this.transaction(() => work());
   }
 }
 

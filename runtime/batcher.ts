@@ -1,3 +1,5 @@
+import type { Settled } from './batch-transaction.ts';
+
 /**
  * Groups items submitted in the same tick (and while a batch is running) into batches of
  * at most `maxSize`, one batch at a time. Each submitter gets its own item's result.
@@ -6,7 +8,7 @@
  * of many sagas' messages shares one commit.
  *
  * @example
- * const batcher = new Batcher((items) => db.transaction(() => items.map(apply)), 64);
+ * const batcher = new Batcher((items) => transactEach(store, items, apply), 64);
  * await batcher.submit(item);
  */
 export class Batcher<I, O> {
@@ -14,7 +16,7 @@ export class Batcher<I, O> {
   private running = false;
 
   constructor(
-    private readonly run: (items: I[]) => Promise<O[]>,
+    private readonly run: (items: I[]) => Promise<Settled<O>[]>,
     private readonly maxSize: number,
   ) {}
 
@@ -33,7 +35,11 @@ export class Batcher<I, O> {
       const batch = this.queue.splice(0, this.maxSize);
       try {
         const results = await this.run(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(results[i]));
+        batch.forEach((b, i) => {
+          const result = results[i];
+          if (result.ok) b.resolve(result.value);
+          else b.reject(result.error);
+        });
       } catch (error) {
         batch.forEach((b) => b.reject(error));
       }

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { parseEnvelope, type Envelope } from '../machines/messages.ts';
+import { transactEach, type Settled } from './batch-transaction.ts';
 import { Batcher } from './batcher.ts';
 import { DeadlineScheduler } from './deadline-scheduler.ts';
 import { encodeStateValue, resolveEffects, statusOf, type Effect } from './effects.ts';
 import { makeEnvelope } from './envelope.ts';
 import {
+  SagaAlreadyExistsError,
   SagaError,
   TransitionError,
   UnknownSagaError,
@@ -55,6 +57,7 @@ export type Outcome =
 
 /** An input to a saga: a delivered message, an already parsed envelope, or a due deadline. */
 export type SagaInput =
+  | { kind: 'start'; definition: SagaDefinition; id: string; input: unknown }
   | { kind: 'delivery'; delivery: Delivery }
   | { kind: 'message'; envelope: Envelope; topic?: string }
   | { kind: 'timer'; deadline: Deadline };
@@ -108,7 +111,7 @@ export class SagaRuntime {
     this.log = options.log ?? (() => {});
     this.ownsRelay = !options.relay;
     this.relay = options.relay ?? new OutboxRelay(this.store, this.transport, { clock: this.clock, log: this.log });
-    this.batcher = new Batcher((inputs) => this.process(inputs), options.maxBatch ?? 64);
+    this.batcher = new Batcher((inputs) => this.settle(inputs), options.maxBatch ?? 64);
     this.scheduler = new DeadlineScheduler(this.store, (due) => this.process(due.map(timerInput)), {
       clock: this.clock,
       pollMs: options.deadlinePollMs ?? 1000,
@@ -153,29 +156,8 @@ export class SagaRuntime {
   async startSaga(type: string, input: unknown, options: StartOptions = {}): Promise<{ id: string; state: string }> {
     const definition = this.registry.get(type, options.version);
     const id = options.id ?? randomUUID();
-    const result = await this.withRetries(() =>
-      this.store.transaction(async (uow) => {
-        const now = this.clock();
-        const [snapshot, actions] = compute(definition, () => initialTransition(definition.machine, input));
-        const record: SagaInstanceRecord = {
-          sagaType: type,
-          id,
-          version: definition.version,
-          stateValue: '',
-          status: 'running',
-          snapshot: null,
-          rowVersion: 0,
-          logSeq: 0,
-          createdAt: now,
-          updatedAt: now,
-        };
-        const started = entry(record, 'event', 'xstate.init', { input, version: definition.version }, null, now);
-        await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, true);
-        return { id, state: record.stateValue };
-      }),
-    );
-    this.afterCommit([{ status: 'applied', sagaId: id, state: result.state }]);
-    return result;
+    const outcome = await this.batcher.submit({ kind: 'start', definition, id, input });
+    return { id, state: outcome.status === 'applied' ? outcome.state : '' };
   }
 
   /** Handles one delivery from the transport; resolves once its effects are committed. */
@@ -202,26 +184,23 @@ export class SagaRuntime {
   }
 
   /**
-   * Applies a batch of inputs in one transaction, retrying retryable failures. A batch that
+   * Applies a batch of inputs in one transaction, retrying retryable failures; a batch that
    * keeps failing is split, so one bad input cannot hold back the others.
    */
+  settle(inputs: SagaInput[]): Promise<Settled<Outcome>[]> {
+    return transactEach(this.store, inputs, (uow, input) => this.apply(uow, input), {
+      maxAttempts: this.maxAttempts,
+      log: this.log,
+      onCommit: (outcomes) => this.afterCommit(outcomes),
+    });
+  }
+
+  /** Like `settle`, but throws the first failure. */
   async process(inputs: SagaInput[]): Promise<Outcome[]> {
-    try {
-      const outcomes = await this.withRetries(() =>
-        this.store.transaction(async (uow) => {
-          const results: Outcome[] = [];
-          for (const input of inputs) results.push(await this.apply(uow, input));
-          return results;
-        }),
-      );
-      this.afterCommit(outcomes);
-      return outcomes;
-    } catch (error) {
-      if (inputs.length === 1) throw error;
-      const outcomes: Outcome[] = [];
-      for (const input of inputs) outcomes.push(...(await this.process([input])));
-      return outcomes;
-    }
+    const results = await this.settle(inputs);
+    const failed = results.find((r) => !r.ok);
+    if (failed && !failed.ok) throw failed.error;
+    return results.map((r) => (r as { value: Outcome }).value);
   }
 
   private async apply(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
@@ -229,6 +208,7 @@ export class SagaRuntime {
     let envelope: Envelope;
     let topic: string | null = null;
     if (input.kind === 'timer') return this.applyTimer(uow, input.deadline, now);
+    if (input.kind === 'start') return this.applyStart(uow, input.definition, input.id, input.input, now);
     if (input.kind === 'delivery') {
       topic = input.delivery.topic;
       const parsed = parseEnvelope(input.delivery.payload);
@@ -267,6 +247,26 @@ export class SagaRuntime {
     }
     if (outcome) return outcome;
     return this.deadLetter(uow, new UnknownSagaError(sagaId, ` for ${envelope.type}`), raw(), topic, envelope, now);
+  }
+
+  private async applyStart(uow: UnitOfWork, definition: SagaDefinition, id: string, input: unknown, now: number): Promise<Outcome> {
+    if (await uow.loadInstance(definition.type, id)) throw new SagaAlreadyExistsError(definition.type, id);
+    const [snapshot, actions] = compute(definition, () => initialTransition(definition.machine, input));
+    const record: SagaInstanceRecord = {
+      sagaType: definition.type,
+      id,
+      version: definition.version,
+      stateValue: '',
+      status: 'running',
+      snapshot: null,
+      rowVersion: 0,
+      logSeq: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const started = entry(record, 'event', 'xstate.init', { input, version: definition.version }, null, now);
+    await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, true);
+    return { status: 'applied', sagaId: id, state: record.stateValue };
   }
 
   private async applyTimer(uow: UnitOfWork, deadline: Deadline, now: number): Promise<Outcome> {
@@ -368,18 +368,6 @@ export class SagaRuntime {
     });
     this.log('dead-lettered', { code, reason, messageId: envelope?.id });
     return { status: 'dead-lettered', reason, code };
-  }
-
-  private async withRetries<T>(work: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await work();
-      } catch (error) {
-        if (!isRetryable(error) || attempt >= this.maxAttempts) throw error;
-        this.log('retrying transaction', { attempt, error: (error as Error).message });
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * 2 ** attempt));
-      }
-    }
   }
 
   private afterCommit(outcomes: Outcome[]): void {

@@ -22,6 +22,8 @@ export interface SystemOptions {
   listen?: boolean;
   relayPollMs?: number;
   deadlinePollMs?: number;
+  /** Most messages applied in one transaction, by the runtime and by each participant (default 64). */
+  maxBatch?: number;
 }
 
 export interface System {
@@ -54,8 +56,8 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
   const transport = options.transport ?? new InMemoryTransport();
   const log = options.log;
   const relay = new OutboxRelay(store, transport, { clock: options.clock, log, pollMs: options.relayPollMs });
-  const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], clock: options.clock, log, deadlinePollMs: options.deadlinePollMs });
-  const deps = { store, relay, clock: options.clock, log };
+  const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], clock: options.clock, log, deadlinePollMs: options.deadlinePollMs, maxBatch: options.maxBatch });
+  const deps = { store, relay, clock: options.clock, log, maxBatch: options.maxBatch };
   const participants = {
     vuelos: new VuelosService(deps),
     pagos: new PagosService(deps),

@@ -8,6 +8,7 @@ export class GdsService extends Participant {
   readonly name = 'gds';
   readonly serviceName = 'integracion_gds.aeroalpes';
   readonly topics = [TOPICS.ConfirmarReserva, TOPICS.RevertirConfirmacion];
+  protected readonly handles = ['ConfirmarReserva', 'RevertirConfirmacion'];
   private readonly models: ParticipantModels;
 
   constructor(deps: ParticipantDeps) {

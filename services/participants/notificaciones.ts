@@ -14,6 +14,7 @@ export class NotificacionesService extends Participant {
   readonly name = 'notificaciones';
   readonly serviceName = 'notificaciones.aeroalpes';
   readonly topics = [TOPICS.ReservaCreada];
+  protected readonly handles = Object.keys(NOTICES);
   private readonly models: ParticipantModels;
 
   constructor(deps: ParticipantDeps) {

@@ -9,6 +9,7 @@ export class PagosService extends Participant {
   readonly name = 'pagos';
   readonly serviceName = 'pagos.aeroalpes';
   readonly topics = [TOPICS.PagarReserva, TOPICS.RevertirPago];
+  protected readonly handles = ['PagarReserva', 'RevertirPago'];
   private readonly models: ParticipantModels;
 
   constructor(deps: ParticipantDeps) {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'sequelize';
-import { parseEnvelope, TOPICS, type Envelope, type EventType, type Events } from '../../machines/messages.ts';
+import { parseEnvelope, TOPICS, type Envelope, type EventType, type Events, type ParseResult } from '../../machines/messages.ts';
 import type { SequelizeSagaStore, SequelizeUnitOfWork } from '../../db/sequelize-saga-store.ts';
 import { makeEnvelope } from '../../runtime/envelope.ts';
 import type { OutboxRelay } from '../../runtime/outbox-relay.ts';
+import { transactEach } from '../../runtime/batch-transaction.ts';
+import { Batcher } from '../../runtime/batcher.ts';
 import type { Delivery, Subscription, Transport } from '../../runtime/ports.ts';
 
 /** An event a participant answers with. */
@@ -14,6 +16,8 @@ export interface ParticipantDeps {
   relay: OutboxRelay;
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Most deliveries applied in one transaction (default 64). */
+  maxBatch?: number;
 }
 
 /**
@@ -30,11 +34,23 @@ export abstract class Participant {
   protected readonly clock: () => number;
   protected readonly log: NonNullable<ParticipantDeps['log']>;
   private subscription: Subscription | null = null;
+  private readonly batcher: Batcher<Received, void>;
 
   constructor(protected readonly deps: ParticipantDeps) {
     this.clock = deps.clock ?? Date.now;
     this.log = deps.log ?? (() => {});
+    this.batcher = new Batcher(
+      (received) =>
+        transactEach(deps.store, received, (uow, r) => this.applyDelivery(uow as SequelizeUnitOfWork, r), {
+          log: this.log,
+          onCommit: () => deps.relay.kick(),
+        }),
+      deps.maxBatch ?? 64,
+    );
   }
+
+  /** Message types this participant acts on; others are acknowledged without a transaction. */
+  protected abstract readonly handles: readonly string[];
 
   /** Applies one message to the service's own state; returns the events to publish. */
   protected abstract apply(message: Envelope, transaction: Transaction): Promise<Reply[]>;
@@ -52,36 +68,46 @@ export abstract class Participant {
     this.subscription = null;
   }
 
-  /** Handles one delivery; resolves after its effects and replies are committed. */
+  /**
+   * Handles one delivery; resolves after its effects and replies are committed (with the
+   * other deliveries of its batch), so the transport acknowledges only then.
+   */
   async deliver(delivery: Delivery): Promise<void> {
     const parsed = parseEnvelope(delivery.payload);
-    const now = this.clock();
-    await this.deps.store.transaction(async (uow: SequelizeUnitOfWork) => {
-      if (!parsed.ok) {
-        await uow.deadLetter({ messageId: null, type: null, topic: delivery.topic, sagaId: null, code: 'invalid', reason: `${this.name}: ${parsed.reason}`, payload: delivery.payload, at: now });
-        return;
-      }
-      const message = parsed.envelope;
-      if (await uow.seen(this.name, message.id)) return;
-      await uow.remember(this.name, message.id, now);
-      const replies = await this.apply(message, uow.transaction);
-      await uow.enqueue(
-        replies.map((reply) => {
-          const envelope = makeEnvelope(reply.type, reply.data, this.serviceName, { id: randomUUID(), now });
-          return {
-            messageId: envelope.id,
-            sagaType: this.name,
-            sagaId: reply.data.id_correlacion,
-            topic: TOPICS[reply.type],
-            key: reply.data.id_correlacion,
-            payload: JSON.stringify(envelope),
-            createdAt: now,
-          };
-        }),
-      );
-    });
-    this.deps.relay.kick();
+    if (parsed.ok && !this.handles.includes(parsed.envelope.type)) return; // not ours: ack, no transaction
+    return this.batcher.submit({ delivery, parsed });
   }
+
+  private async applyDelivery(uow: SequelizeUnitOfWork, { delivery, parsed }: Received): Promise<void> {
+    const now = this.clock();
+    if (!parsed.ok) {
+      await uow.deadLetter({ messageId: null, type: null, topic: delivery.topic, sagaId: null, code: 'invalid', reason: `${this.name}: ${parsed.reason}`, payload: delivery.payload, at: now });
+      return;
+    }
+    const message = parsed.envelope;
+    if (await uow.seen(this.name, message.id)) return;
+    await uow.remember(this.name, message.id, now);
+    const replies = await this.apply(message, uow.transaction);
+    await uow.enqueue(
+      replies.map((reply) => {
+        const envelope = makeEnvelope(reply.type, reply.data, this.serviceName, { id: randomUUID(), now });
+        return {
+          messageId: envelope.id,
+          sagaType: this.name,
+          sagaId: reply.data.id_correlacion,
+          topic: TOPICS[reply.type],
+          key: reply.data.id_correlacion,
+          payload: JSON.stringify(envelope),
+          createdAt: now,
+        };
+      }),
+    );
+  }
+}
+
+interface Received {
+  delivery: Delivery;
+  parsed: ParseResult;
 }
 
 /** A payload `parseEnvelope` validated against its type's schema. */

@@ -8,6 +8,7 @@ export class VuelosService extends Participant {
   readonly name = 'vuelos';
   readonly serviceName = 'vuelos.aeroalpes';
   readonly topics = [TOPICS.CrearReserva, TOPICS.AprobarReserva, TOPICS.CancelarReserva];
+  protected readonly handles = ['CrearReserva', 'AprobarReserva', 'CancelarReserva'];
   private readonly models: ParticipantModels;
 
   constructor(deps: ParticipantDeps) {
