@@ -35,6 +35,15 @@ export interface Correlated {
 }
 
 export interface Commands {
+  /** vuelos asks the coordinator to run the saga for a new reservation request. */
+  IniciarReserva: Correlated & {
+    id_cliente: string;
+    monto: number;
+    monto_vat: number;
+    itinerarios: Itinerario[];
+    simular_fallo?: SimulatedFailure;
+    plazos?: { paso?: number; compensacion?: number };
+  };
   CrearReserva: Correlated & {
     id_cliente: string;
     monto: number;
@@ -98,6 +107,7 @@ export type MessageOf<T extends MessageType> = Envelope<T, Payload<T>>;
 
 /** Topic of every message: commands have one topic each, events one per service. */
 export const TOPICS: Record<MessageType, string> = {
+  IniciarReserva: 'comando-iniciar-reserva',
   CrearReserva: 'comando-crear-reserva',
   AprobarReserva: 'comando-aprobar-reserva',
   CancelarReserva: 'comando-cancelar-reserva',
@@ -123,6 +133,17 @@ export const TOPICS: Record<MessageType, string> = {
 
 export const EVENT_TOPICS = ['evento-reserva', 'evento-pago', 'evento-gds'] as const;
 
+export const COMMAND_TYPES: readonly CommandType[] = [
+  'IniciarReserva',
+  'CrearReserva',
+  'AprobarReserva',
+  'CancelarReserva',
+  'PagarReserva',
+  'RevertirPago',
+  'ConfirmarReserva',
+  'RevertirConfirmacion',
+];
+
 type FieldKind = 'string' | 'number' | 'array' | 'object';
 type Schema = Record<string, FieldKind | `${FieldKind}?`>;
 
@@ -132,6 +153,15 @@ const failure = { simular_fallo: 'string?' } as const;
 
 /** Required payload fields per message type; `?` marks optional ones. */
 export const SCHEMAS: Record<MessageType, Schema> = {
+  IniciarReserva: {
+    ...correlated,
+    id_cliente: 'string',
+    monto: 'number',
+    monto_vat: 'number',
+    itinerarios: 'array',
+    ...failure,
+    plazos: 'object?',
+  },
   CrearReserva: {
     ...correlated,
     id_cliente: 'string',

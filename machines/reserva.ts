@@ -314,7 +314,7 @@ export const reservaSaga = {
     CancelarReserva: TOPICS.CancelarReserva,
     RevertirPago: TOPICS.RevertirPago,
     RevertirConfirmacion: TOPICS.RevertirConfirmacion,
-  } satisfies Record<keyof Commands, string>,
+  } satisfies Record<Exclude<keyof Commands, 'IniciarReserva'>, string>,
 } as const;
 
 function pick<T extends EventType>(types: readonly T[]): Record<T, string> {

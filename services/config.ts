@@ -1,11 +1,35 @@
 import { DEFAULT_DATABASE_URL } from '../db/connect.ts';
 
+/** The processes of the system when each service runs on its own (`npm run services`). */
+export const SERVICE_NAMES = ['coordinator', 'vuelos', 'pagos', 'gds', 'notificaciones'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Environment variable and default of each service's HTTP port. */
+export const SERVICE_PORTS: Record<ServiceName, { env: string; port: number }> = {
+  coordinator: { env: 'COORDINATOR_PORT', port: 3000 },
+  vuelos: { env: 'VUELOS_PORT', port: 3001 },
+  pagos: { env: 'PAGOS_PORT', port: 3002 },
+  gds: { env: 'GDS_PORT', port: 3003 },
+  notificaciones: { env: 'NOTIFICACIONES_PORT', port: 3004 },
+};
+
+export interface PulsarConfig {
+  /** The broker's web service URL; the WebSocket API lives there. */
+  url: string;
+  token?: string;
+  tenant: string;
+  namespace: string;
+}
+
 /** One process's settings, from environment variables with safe local defaults. */
 export interface Config {
   host: string;
   port: number;
   databaseUrl: string;
   transport: 'memory' | 'pulsar';
+  pulsar: PulsarConfig;
+  /** Ports of the services when each runs as its own process. */
+  ports: Record<ServiceName, number>;
   /** Test endpoints (`/prueba-*`, `simular_fallo`): on unless NODE_ENV=production, where SAGA_TEST_ENDPOINTS=1 enables them. */
   testEndpoints: boolean;
   /** Default deadlines of new sagas, in ms. */
@@ -23,6 +47,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int(env, 'PORT', 3000),
     databaseUrl: env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     transport,
+    pulsar: {
+      url: env.PULSAR_URL ?? 'http://127.0.0.1:8080',
+      ...(env.PULSAR_TOKEN ? { token: env.PULSAR_TOKEN } : {}),
+      tenant: env.PULSAR_TENANT ?? 'public',
+      namespace: env.PULSAR_NAMESPACE ?? 'default',
+    },
+    ports: Object.fromEntries(SERVICE_NAMES.map((name) => [name, int(env, SERVICE_PORTS[name].env, SERVICE_PORTS[name].port)])) as Record<ServiceName, number>,
     testEndpoints: flag === undefined ? !production : flag === '1' || flag === 'true',
     plazoPasoMs: int(env, 'SAGA_PLAZO_PASO_MS', 30_000),
     plazoCompensacionMs: int(env, 'SAGA_PLAZO_COMPENSACION_MS', 10_000),

@@ -1,20 +1,18 @@
 import type { Sequelize } from 'sequelize';
 import { reservaSaga } from '../machines/reserva.ts';
-import { connect } from '../db/connect.ts';
-import { migrate } from '../db/migrator.ts';
-import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
-import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
-import { OutboxRelay } from '../runtime/outbox-relay.ts';
+import type { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import type { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { Transport } from '../runtime/ports.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import type { Config } from './config.ts';
+import { openInfrastructure } from './infrastructure.ts';
 import { GdsService } from './participants/gds.ts';
 import { NotificacionesService } from './participants/notificaciones.ts';
 import { PagosService } from './participants/pagos.ts';
 import { VuelosService } from './participants/vuelos.ts';
 
 export interface SystemOptions {
-  /** Defaults to a new in-process transport. */
+  /** Defaults to the transport `config.transport` names (in-process by default). */
   transport?: Transport;
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -50,12 +48,9 @@ export interface System {
  * await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
  */
 export async function createSystem(config: Config, options: SystemOptions = {}): Promise<System> {
-  const sequelize = await connect(config.databaseUrl);
-  await migrate(sequelize);
-  const store = new SequelizeSagaStore(sequelize);
-  const transport = options.transport ?? new InMemoryTransport();
+  const infra = await openInfrastructure(config, options);
+  const { sequelize, store, transport, relay } = infra;
   const log = options.log;
-  const relay = new OutboxRelay(store, transport, { clock: options.clock, log, pollMs: options.relayPollMs });
   const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], clock: options.clock, log, deadlinePollMs: options.deadlinePollMs, maxBatch: options.maxBatch });
   const deps = { store, relay, clock: options.clock, log, maxBatch: options.maxBatch };
   const participants = {
@@ -85,8 +80,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     async close() {
       await runtime.close();
       for (const participant of all) await participant.close();
-      await relay.stop();
-      await store.close();
+      await infra.close();
     },
   };
   if (options.listen !== false) await system.listen();

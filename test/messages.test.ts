@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import {
+  COMMAND_TYPES,
   EVENT_TOPICS,
   SCHEMAS,
   SIMULATED_FAILURES,
@@ -19,6 +20,7 @@ const ids = { id_correlacion: 'c-1', id_reserva: 'R-1' };
 
 /** A valid payload of every message type (typed: a field the interfaces require cannot be missing). */
 const SAMPLES: { [T in MessageType]: Payload<T> } = {
+  IniciarReserva: { ...ids, id_cliente: 'cliente-1', monto: 250, monto_vat: 47.5, itinerarios: [], plazos: { paso: 1000 } },
   CrearReserva: {
     ...ids,
     id_cliente: 'cliente-1',
@@ -246,8 +248,9 @@ describe('message catalogue', () => {
   });
 
   it('should put every event on one of EVENT_TOPICS and every command on a topic of its own', () => {
-    const commands = MESSAGE_TYPES.filter((t) => t in reservaSaga.commands) as CommandType[];
-    const events = MESSAGE_TYPES.filter((t) => !(t in reservaSaga.commands)) as EventType[];
+    const commands = MESSAGE_TYPES.filter((t) => (COMMAND_TYPES as readonly string[]).includes(t)) as CommandType[];
+    const events = MESSAGE_TYPES.filter((t) => !(COMMAND_TYPES as readonly string[]).includes(t)) as EventType[];
+    expect(Object.keys(reservaSaga.commands).every((c) => commands.includes(c as CommandType))).to.equal(true);
     for (const event of events) expect(EVENT_TOPICS as readonly string[], event).to.include(TOPICS[event]);
     const commandTopics = commands.map((c) => TOPICS[c]);
     expect(new Set(commandTopics).size, 'distinct command topics').to.equal(commands.length);

@@ -3,6 +3,7 @@ import Koa from 'koa';
 import type { System } from '../system.ts';
 import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
 import { healthRoutes } from './routes-health.ts';
+import { participantRoutes } from './routes-participants.ts';
 import { reservaRoutes } from './routes-reservas.ts';
 import { sagaRoutes } from './routes-sagas.ts';
 import { testRoutes } from './routes-test.ts';
@@ -13,9 +14,9 @@ export interface AppOptions {
 }
 
 /**
- * The HTTP API of a running system: health, starting reservations, inspecting sagas and
- * dead letters, and, when `system.config.testEndpoints` is on, the `/prueba-*` endpoints.
- * Every error answer is JSON `{ "error": { "code", "message" } }`.
+ * The HTTP API of the all-in-one process: health, starting reservations, inspecting sagas
+ * and dead letters, the participants' state, and, when `system.config.testEndpoints` is on,
+ * the `/prueba-*` endpoints. Every error answer is JSON `{ "error": { "code", "message" } }`.
  *
  * @example
  * const system = await createSystem(loadConfig());
@@ -24,10 +25,15 @@ export interface AppOptions {
 export function createApp(system: System, options: AppOptions = {}): Koa {
   const router = new Router();
   healthRoutes(router, system);
-  reservaRoutes(router, system);
+  reservaRoutes(router, { config: system.config, start: (input) => system.runtime.startSaga('reserva', input, { id: input.id_correlacion }) });
   sagaRoutes(router, system);
+  participantRoutes(router, system);
   if (system.config.testEndpoints) testRoutes(router, system);
+  return koaApp(router, options);
+}
 
+/** A Koa app with the one error middleware in front of `router`. */
+export function koaApp(router: Router, options: AppOptions = {}): Koa {
   const app = new Koa();
   app.use(errorHandler({ log: options.log }));
   app.use(router.routes());

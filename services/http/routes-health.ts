@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import { UnavailableError } from '../../runtime/errors.ts';
-import type { System } from '../system.ts';
+import type { Sequelize } from 'sequelize';
 
 /**
  * `GET /health` (the process answers) and `GET /ready` (its database answers too; 503 when not).
@@ -8,13 +8,13 @@ import type { System } from '../system.ts';
  * @example
  * healthRoutes(router, system); // GET /ready -> 200 { status: 'ready' }
  */
-export function healthRoutes(router: Router, system: System): void {
+export function healthRoutes(router: Router, deps: { sequelize: Sequelize }): void {
   router.get('/health', (ctx) => {
     ctx.body = { status: 'ok' };
   });
   router.get('/ready', async (ctx) => {
     try {
-      await system.sequelize.authenticate();
+      await deps.sequelize.authenticate();
     } catch (error) {
       throw new UnavailableError(`database unreachable: ${(error as Error).message}`, { cause: error });
     }

@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import { SIMULATED_FAILURES, type Itinerario, type SimulatedFailure } from '../../machines/messages.ts';
 import type { ReservaInput } from '../../machines/reserva.ts';
 import { ValidationError } from '../../runtime/errors.ts';
-import type { System } from '../system.ts';
+import type { Config } from '../config.ts';
 import { readJsonBody } from './body.ts';
 
 /** The fields of `POST /reservas`, validated and with their defaults. */
@@ -44,21 +44,22 @@ export function parseReservaRequest(body: unknown, options: { testEndpoints: boo
  * `Location: /sagas/<id_correlacion>`.
  *
  * @example
- * reservaRoutes(router, system);
+ * reservaRoutes(router, { config, start: (input) => runtime.startSaga('reserva', input, { id: input.id_correlacion }) });
  * // POST /reservas { "id_cliente": "c-1", "monto": 100 } -> 202 { id_correlacion, id_reserva }
  */
-export function reservaRoutes(router: Router, system: System): void {
+export function reservaRoutes(router: Router, deps: { config: Config; start: (input: ReservaInput) => Promise<unknown> }): void {
+  const { config } = deps;
   router.post('/reservas', async (ctx) => {
-    const request = parseReservaRequest(await readJsonBody(ctx), { testEndpoints: system.config.testEndpoints });
+    const request = parseReservaRequest(await readJsonBody(ctx), { testEndpoints: config.testEndpoints });
     const input: ReservaInput = {
       ...request,
       id_correlacion: randomUUID(),
       id_reserva: randomUUID(),
-      plazos: { paso: system.config.plazoPasoMs, compensacion: system.config.plazoCompensacionMs },
+      plazos: { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs },
     };
-    const { id } = await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
+    await deps.start(input);
     ctx.status = 202;
-    ctx.set('Location', `/sagas/${encodeURIComponent(id)}`);
+    ctx.set('Location', `/sagas/${encodeURIComponent(input.id_correlacion)}`);
     ctx.body = { id_correlacion: input.id_correlacion, id_reserva: input.id_reserva };
   });
 }

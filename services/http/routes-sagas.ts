@@ -2,7 +2,8 @@ import type Router from '@koa/router';
 import { ValidationError } from '../../runtime/errors.ts';
 import { SAGA_STATUSES, type SagaStatus } from '../../runtime/ports.ts';
 import { findSaga, sagaDetail, summary } from '../saga-view.ts';
-import type { System } from '../system.ts';
+import type { SagaStore } from '../../runtime/ports.ts';
+import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 
 /**
  * `GET /sagas`, `GET /sagas/:id`, `GET /sagas/:id/verify` and `GET /dead-letters`.
@@ -10,8 +11,8 @@ import type { System } from '../system.ts';
  * @example
  * sagaRoutes(router, system); // GET /sagas?status=completed&limit=10 -> { sagas: [...] }
  */
-export function sagaRoutes(router: Router, system: System): void {
-  const { store, runtime } = system;
+export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: SagaRuntime }): void {
+  const { store, runtime } = deps;
   router.get('/sagas', async (ctx) => {
     const status = single(ctx.query.status, 'status');
     if (status !== undefined && !(SAGA_STATUSES as readonly string[]).includes(status)) {

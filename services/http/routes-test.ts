@@ -3,22 +3,22 @@ import type Router from '@koa/router';
 import { parseEnvelope, SCHEMAS, TOPICS, type MessageType } from '../../machines/messages.ts';
 import { makeEnvelope } from '../../runtime/envelope.ts';
 import { ValidationError } from '../../runtime/errors.ts';
-import type { System } from '../system.ts';
+import type { Transport } from '../../runtime/ports.ts';
 
 const PAGOS = 'pagos.aeroalpes';
 const GDS = 'integracion_gds.aeroalpes';
 const SAGAS = 'sagas.aeroalpes';
 
 /** The tutorial's test endpoints: each publishes one message built from its query parameters. */
-export const TEST_ENDPOINTS: readonly { path: string; type: MessageType; serviceName: string }[] = [
-  { path: '/prueba-reserva-pagada', type: 'ReservaPagada', serviceName: PAGOS },
-  { path: '/prueba-pago-revertido', type: 'PagoRevertido', serviceName: PAGOS },
-  { path: '/prueba-pagar-reserva', type: 'PagarReserva', serviceName: SAGAS },
-  { path: '/prueba-revertir-pago', type: 'RevertirPago', serviceName: SAGAS },
-  { path: '/prueba-reserva-confirmada', type: 'ReservaGDSConfirmada', serviceName: GDS },
-  { path: '/prueba-confirmacion-revertida', type: 'ConfirmacionGDSRevertida', serviceName: GDS },
-  { path: '/prueba-confirmar-reserva', type: 'ConfirmarReserva', serviceName: SAGAS },
-  { path: '/prueba-revertir-confirmacion', type: 'RevertirConfirmacion', serviceName: SAGAS },
+export const TEST_ENDPOINTS: readonly { path: string; type: MessageType; serviceName: string; context: 'pagos' | 'gds' }[] = [
+  { path: '/prueba-reserva-pagada', type: 'ReservaPagada', serviceName: PAGOS, context: 'pagos' },
+  { path: '/prueba-pago-revertido', type: 'PagoRevertido', serviceName: PAGOS, context: 'pagos' },
+  { path: '/prueba-pagar-reserva', type: 'PagarReserva', serviceName: SAGAS, context: 'pagos' },
+  { path: '/prueba-revertir-pago', type: 'RevertirPago', serviceName: SAGAS, context: 'pagos' },
+  { path: '/prueba-reserva-confirmada', type: 'ReservaGDSConfirmada', serviceName: GDS, context: 'gds' },
+  { path: '/prueba-confirmacion-revertida', type: 'ConfirmacionGDSRevertida', serviceName: GDS, context: 'gds' },
+  { path: '/prueba-confirmar-reserva', type: 'ConfirmarReserva', serviceName: SAGAS, context: 'gds' },
+  { path: '/prueba-revertir-confirmacion', type: 'RevertirConfirmacion', serviceName: SAGAS, context: 'gds' },
 ];
 
 /** Values of payload fields the caller may leave out. */
@@ -67,17 +67,17 @@ export function messageData(type: MessageType, query: Record<string, string | st
  * `{ published, topic, id }`.
  *
  * @example
- * if (system.config.testEndpoints) testRoutes(router, system);
+ * if (system.config.testEndpoints) testRoutes(router, system, ['pagos']);
  * // GET /prueba-reserva-pagada?id_correlacion=..&id_reserva=..&monto=250&monto_vat=47.5
  */
-export function testRoutes(router: Router, system: System): void {
-  for (const { path, type, serviceName } of TEST_ENDPOINTS) {
+export function testRoutes(router: Router, deps: { transport: Transport }, contexts: readonly ('pagos' | 'gds')[] = ['pagos', 'gds']): void {
+  for (const { path, type, serviceName } of TEST_ENDPOINTS.filter((e) => contexts.includes(e.context))) {
     router.get(path, async (ctx) => {
       const data = messageData(type, ctx.query, Date.now()) as { id_correlacion: string };
       const parsed = parseEnvelope(makeEnvelope(type, data, serviceName));
       if (!parsed.ok) throw new ValidationError(parsed.reason);
       const topic = TOPICS[type];
-      await system.transport.publish(topic, { key: data.id_correlacion, payload: JSON.stringify(parsed.envelope) });
+      await deps.transport.publish(topic, { key: data.id_correlacion, payload: JSON.stringify(parsed.envelope) });
       ctx.status = 202;
       ctx.body = { published: type, topic, id: parsed.envelope.id };
     });

@@ -1,0 +1,55 @@
+import type { Sequelize } from 'sequelize';
+import { connect } from '../db/connect.ts';
+import { migrate } from '../db/migrator.ts';
+import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import { OutboxRelay } from '../runtime/outbox-relay.ts';
+import type { Transport } from '../runtime/ports.ts';
+import type { Config } from './config.ts';
+import { createTransport } from './transport.ts';
+
+export interface InfrastructureOptions {
+  /** Defaults to the transport `config.transport` names. */
+  transport?: Transport;
+  clock?: () => number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+  relayPollMs?: number;
+}
+
+export interface Infrastructure {
+  sequelize: Sequelize;
+  store: SequelizeSagaStore;
+  transport: Transport;
+  relay: OutboxRelay;
+  close(): Promise<void>;
+}
+
+/**
+ * What every process needs: the migrated database, the store, the transport and the
+ * outbox relay that publishes what the process commits.
+ *
+ * @example
+ * const infra = await openInfrastructure(loadConfig());
+ */
+export async function openInfrastructure(config: Config, options: InfrastructureOptions = {}): Promise<Infrastructure> {
+  const sequelize = await connect(config.databaseUrl);
+  try {
+    await migrate(sequelize);
+  } catch (error) {
+    await sequelize.close();
+    throw error;
+  }
+  const store = new SequelizeSagaStore(sequelize);
+  const transport = options.transport ?? createTransport(config, options.log);
+  const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs });
+  return {
+    sequelize,
+    store,
+    transport,
+    relay,
+    async close() {
+      await relay.stop();
+      if (!options.transport) await transport.close();
+      await store.close();
+    },
+  };
+}

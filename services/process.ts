@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import Router from '@koa/router';
+import type Koa from 'koa';
+import { reservaSaga } from '../machines/reserva.ts';
+import { makeEnvelope } from '../runtime/envelope.ts';
+import { SagaRuntime } from '../runtime/saga-runtime.ts';
+import { TOPICS } from '../machines/messages.ts';
+import type { Config, ServiceName } from './config.ts';
+import { SagaStarter } from './coordinator/saga-starter.ts';
+import { koaApp } from './http/app.ts';
+import { healthRoutes } from './http/routes-health.ts';
+import { participantRoutes } from './http/routes-participants.ts';
+import { reservaRoutes } from './http/routes-reservas.ts';
+import { sagaRoutes } from './http/routes-sagas.ts';
+import { testRoutes } from './http/routes-test.ts';
+import { openInfrastructure, type InfrastructureOptions } from './infrastructure.ts';
+import { GdsService } from './participants/gds.ts';
+import { NotificacionesService } from './participants/notificaciones.ts';
+import { PagosService } from './participants/pagos.ts';
+import type { Participant } from './participants/participant.ts';
+import { VuelosService } from './participants/vuelos.ts';
+
+export interface ServiceProcess {
+  name: ServiceName;
+  app: Koa;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root of one service running as its own process: its database tables,
+ * the transport, the outbox relay, its consumers and its Koa app.
+ *
+ * - coordinator: the saga runtime, the starter of sagas (`IniciarReserva`), `GET /sagas…`;
+ * - vuelos: reservations; `POST /reservas` asks the coordinator for a saga;
+ * - pagos, gds: their commands and the tutorial's `/prueba-*` endpoints of their context;
+ * - notificaciones: e-mails for reservation outcomes.
+ *
+ * @example
+ * const service = await startService('pagos', loadConfig());
+ * http.createServer(service.app.callback()).listen(config.ports.pagos);
+ */
+export async function startService(name: ServiceName, config: Config, options: InfrastructureOptions = {}): Promise<ServiceProcess> {
+  const infra = await openInfrastructure(config, options);
+  const { store, relay, transport } = infra;
+  const router = new Router();
+  healthRoutes(router, infra);
+  const stops: (() => Promise<void>)[] = [];
+  const deps = { store, relay, clock: options.clock, log: options.log };
+  const startParticipant = async (participant: Participant) => {
+    await participant.listen(transport);
+    stops.push(() => participant.close());
+  };
+
+  if (name === 'coordinator') {
+    const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], clock: options.clock, log: options.log });
+    const starter = new SagaStarter(runtime, store, { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs });
+    await runtime.listen();
+    await starter.listen(transport);
+    stops.push(() => starter.close(), () => runtime.close());
+    sagaRoutes(router, { store, runtime });
+  } else if (name === 'vuelos') {
+    const vuelos = new VuelosService(deps);
+    await startParticipant(vuelos);
+    participantRoutes(router, { vuelos });
+    // The coordinator runs the saga: vuelos only asks for one, through the broker.
+    reservaRoutes(router, {
+      config,
+      start: (input) =>
+        transport.publish(TOPICS.IniciarReserva, {
+          key: input.id_correlacion,
+          payload: JSON.stringify(makeEnvelope('IniciarReserva', input, vuelos.serviceName, { id: randomUUID() })),
+        }),
+    });
+  } else if (name === 'pagos') {
+    const pagos = new PagosService(deps);
+    await startParticipant(pagos);
+    participantRoutes(router, { pagos });
+    if (config.testEndpoints) testRoutes(router, infra, ['pagos']);
+  } else if (name === 'gds') {
+    const gds = new GdsService(deps);
+    await startParticipant(gds);
+    participantRoutes(router, { gds });
+    if (config.testEndpoints) testRoutes(router, infra, ['gds']);
+  } else {
+    const notificaciones = new NotificacionesService(deps);
+    await startParticipant(notificaciones);
+    participantRoutes(router, { notificaciones });
+  }
+  relay.start();
+  return {
+    name,
+    app: koaApp(router, { log: options.log }),
+    async close() {
+      for (const stop of stops.reverse()) await stop();
+      await infra.close();
+    },
+  };
+}
