@@ -1,0 +1,146 @@
+import { expect } from 'chai';
+import mysql from 'mysql2/promise';
+import type { SimulatedFailure } from '../machines/messages.ts';
+import { MYSQL_SERVER_URL } from './support/databases.ts';
+import { requirePulsar } from './support/pulsar.ts';
+import { freshNamespace, ServiceCluster } from './support/services.ts';
+
+interface SagaView {
+  status: string;
+  state: string;
+  log: { kind: string; type: string; messageId: string | null }[];
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function freshMysqlDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `saga_e2e_${process.pid}_${Date.now()}`;
+  const server = new URL(MYSQL_SERVER_URL);
+  const admin = () => mysql.createConnection({ host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username || 'root'), password: decodeURIComponent(server.password) });
+  const connection = await admin().catch((error: Error) => {
+    throw new Error(`MariaDB/MySQL at ${MYSQL_SERVER_URL} is required: ${error.message}`);
+  });
+  await connection.end();
+  return {
+    url: `${MYSQL_SERVER_URL.replace(/\/$/, '')}/${name}`,
+    drop: async () => {
+      const c = await admin();
+      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c.end();
+    },
+  };
+}
+
+async function postReserva(cluster: ServiceCluster, body: Record<string, unknown>): Promise<{ id_correlacion: string; id_reserva: string }> {
+  const response = await cluster.json<{ id_correlacion: string; id_reserva: string }>('vuelos', '/reservas', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id_cliente: 'cliente-e2e', monto: 320, monto_vat: 60.8, itinerarios: [{ origen: 'BOG', destino: 'CTG' }], ...body }),
+  });
+  expect(response.status).to.equal(202);
+  return response.body;
+}
+
+async function waitForFinal(cluster: ServiceCluster, id: string, timeoutMs = 30_000): Promise<SagaView> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { status, body } = await cluster.json<SagaView>('coordinator', `/sagas/${id}`).catch(() => ({ status: 0, body: null }));
+    if (status === 200 && body && body.status !== 'running') return body;
+    if (Date.now() > until) throw new Error(`saga ${id} not final after ${timeoutMs} ms: ${JSON.stringify(body?.state)}`);
+    await sleep(100);
+  }
+}
+
+const commandsOf = (saga: SagaView) => saga.log.filter((e) => e.kind === 'command').map((e) => e.type);
+
+async function stateOf(cluster: ServiceCluster, service: 'vuelos' | 'pagos' | 'gds', idReserva: string): Promise<Record<string, unknown> | null> {
+  const path = service === 'vuelos' ? `/vuelos/reserva/${idReserva}` : `/${service}/${idReserva}`;
+  const { status, body } = await cluster.json<Record<string, unknown>>(service, path);
+  return status === 404 ? null : body;
+}
+
+describe('the services as separate processes over Pulsar and MariaDB', function () {
+  this.timeout(180_000);
+  let cluster: ServiceCluster;
+  let database: { url: string; drop: () => Promise<void> };
+
+  before(requirePulsar);
+  before(async function () {
+    database = await freshMysqlDatabase();
+    cluster = await ServiceCluster.start({ databaseUrl: database.url, namespace: await freshNamespace(), env: { SAGA_PLAZO_PASO_MS: '4000', SAGA_PLAZO_COMPENSACION_MS: '3000' } });
+  });
+  after(async () => {
+    await cluster?.stop();
+    await database?.drop();
+  });
+
+  it('should complete a reservation requested at vuelos, with every participant in its final state', async () => {
+    const { id_correlacion, id_reserva } = await postReserva(cluster, {});
+    const saga = await waitForFinal(cluster, id_correlacion);
+
+    expect(saga.status).to.equal('completed');
+    expect(commandsOf(saga)).to.deep.equal(['CrearReserva', 'PagarReserva', 'ConfirmarReserva', 'AprobarReserva']);
+    expect(await stateOf(cluster, 'vuelos', id_reserva)).to.include({ estado: 'aprobada' });
+    expect(await stateOf(cluster, 'pagos', id_reserva)).to.include({ estado: 'pagado', cargos: 1, reembolsos: 0 });
+    expect(await stateOf(cluster, 'gds', id_reserva)).to.include({ estado: 'confirmada' });
+    const until = Date.now() + 10_000;
+    let sent: { tipo: string }[] = [];
+    while (Date.now() < until && sent.length === 0) {
+      sent = (await cluster.json<{ notificaciones: { tipo: string }[] }>('notificaciones', `/notificaciones?id_correlacion=${id_correlacion}`)).body.notificaciones;
+      await sleep(100);
+    }
+    expect(sent.map((n) => n.tipo)).to.deep.equal(['ReservaAprobada']);
+  });
+
+  const failures: { fallo: SimulatedFailure; commands: string[]; vuelos: string | null; pagos: string | null; gds: string | null }[] = [
+    { fallo: 'reserva', commands: ['CrearReserva'], vuelos: null, pagos: null, gds: null },
+    { fallo: 'pago', commands: ['CrearReserva', 'PagarReserva', 'CancelarReserva'], vuelos: 'cancelada', pagos: null, gds: null },
+    { fallo: 'gds', commands: ['CrearReserva', 'PagarReserva', 'ConfirmarReserva', 'RevertirPago', 'CancelarReserva'], vuelos: 'cancelada', pagos: 'revertido', gds: null },
+    {
+      fallo: 'aprobacion',
+      commands: ['CrearReserva', 'PagarReserva', 'ConfirmarReserva', 'AprobarReserva', 'RevertirConfirmacion', 'RevertirPago', 'CancelarReserva'],
+      vuelos: 'cancelada',
+      pagos: 'revertido',
+      gds: 'revertida',
+    },
+    { fallo: 'timeout-pago', commands: ['CrearReserva', 'PagarReserva', 'RevertirPago', 'CancelarReserva'], vuelos: 'cancelada', pagos: 'revertido', gds: null },
+  ];
+  for (const f of failures) {
+    it(`should compensate newest first when "${f.fallo}" fails, as the participants' own state shows`, async () => {
+      const { id_correlacion, id_reserva } = await postReserva(cluster, { simular_fallo: f.fallo });
+      const saga = await waitForFinal(cluster, id_correlacion);
+
+      expect(saga.status).to.equal('compensated');
+      expect(commandsOf(saga)).to.deep.equal(f.commands);
+      expect((await stateOf(cluster, 'vuelos', id_reserva))?.estado ?? null).to.equal(f.vuelos);
+      expect((await stateOf(cluster, 'pagos', id_reserva))?.estado ?? null).to.equal(f.pagos);
+      expect((await stateOf(cluster, 'gds', id_reserva))?.estado ?? null).to.equal(f.gds);
+      if (f.pagos === 'revertido' && f.fallo !== 'timeout-pago') expect(await stateOf(cluster, 'pagos', id_reserva)).to.include({ cargos: 1, reembolsos: 1 });
+    });
+  }
+
+  it('should bring every saga to its final state after the coordinator is killed with SIGKILL mid-flight, applying no effect twice', async () => {
+    const plan: (SimulatedFailure | null)[] = [];
+    for (let i = 0; i < 24; i++) plan.push([null, null, 'gds', 'timeout-pago', 'aprobacion', 'pago'][i % 6] as SimulatedFailure | null);
+    const started = await Promise.all(plan.map((fallo) => postReserva(cluster, fallo ? { simular_fallo: fallo } : {}).then((ids) => ({ ...ids, fallo }))));
+    await sleep(400);
+    await cluster.kill('coordinator', 'SIGKILL');
+
+    const running = await Promise.all(started.map((s) => stateOf(cluster, 'vuelos', s.id_reserva)));
+    expect(running.filter((r) => r === null || r.estado === 'pendiente').length, 'sagas still in flight when killed').to.be.greaterThan(0);
+
+    await sleep(500);
+    await cluster.startService('coordinator');
+    for (const s of started) {
+      const saga = await waitForFinal(cluster, s.id_correlacion, 60_000);
+      expect(saga.status, `${s.fallo ?? 'happy'} saga ${s.id_correlacion}`).to.equal(s.fallo ? 'compensated' : 'completed');
+      const eventIds = saga.log.filter((e) => e.kind === 'event' && e.messageId).map((e) => e.messageId);
+      expect(new Set(eventIds).size, 'no event applied twice').to.equal(eventIds.length);
+      const pago = await stateOf(cluster, 'pagos', s.id_reserva);
+      if (pago) expect(Number(pago.cargos), 'charged at most once').to.be.at.most(1);
+      if (pago) expect(Number(pago.reembolsos), 'refunded at most once').to.be.at.most(1);
+      const verify = await cluster.json<{ ok: boolean }>('coordinator', `/sagas/${s.id_correlacion}/verify`);
+      expect(verify.body.ok).to.equal(true);
+    }
+  });
+});
