@@ -59,8 +59,16 @@ export interface Commands {
   RevertirConfirmacion: Correlated & { motivo: string };
 }
 
+/**
+ * The failure to simulate travels on with the events that start the next participant's
+ * part in the choreographed saga, where no coordinator holds it.
+ */
+export interface Propagated {
+  simular_fallo?: SimulatedFailure;
+}
+
 export interface Events {
-  ReservaCreada: Correlated & {
+  ReservaCreada: Correlated & Propagated & {
     id_cliente: string;
     estado: string;
     fecha_creacion: number;
@@ -72,7 +80,7 @@ export interface Events {
   AprobacionReservaFallida: Correlated & { motivo: string };
   ReservaCancelada: Correlated & { estado: string; fecha_actualizacion: number };
   CancelacionReservaFallida: Correlated & { motivo: string };
-  ReservaPagada: Correlated & { id_pago: string; monto: number; monto_vat: number; fecha_creacion: number };
+  ReservaPagada: Correlated & Propagated & { id_pago: string; monto: number; monto_vat: number; fecha_creacion: number };
   PagoFallido: Correlated & { motivo: string };
   PagoRevertido: Correlated & { id_pago: string; fecha_actualizacion: number };
   ReversionPagoFallida: Correlated & { motivo: string };
@@ -183,13 +191,14 @@ export const SCHEMAS: Record<MessageType, Schema> = {
     fecha_creacion: 'number',
     monto: 'number',
     monto_vat: 'number',
+    ...failure,
   },
   CreacionReservaFallida: withReason,
   ReservaAprobada: { ...correlated, estado: 'string', fecha_actualizacion: 'number' },
   AprobacionReservaFallida: withReason,
   ReservaCancelada: { ...correlated, estado: 'string', fecha_actualizacion: 'number' },
   CancelacionReservaFallida: withReason,
-  ReservaPagada: { ...correlated, id_pago: 'string', monto: 'number', monto_vat: 'number', fecha_creacion: 'number' },
+  ReservaPagada: { ...correlated, id_pago: 'string', monto: 'number', monto_vat: 'number', fecha_creacion: 'number', ...failure },
   PagoFallido: withReason,
   PagoRevertido: { ...correlated, id_pago: 'string', fecha_actualizacion: 'number' },
   ReversionPagoFallida: withReason,

@@ -1,0 +1,5 @@
+export * from './gds.ts';
+export * from './pagos.ts';
+export * from './seguimiento.ts';
+export * from './shared.ts';
+export * from './vuelos.ts';

@@ -1,0 +1,59 @@
+import { assign, setup } from 'xstate';
+import { EVENT_TOPICS, TOPICS, type EventType } from '../messages.ts';
+import type { Evento } from './shared.ts';
+
+export interface SeguimientoContext {
+  id_correlacion: string;
+  id_reserva: string;
+  /** The domain events seen, in the order the tracker saw them. */
+  pasos: EventType[];
+  motivo?: string;
+}
+
+const FALLOS = ['PagoFallido', 'ConfirmacionFallida', 'AprobacionReservaFallida', 'PagoRevertido', 'ConfirmacionGDSRevertida'] as const;
+
+/**
+ * The read model of a choreographed saga, which no single process holds: it follows one
+ * reservation's domain events on the event topics and tells where the saga stands
+ * (`enCurso`, `compensando`, then `completada` or `compensada`). It sends nothing.
+ */
+export const seguimientoMachine = setup({
+  types: { context: {} as SeguimientoContext, input: {} as { id_correlacion: string; id_reserva: string }, events: {} as Evento },
+  actions: {
+    registrarPaso: assign({ pasos: ({ context, event }) => [...context.pasos, event.type] }),
+    registrarMotivo: assign({ motivo: ({ context, event }) => context.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type) }),
+  },
+}).createMachine({
+  id: 'seguimientoReserva',
+  context: ({ input }) => ({ id_correlacion: input.id_correlacion, id_reserva: input.id_reserva, pasos: [] }),
+  initial: 'enCurso',
+  on: { '*': { actions: 'registrarPaso' } },
+  states: {
+    enCurso: {
+      on: {
+        ReservaAprobada: { target: 'completada', actions: 'registrarPaso' },
+        CreacionReservaFallida: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
+        ReservaCancelada: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
+        ...Object.fromEntries(FALLOS.map((f) => [f, { target: 'compensando', actions: ['registrarPaso', 'registrarMotivo'] }])),
+      },
+    },
+    compensando: {
+      on: { ReservaCancelada: { target: 'compensada', actions: 'registrarPaso' } },
+    },
+    completada: { type: 'final', tags: ['completed'] },
+    compensada: { type: 'final', tags: ['compensated'] },
+  },
+});
+
+const ALL_EVENTS = (Object.keys(TOPICS) as (keyof typeof TOPICS)[]).filter((t) => (EVENT_TOPICS as readonly string[]).includes(TOPICS[t])) as EventType[];
+
+/** The tracker as the runtime registers it: it consumes every domain event; the first one of a reservation starts it. */
+export const seguimientoSaga = {
+  type: 'reserva-coreografia',
+  version: 1,
+  machine: seguimientoMachine,
+  serviceName: 'sagas.aeroalpes',
+  consumes: Object.fromEntries(ALL_EVENTS.map((t) => [t, TOPICS[t]])) as Record<EventType, string>,
+  commands: {},
+  startedBy: Object.fromEntries(ALL_EVENTS.map((t) => [t, (data: { id_correlacion: string; id_reserva: string }) => ({ id_correlacion: data.id_correlacion, id_reserva: data.id_reserva })])),
+} as const;

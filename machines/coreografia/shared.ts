@@ -1,0 +1,59 @@
+import type { Commands, EventType, Events, SimulatedFailure } from '../messages.ts';
+
+/**
+ * What the participants' machines of the choreographed saga share: deadlines, the retry
+ * policy of a compensation, and how a command carries the failure to simulate.
+ */
+export interface ParticipanteInput {
+  id_correlacion: string;
+  id_reserva: string;
+  simular_fallo?: SimulatedFailure;
+  plazos?: { paso?: number; compensacion?: number };
+  maxReintentos?: number;
+}
+
+export interface ParticipanteContext {
+  id_correlacion: string;
+  id_reserva: string;
+  simular_fallo?: SimulatedFailure;
+  plazos: { paso: number; compensacion: number };
+  maxReintentos: number;
+  /** Attempts of the compensation (the first send counts as 1). */
+  intentos: number;
+  motivo?: string;
+}
+
+export const PLAZOS_PARTICIPANTE = { paso: 30_000, compensacion: 10_000 };
+
+/** What the process running a participant gives each new instance (its configured deadlines). */
+export interface ParticipanteSettings {
+  plazos?: { paso?: number; compensacion?: number };
+}
+
+/** A domain event as a machine sees it. */
+export type Evento<T extends EventType = EventType> = T extends EventType ? { type: T; data: Events[T] } : never;
+
+export function contextoInicial(input: ParticipanteInput): ParticipanteContext {
+  return {
+    id_correlacion: input.id_correlacion,
+    id_reserva: input.id_reserva,
+    ...(input.simular_fallo ? { simular_fallo: input.simular_fallo } : {}),
+    plazos: { ...PLAZOS_PARTICIPANTE, ...input.plazos },
+    maxReintentos: input.maxReintentos ?? 3,
+    intentos: 0,
+  };
+}
+
+/** `{ id_correlacion, id_reserva }` plus the failure to simulate, when there is one. */
+export function base(context: ParticipanteContext) {
+  return {
+    id_correlacion: context.id_correlacion,
+    id_reserva: context.id_reserva,
+    ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
+  };
+}
+
+/** The runtime reads these actions' params and writes them to the outbox. */
+export const command =
+  <T extends keyof Commands>() =>
+  (_: unknown, _params: Commands[T]) => {};
