@@ -18,6 +18,11 @@ export interface SagaDefinition {
   consumes: Readonly<Record<string, string>>;
   /** Command action name -> topic. */
   commands: Readonly<Record<string, string>>;
+  /**
+   * Message types that create an instance when none exists for their `id_correlacion`
+   * (the instance then handles the message), with the builder of the machine's input.
+   */
+  startedBy?: Readonly<Record<string, (data: never, settings: never) => unknown>>;
 }
 
 /** Every registered version of every saga type; routes message types to saga types. */

@@ -21,6 +21,7 @@ import type {
   Delivery,
   LogEntry,
   NewOutboxMessage,
+  ReadAhead,
   SagaInstanceRecord,
   SagaStore,
   Subscription,
@@ -46,6 +47,8 @@ export interface SagaRuntimeOptions {
   deadlinePollMs?: number;
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Passed to a definition's `startedBy` builders (e.g. this process's configured deadlines). */
+  startSettings?: unknown;
 }
 
 /** What became of one input. */
@@ -162,7 +165,10 @@ export class SagaRuntime {
 
   /** Handles one delivery from the transport; resolves once its effects are committed. */
   deliver(delivery: Delivery): Promise<void> {
-    return this.batcher.submit({ kind: 'delivery', delivery }).then(() => undefined);
+    // Parsed now, so the batch can read ahead what its messages are about.
+    const parsed = parseEnvelope(delivery.payload);
+    const input: SagaInput = parsed.ok ? { kind: 'message', envelope: parsed.envelope, topic: delivery.topic } : { kind: 'delivery', delivery };
+    return this.batcher.submit(input).then(() => undefined);
   }
 
   /** Handles an already parsed message (used by tests and HTTP test endpoints). */
@@ -192,6 +198,7 @@ export class SagaRuntime {
       maxAttempts: this.maxAttempts,
       log: this.log,
       onCommit: (outcomes) => this.afterCommit(outcomes),
+      prefetch: (uow, batch) => uow.prefetch(this.readAhead(batch)),
     });
   }
 
@@ -201,6 +208,22 @@ export class SagaRuntime {
     const failed = results.find((r) => !r.ok);
     if (failed && !failed.ok) throw failed.error;
     return results.map((r) => (r as { value: Outcome }).value);
+  }
+
+  /** The instances and processed ids that `apply` will read for these inputs. */
+  private readAhead(inputs: readonly SagaInput[]): ReadAhead {
+    const keys: Required<ReadAhead> = { instances: [], processed: [] };
+    for (const input of inputs) {
+      if (input.kind === 'start') keys.instances.push({ sagaType: input.definition.type, id: input.id });
+      if (input.kind === 'timer') keys.instances.push({ sagaType: input.deadline.sagaType, id: input.deadline.sagaId });
+      if (input.kind !== 'message') continue;
+      const { id: messageId, type, data } = input.envelope;
+      for (const sagaType of this.registry.consumersOf(type)) {
+        keys.instances.push({ sagaType, id: data.id_correlacion });
+        keys.processed.push({ consumer: `${sagaType}/${data.id_correlacion}`, messageId });
+      }
+    }
+    return keys;
   }
 
   private async apply(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
@@ -227,8 +250,15 @@ export class SagaRuntime {
     const sagaId = envelope.data.id_correlacion;
     let outcome: Outcome | null = null;
     for (const sagaType of sagaTypes) {
-      const record = await uow.loadInstance(sagaType, sagaId);
-      if (!record) continue;
+      let record = await uow.loadInstance(sagaType, sagaId);
+      if (!record) {
+        const definition = this.registry.get(sagaType);
+        const starter = definition.startedBy?.[envelope.type];
+        if (!starter) continue;
+        // An initiating message: create the instance, then let it handle the message.
+        const input = compute(definition, () => starter(envelope.data as never, (this.options.startSettings ?? {}) as never));
+        record = await this.createInstance(uow, definition, sagaId, input, now);
+      }
       const consumer = `${sagaType}/${sagaId}`;
       if (await uow.seen(consumer, envelope.id)) {
         outcome ??= { status: 'duplicate', sagaId };
@@ -251,6 +281,12 @@ export class SagaRuntime {
 
   private async applyStart(uow: UnitOfWork, definition: SagaDefinition, id: string, input: unknown, now: number): Promise<Outcome> {
     if (await uow.loadInstance(definition.type, id)) throw new SagaAlreadyExistsError(definition.type, id);
+    const record = await this.createInstance(uow, definition, id, input, now);
+    return { status: 'applied', sagaId: id, state: record.stateValue };
+  }
+
+  /** Stores a new instance in its initial state, with `xstate.init` and its input in the log. */
+  private async createInstance(uow: UnitOfWork, definition: SagaDefinition, id: string, input: unknown, now: number): Promise<SagaInstanceRecord> {
     const [snapshot, actions] = compute(definition, () => initialTransition(definition.machine, input));
     const record: SagaInstanceRecord = {
       sagaType: definition.type,
@@ -266,7 +302,7 @@ export class SagaRuntime {
     };
     const started = entry(record, 'event', 'xstate.init', { input, version: definition.version }, null, now);
     await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, true);
-    return { status: 'applied', sagaId: id, state: record.stateValue };
+    return record;
   }
 
   private async applyTimer(uow: UnitOfWork, deadline: Deadline, now: number): Promise<Outcome> {
@@ -332,7 +368,7 @@ export class SagaRuntime {
       logSeq: record.logSeq + log.length,
       updatedAt: now,
     };
-    // The version-checked update goes first, so a losing concurrent handler fails fast.
+    // Version-checked: a concurrent handler of the same saga fails here or at commit, and retries.
     if (isNew) await uow.insertInstance(updated);
     else await uow.updateInstance(updated, record.rowVersion);
     await uow.appendLog(log);

@@ -13,8 +13,20 @@ export const SERVICE_PORTS: Record<ServiceName, { env: string; port: number }> =
   notificaciones: { env: 'NOTIFICACIONES_PORT', port: 3004 },
 };
 
+/** Pulsar drivers `SAGA_PULSAR_DRIVER` can name. */
+export const PULSAR_DRIVERS = ['websocket', 'native'] as const;
+export type PulsarDriver = (typeof PULSAR_DRIVERS)[number];
+
 export interface PulsarConfig {
-  /** The broker's web service URL; the WebSocket API lives there. */
+  /**
+   * `SAGA_PULSAR_DRIVER`: `websocket` (default; the broker's WebSocket API, tested in CI) or
+   * `native` (the optional `pulsar-client` package, not run against a broker in CI).
+   */
+  driver: PulsarDriver;
+  /**
+   * The broker's web service URL; the WebSocket API lives there. The native driver also
+   * accepts it (HTTP lookup) or a `pulsar://host:6650` URL.
+   */
   url: string;
   token?: string;
   tenant: string;
@@ -27,6 +39,8 @@ export interface Config {
   port: number;
   databaseUrl: string;
   transport: 'memory' | 'pulsar';
+  /** `SAGA_STYLE`: a coordinator runs the saga (orchestration), or the participants react to each other's events (choreography). */
+  style: 'orchestration' | 'choreography';
   pulsar: PulsarConfig;
   /** Ports of the services when each runs as its own process. */
   ports: Record<ServiceName, number>;
@@ -42,12 +56,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const flag = env.SAGA_TEST_ENDPOINTS;
   const transport = env.SAGA_TRANSPORT ?? 'memory';
   if (transport !== 'memory' && transport !== 'pulsar') throw new Error(`SAGA_TRANSPORT must be memory or pulsar, got "${transport}"`);
+  const style = env.SAGA_STYLE || 'orchestration';
+  if (style !== 'orchestration' && style !== 'choreography') throw new Error(`SAGA_STYLE must be orchestration or choreography, got "${style}"`);
+  const driver = env.SAGA_PULSAR_DRIVER || 'websocket';
+  if (!isPulsarDriver(driver)) throw new Error(`SAGA_PULSAR_DRIVER must be ${PULSAR_DRIVERS.join(' or ')}, got "${driver}"`);
   return {
     host: env.HOST ?? '127.0.0.1',
     port: int(env, 'PORT', 3000),
     databaseUrl: env.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     transport,
+    style,
     pulsar: {
+      driver,
       url: env.PULSAR_URL ?? 'http://127.0.0.1:8080',
       ...(env.PULSAR_TOKEN ? { token: env.PULSAR_TOKEN } : {}),
       tenant: env.PULSAR_TENANT ?? 'public',
@@ -58,6 +78,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     plazoPasoMs: int(env, 'SAGA_PLAZO_PASO_MS', 30_000),
     plazoCompensacionMs: int(env, 'SAGA_PLAZO_COMPENSACION_MS', 10_000),
   };
+}
+
+function isPulsarDriver(value: string): value is PulsarDriver {
+  return (PULSAR_DRIVERS as readonly string[]).includes(value);
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

@@ -28,7 +28,8 @@ export interface SagaDetail extends SagaSummary {
  */
 export async function findSaga(store: SagaStore, id: string): Promise<SagaInstanceRecord> {
   const instances = await store.findInstances(id);
-  const record = instances.find((i) => i.sagaType === 'reserva') ?? instances[0];
+  // The orchestrated saga, else the choreography's tracker, else whatever has this id.
+  const record = instances.find((i) => i.sagaType === 'reserva') ?? instances.find((i) => i.sagaType === 'reserva-coreografia') ?? instances[0];
   if (!record) throw new UnknownSagaError(id);
   return record;
 }

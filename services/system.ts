@@ -1,5 +1,9 @@
 import type { Sequelize } from 'sequelize';
-import { reservaSaga } from '../machines/reserva.ts';
+import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } from '../machines/coreografia/index.ts';
+import type { Commands, Envelope } from '../machines/messages.ts';
+import { reservaSaga, type ReservaInput } from '../machines/reserva.ts';
+import { makeEnvelope } from '../runtime/envelope.ts';
+import type { SagaDefinition } from '../runtime/registry.ts';
 import type { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import type { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { Transport } from '../runtime/ports.ts';
@@ -35,6 +39,8 @@ export interface System {
   pagos: PagosService;
   gds: GdsService;
   notificaciones: NotificacionesService;
+  /** Runs a saga for this reservation request, in the configured style; resolves once it is committed. */
+  requestReserva(input: ReservaInput): Promise<void>;
   listen(): Promise<void>;
   close(): Promise<void>;
 }
@@ -47,11 +53,29 @@ export interface System {
  * const system = await createSystem(loadConfig());
  * await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
  */
+/**
+ * The saga definitions a process runs: the orchestrated saga, or every participant's part
+ * of the choreography plus the tracker that gives it one view.
+ */
+export function sagasFor(style: Config['style']): SagaDefinition[] {
+  return style === 'orchestration' ? [reservaSaga] : [vuelosReservaSaga, pagosReservaSaga, gdsReservaSaga, seguimientoSaga];
+}
+
 export async function createSystem(config: Config, options: SystemOptions = {}): Promise<System> {
   const infra = await openInfrastructure(config, options);
   const { sequelize, store, transport, relay } = infra;
   const log = options.log;
-  const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], clock: options.clock, log, deadlinePollMs: options.deadlinePollMs, maxBatch: options.maxBatch });
+  const runtime = new SagaRuntime({
+    store,
+    transport,
+    relay,
+    sagas: sagasFor(config.style),
+    startSettings: { plazos: { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs } },
+    clock: options.clock,
+    log,
+    deadlinePollMs: options.deadlinePollMs,
+    maxBatch: options.maxBatch,
+  });
   const deps = { store, relay, clock: options.clock, log, maxBatch: options.maxBatch };
   const participants = {
     vuelos: new VuelosService(deps),
@@ -69,6 +93,16 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     relay,
     runtime,
     ...participants,
+    async requestReserva(input) {
+      if (config.style === 'orchestration') {
+        await runtime.startSaga('reserva', input, { id: input.id_correlacion });
+        return;
+      }
+      // Choreography: the request starts vuelos' part; the others follow its events.
+      const request: Commands['IniciarReserva'] = { ...input };
+      const outcome = await runtime.handle(makeEnvelope('IniciarReserva', request, participants.vuelos.serviceName) as unknown as Envelope);
+      if (outcome.status === 'dead-lettered') throw new Error(`reservation request refused: ${outcome.reason}`);
+    },
     async listen() {
       if (listening) return;
       listening = true;

@@ -25,7 +25,7 @@ export interface AppOptions {
 export function createApp(system: System, options: AppOptions = {}): Koa {
   const router = new Router();
   healthRoutes(router, system);
-  reservaRoutes(router, { config: system.config, start: (input) => system.runtime.startSaga('reserva', input, { id: input.id_correlacion }) });
+  reservaRoutes(router, { config: system.config, start: (input) => system.requestReserva(input) });
   sagaRoutes(router, system);
   participantRoutes(router, system);
   if (system.config.testEndpoints) testRoutes(router, system);

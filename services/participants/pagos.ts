@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'sequelize';
 import { TOPICS, type Commands, type Envelope } from '../../machines/messages.ts';
-import { defineParticipantModels, type PagoRow, type ParticipantModels } from '../../db/participant-models.ts';
-import { Participant, type ParticipantDeps, type Reply, type Validated } from './participant.ts';
+import { defineParticipantModels, PAGOS, type PagoRow, type ParticipantModels } from '../../db/participant-models.ts';
+import type { SequelizeUnitOfWork } from '../../db/sequelize-unit-of-work.ts';
+import { Participant, propagate, type ParticipantDeps, type Reply, type Validated } from './participant.ts';
 
 /** pagos: charges a reservation once and refunds it. */
 export class PagosService extends Participant {
@@ -21,12 +21,16 @@ export class PagosService extends Participant {
     return this.models.Pago.findByPk(idReserva, { raw: true });
   }
 
-  protected async apply(message: Envelope, transaction: Transaction): Promise<Reply[]> {
+  protected async prefetch(uow: SequelizeUnitOfWork, messages: Envelope[]): Promise<void> {
+    await uow.rows(PAGOS).prefetch(messages.map((m) => (m.data as Validated).id_reserva));
+  }
+
+  protected async apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<Reply[]> {
     const now = this.clock();
-    const { Pago } = this.models;
+    const pagos = uow.rows(PAGOS);
     const data = message.data as Validated; // parseEnvelope checked the schema of message.type
     const base = { id_correlacion: data.id_correlacion, id_reserva: data.id_reserva };
-    const existing = await Pago.findByPk(data.id_reserva, { transaction, lock: transaction.LOCK.UPDATE });
+    const existing = await pagos.get(data.id_reserva);
     switch (message.type) {
       case 'PagarReserva': {
         const cmd = data as Commands['PagarReserva'];
@@ -34,11 +38,10 @@ export class PagosService extends Participant {
         if (cmd.simular_fallo === 'timeout-pago') return []; // never answers: the saga's deadline decides
         if (existing?.estado === 'revertido') return [{ type: 'PagoFallido', data: { ...base, motivo: 'el pago de esta reserva ya fue revertido' } }];
         // The primary key on id_reserva is what makes a second charge impossible.
-        const pago = existing ?? (await Pago.create(
-          { ...base, id_pago: randomUUID(), estado: 'pagado', monto: cmd.monto, monto_vat: cmd.monto_vat, cargos: 1, reembolsos: 0, fecha_creacion: now, fecha_actualizacion: now },
-          { transaction },
-        ));
-        return [{ type: 'ReservaPagada', data: { ...base, id_pago: pago.id_pago, monto: pago.monto, monto_vat: pago.monto_vat, fecha_creacion: Number(pago.fecha_creacion) } }];
+        const pago =
+          existing ??
+          pagos.put({ ...base, id_pago: randomUUID(), estado: 'pagado', monto: cmd.monto, monto_vat: cmd.monto_vat, cargos: 1, reembolsos: 0, fecha_creacion: now, fecha_actualizacion: now });
+        return [{ type: 'ReservaPagada', data: { ...base, id_pago: pago.id_pago, monto: pago.monto, monto_vat: pago.monto_vat, fecha_creacion: Number(pago.fecha_creacion), ...propagate(cmd) } }];
       }
       case 'RevertirPago': {
         const cmd = data as Commands['RevertirPago'];
@@ -47,9 +50,9 @@ export class PagosService extends Participant {
         if (!existing) {
           // Refunding before the charge arrived: leave a tombstone so a late PagarReserva is refused.
           idPago = randomUUID();
-          await Pago.create({ ...base, id_pago: idPago, estado: 'revertido', monto: 0, monto_vat: 0, cargos: 0, reembolsos: 0, fecha_creacion: now, fecha_actualizacion: now }, { transaction });
+          pagos.put({ ...base, id_pago: idPago, estado: 'revertido', monto: 0, monto_vat: 0, cargos: 0, reembolsos: 0, fecha_creacion: now, fecha_actualizacion: now });
         } else if (existing.estado === 'pagado') {
-          await existing.update({ estado: 'revertido', reembolsos: existing.reembolsos + 1, fecha_actualizacion: now }, { transaction });
+          pagos.put({ ...existing, estado: 'revertido', reembolsos: existing.reembolsos + 1, fecha_actualizacion: now });
         }
         return [{ type: 'PagoRevertido', data: { ...base, id_pago: idPago!, fecha_actualizacion: now } }];
       }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'sequelize';
-import { parseEnvelope, TOPICS, type Envelope, type EventType, type Events, type ParseResult } from '../../machines/messages.ts';
-import type { SequelizeSagaStore, SequelizeUnitOfWork } from '../../db/sequelize-saga-store.ts';
+import { parseEnvelope, TOPICS, type Envelope, type EventType, type Events, type ParseResult, type SimulatedFailure } from '../../machines/messages.ts';
+import type { SequelizeSagaStore } from '../../db/sequelize-saga-store.ts';
+import type { SequelizeUnitOfWork } from '../../db/sequelize-unit-of-work.ts';
 import { makeEnvelope } from '../../runtime/envelope.ts';
 import type { OutboxRelay } from '../../runtime/outbox-relay.ts';
 import { transactEach } from '../../runtime/batch-transaction.ts';
@@ -44,6 +44,11 @@ export abstract class Participant {
         transactEach(deps.store, received, (uow, r) => this.applyDelivery(uow as SequelizeUnitOfWork, r), {
           log: this.log,
           onCommit: () => deps.relay.kick(),
+          prefetch: async (uow, batch) => {
+            const messages = batch.flatMap(({ parsed }) => (parsed.ok ? [parsed.envelope] : []));
+            await uow.prefetch({ processed: messages.map((m) => ({ consumer: this.name, messageId: m.id })) });
+            await this.prefetch(uow as SequelizeUnitOfWork, messages);
+          },
         }),
       deps.maxBatch ?? 64,
     );
@@ -52,8 +57,14 @@ export abstract class Participant {
   /** Message types this participant acts on; others are acknowledged without a transaction. */
   protected abstract readonly handles: readonly string[];
 
-  /** Applies one message to the service's own state; returns the events to publish. */
-  protected abstract apply(message: Envelope, transaction: Transaction): Promise<Reply[]>;
+  /**
+   * Applies one message to the service's own state (its tables through `uow.rows`, written
+   * at commit with the rest of the batch); returns the events to publish.
+   */
+  protected abstract apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<Reply[]>;
+
+  /** Reads ahead, for a batch, the rows `apply` will read (one statement instead of one per message). */
+  protected async prefetch(_uow: SequelizeUnitOfWork, _messages: Envelope[]): Promise<void> {}
 
   async listen(transport: Transport): Promise<void> {
     this.subscription = await transport.subscribe({
@@ -87,7 +98,7 @@ export abstract class Participant {
     const message = parsed.envelope;
     if (await uow.seen(this.name, message.id)) return;
     await uow.remember(this.name, message.id, now);
-    const replies = await this.apply(message, uow.transaction);
+    const replies = await this.apply(message, uow);
     await uow.enqueue(
       replies.map((reply) => {
         const envelope = makeEnvelope(reply.type, reply.data, this.serviceName, { id: randomUUID(), now });
@@ -113,3 +124,8 @@ interface Received {
 /** A payload `parseEnvelope` validated against its type's schema. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Validated = { id_correlacion: string; id_reserva: string } & Record<string, any>;
+
+/** The simulated failure a command carried, passed on in the reply (choreography has no coordinator to hold it). */
+export function propagate(command: { simular_fallo?: SimulatedFailure }): { simular_fallo?: SimulatedFailure } {
+  return command.simular_fallo ? { simular_fallo: command.simular_fallo } : {};
+}
