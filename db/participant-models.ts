@@ -1,4 +1,5 @@
 import { DataTypes, Model, type Sequelize } from 'sequelize';
+import type { TableSpec } from './table-rows.ts';
 
 export interface ReservaRow {
   id_reserva: string;
@@ -40,6 +41,28 @@ export interface NotificacionRow {
   fecha: number;
 }
 
+/** The tables as participants read and write them in a unit of work (`uow.rows(RESERVAS)`). */
+export const RESERVAS: TableSpec<ReservaRow> = {
+  name: 'vuelos_reservas',
+  key: 'id_reserva',
+  columns: ['id_reserva', 'id_correlacion', 'id_cliente', 'estado', 'monto', 'monto_vat', 'itinerarios', 'fecha_creacion', 'fecha_actualizacion'],
+};
+export const PAGOS: TableSpec<PagoRow> = {
+  name: 'pagos_pagos',
+  key: 'id_reserva',
+  columns: ['id_reserva', 'id_pago', 'id_correlacion', 'estado', 'monto', 'monto_vat', 'cargos', 'reembolsos', 'fecha_creacion', 'fecha_actualizacion'],
+};
+export const CONFIRMACIONES_GDS: TableSpec<ConfirmacionGdsRow> = {
+  name: 'gds_confirmaciones',
+  key: 'id_reserva',
+  columns: ['id_reserva', 'id_correlacion', 'estado', 'fecha_creacion', 'fecha_actualizacion'],
+};
+export const NOTIFICACIONES: TableSpec<NotificacionRow> = {
+  name: 'notificaciones',
+  key: 'message_id',
+  columns: ['message_id', 'id_correlacion', 'id_reserva', 'tipo', 'mensaje', 'fecha'],
+};
+
 type Row<T extends object> = Model<T, T> & T;
 export type ParticipantModels = ReturnType<typeof defineParticipantModels>;
 
@@ -48,7 +71,7 @@ const millis = () => ({ type: DataTypes.BIGINT, allowNull: false });
 const money = () => ({ type: DataTypes.DOUBLE, allowNull: false });
 const options = (tableName: string) => ({ tableName, timestamps: false });
 
-/** The participants' own tables (created by migration 0002). */
+/** The participants' own tables (created by migration 0002), for queries outside the message path. */
 export function defineParticipantModels(sequelize: Sequelize) {
   const Reserva = sequelize.define<Row<ReservaRow>>(
     'Reserva',

@@ -4,11 +4,13 @@ import type { SagaStore, UnitOfWork } from './ports.ts';
 /** The result of one input of a batch. */
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
-export interface TransactEachOptions<O> {
+export interface TransactEachOptions<O, I = unknown> {
   /** Attempts of a transaction that failed with a retryable error (default 6). */
   maxAttempts?: number;
   /** Called after each commit with the values it committed. */
   onCommit?: (values: O[]) => void;
+  /** Called first in each transaction, e.g. to read ahead with `uow.prefetch` what the inputs will read. */
+  prefetch?: (uow: UnitOfWork, inputs: readonly I[]) => Promise<void>;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -25,12 +27,13 @@ export async function transactEach<I, O>(
   store: SagaStore,
   inputs: readonly I[],
   apply: (uow: UnitOfWork, input: I) => Promise<O>,
-  options: TransactEachOptions<O> = {},
+  options: TransactEachOptions<O, I> = {},
 ): Promise<Settled<O>[]> {
   try {
     const values = await withRetries(
       () =>
         store.transaction(async (uow) => {
+          await options.prefetch?.(uow, inputs);
           const out: O[] = [];
           for (const input of inputs) out.push(await apply(uow, input));
           return out;

@@ -75,12 +75,29 @@ export interface DeadLetter {
   at: number;
 }
 
-/** The writes of one database transaction. */
+/** What the inputs of a batch are about to read: instances by type and id, processed message ids by consumer. */
+export interface ReadAhead {
+  instances?: { sagaType: string; id: string }[];
+  processed?: { consumer: string; messageId: string }[];
+}
+
+/**
+ * The reads and writes of one database transaction. Reads see the transaction's own
+ * earlier writes; an adapter may hold writes back and send them in bulk before commit.
+ */
 export interface UnitOfWork {
+  /**
+   * Reads at once what a batch is about to ask `loadInstance` and `seen` (a hint, for
+   * fewer round trips; keys not read ahead are read when asked).
+   */
+  prefetch(keys: ReadAhead): Promise<void>;
   loadInstance(sagaType: string, id: string): Promise<SagaInstanceRecord | null>;
-  /** @throws SagaAlreadyExistsError */
+  /** @throws SagaAlreadyExistsError (here or, when another transaction inserts it first, from the commit) */
   insertInstance(record: SagaInstanceRecord): Promise<void>;
-  /** @throws ConcurrencyError when the row's version is not `expectedRowVersion` any more. */
+  /**
+   * @throws ConcurrencyError when the row's version is not `expectedRowVersion` any more
+   * (here or from the commit: the transaction then rolls back whole).
+   */
   updateInstance(record: SagaInstanceRecord, expectedRowVersion: number): Promise<void>;
   /** Whether `consumer` has processed `messageId` before. */
   seen(consumer: string, messageId: string): Promise<boolean>;

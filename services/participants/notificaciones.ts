@@ -1,6 +1,6 @@
-import type { Transaction } from 'sequelize';
 import { TOPICS, type Envelope } from '../../machines/messages.ts';
-import { defineParticipantModels, type NotificacionRow, type ParticipantModels } from '../../db/participant-models.ts';
+import { defineParticipantModels, NOTIFICACIONES, type NotificacionRow, type ParticipantModels } from '../../db/participant-models.ts';
+import type { SequelizeUnitOfWork } from '../../db/sequelize-unit-of-work.ts';
 import { Participant, type ParticipantDeps, type Reply } from './participant.ts';
 
 const NOTICES: Record<string, string> = {
@@ -26,15 +26,12 @@ export class NotificacionesService extends Participant {
     return this.models.Notificacion.findAll({ where: { id_correlacion: idCorrelacion }, order: [['fecha', 'ASC']], raw: true });
   }
 
-  protected async apply(message: Envelope, transaction: Transaction): Promise<Reply[]> {
+  protected async apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<Reply[]> {
     const template = NOTICES[message.type];
     if (!template) return [];
     const data = message.data as { id_correlacion: string; id_reserva: string };
     const mensaje = template.replace('{id}', data.id_reserva);
-    await this.models.Notificacion.create(
-      { message_id: message.id, id_correlacion: data.id_correlacion, id_reserva: data.id_reserva, tipo: message.type, mensaje, fecha: this.clock() },
-      { transaction },
-    );
+    uow.rows(NOTIFICACIONES).put({ message_id: message.id, id_correlacion: data.id_correlacion, id_reserva: data.id_reserva, tipo: message.type, mensaje, fecha: this.clock() });
     this.log(`notificaciones: e-mail "${mensaje}"`);
     return [];
   }

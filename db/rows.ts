@@ -1,0 +1,98 @@
+import type { DeadLetter, Deadline, LogEntry, NewOutboxMessage, OutboxMessage, SagaInstanceRecord, SagaStatus } from '../runtime/ports.ts';
+import type { DeadLetterRow, DeadlineRow, OutboxRow, SagaInstanceRow, SagaLogRow } from './models.ts';
+
+/**
+ * The runtime's records as table rows and back: snake_case columns, JSON in text columns,
+ * and numbers from BIGINT columns (which drivers may return as strings).
+ * `*_COLUMNS` list the columns in the order the `*Values` functions return them, for
+ * multi-row INSERTs.
+ */
+
+export const INSTANCE_COLUMNS = ['saga_type', 'id', 'version', 'state_value', 'status', 'snapshot', 'row_version', 'log_seq', 'created_at', 'updated_at'] as const;
+
+export function instanceValues(r: SagaInstanceRecord): unknown[] {
+  return [r.sagaType, r.id, r.version, r.stateValue, r.status, JSON.stringify(r.snapshot), r.rowVersion, r.logSeq, r.createdAt, r.updatedAt];
+}
+
+export function toInstance(row: SagaInstanceRow): SagaInstanceRecord {
+  return {
+    sagaType: row.saga_type,
+    id: row.id,
+    version: Number(row.version),
+    stateValue: row.state_value,
+    status: row.status as SagaStatus,
+    snapshot: JSON.parse(row.snapshot),
+    rowVersion: Number(row.row_version),
+    logSeq: Number(row.log_seq),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+export const LOG_COLUMNS = ['saga_type', 'saga_id', 'seq', 'kind', 'type', 'payload', 'message_id', 'at'] as const;
+
+export function logValues(e: LogEntry): unknown[] {
+  return [e.sagaType, e.sagaId, e.seq, e.kind, e.type, JSON.stringify(e.payload ?? null), e.messageId, e.at];
+}
+
+export function toLogEntry(row: SagaLogRow): LogEntry {
+  return {
+    sagaType: row.saga_type,
+    sagaId: row.saga_id,
+    seq: Number(row.seq),
+    kind: row.kind as LogEntry['kind'],
+    type: row.type,
+    payload: JSON.parse(row.payload),
+    messageId: row.message_id,
+    at: Number(row.at),
+  };
+}
+
+export const OUTBOX_COLUMNS = ['message_id', 'saga_type', 'saga_id', 'topic', 'msg_key', 'payload', 'created_at'] as const;
+
+export function outboxValues(m: NewOutboxMessage): unknown[] {
+  return [m.messageId, m.sagaType, m.sagaId, m.topic, m.key, m.payload, m.createdAt];
+}
+
+export function toOutboxMessage(r: OutboxRow): OutboxMessage {
+  return {
+    seq: Number(r.seq),
+    messageId: r.message_id,
+    sagaType: r.saga_type,
+    sagaId: r.saga_id,
+    topic: r.topic,
+    key: r.msg_key,
+    payload: r.payload,
+    createdAt: Number(r.created_at),
+  };
+}
+
+export const DEADLINE_COLUMNS = ['saga_type', 'saga_id', 'timer_id', 'due_at', 'event'] as const;
+
+export function deadlineValues(d: Deadline): unknown[] {
+  return [d.sagaType, d.sagaId, d.timerId, d.dueAt, JSON.stringify(d.event)];
+}
+
+export function toDeadline(row: DeadlineRow): Deadline {
+  return { sagaType: row.saga_type, sagaId: row.saga_id, timerId: row.timer_id, dueAt: Number(row.due_at), event: JSON.parse(row.event) };
+}
+
+export const DEAD_LETTER_COLUMNS = ['message_id', 'type', 'topic', 'saga_id', 'code', 'reason', 'payload', 'at'] as const;
+
+export function deadLetterValues(l: DeadLetter): unknown[] {
+  return [l.messageId, l.type, l.topic, l.sagaId, l.code, l.reason, l.payload, l.at];
+}
+
+export function toDeadLetter(r: DeadLetterRow): DeadLetter {
+  return {
+    id: Number(r.id),
+    messageId: r.message_id,
+    type: r.type,
+    topic: r.topic,
+    sagaId: r.saga_id,
+    code: r.code,
+    reason: r.reason,
+    payload: r.payload,
+    at: Number(r.at),
+  };
+}
