@@ -5,7 +5,7 @@ import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { Transport } from '../runtime/ports.ts';
 import type { Config } from './config.ts';
-import { createTransport } from './transport.ts';
+import { openTransport } from './transport.ts';
 
 export interface InfrastructureOptions {
   /** Defaults to the transport `config.transport` names. */
@@ -31,15 +31,18 @@ export interface Infrastructure {
  * const infra = await openInfrastructure(loadConfig());
  */
 export async function openInfrastructure(config: Config, options: InfrastructureOptions = {}): Promise<Infrastructure> {
-  const sequelize = await connect(config.databaseUrl);
+  // The transport first: a missing optional driver should fail before the database is touched.
+  const transport = options.transport ?? (await openTransport(config, options.log));
+  let sequelize: Sequelize | undefined;
   try {
+    sequelize = await connect(config.databaseUrl);
     await migrate(sequelize);
   } catch (error) {
-    await sequelize.close();
+    await sequelize?.close();
+    if (!options.transport) await transport.close();
     throw error;
   }
   const store = new SequelizeSagaStore(sequelize);
-  const transport = options.transport ?? createTransport(config, options.log);
   const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs });
   return {
     sequelize,

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
+import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } from '../machines/coreografia/index.ts';
 import { reservaSaga } from '../machines/reserva.ts';
+import type { SagaDefinition } from '../runtime/registry.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { TOPICS } from '../machines/messages.ts';
@@ -31,6 +33,8 @@ export interface ServiceProcess {
  * the transport, the outbox relay, its consumers and its Koa app.
  *
  * - coordinator: the saga runtime, the starter of sagas (`IniciarReserva`), `GET /sagas…`;
+ *   in choreography (`SAGA_STYLE=choreography`) only the tracker behind `GET /sagas…`, and
+ *   vuelos, pagos and gds each run their own part of the saga;
  * - vuelos: reservations; `POST /reservas` asks the coordinator for a saga;
  * - pagos, gds: their commands and the tutorial's `/prueba-*` endpoints of their context;
  * - notificaciones: e-mails for reservation outcomes.
@@ -46,21 +50,32 @@ export async function startService(name: ServiceName, config: Config, options: I
   healthRoutes(router, infra);
   const stops: (() => Promise<void>)[] = [];
   const deps = { store, relay, clock: options.clock, log: options.log };
-  const startParticipant = async (participant: Participant) => {
+  const plazos = { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs };
+  const startRuntime = async (sagas: SagaDefinition[], subscription: string) => {
+    const runtime = new SagaRuntime({ store, transport, relay, sagas, subscription, startSettings: { plazos }, clock: options.clock, log: options.log });
+    await runtime.listen();
+    stops.push(() => runtime.close());
+    return runtime;
+  };
+  const startParticipant = async (participant: Participant, part: SagaDefinition) => {
     await participant.listen(transport);
     stops.push(() => participant.close());
+    // In choreography the service also runs its own part of each reservation's saga.
+    if (config.style === 'choreography') await startRuntime([part], `${name}-saga`);
   };
 
-  if (name === 'coordinator') {
-    const runtime = new SagaRuntime({ store, transport, relay, sagas: [reservaSaga], clock: options.clock, log: options.log });
-    const starter = new SagaStarter(runtime, store, { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs });
-    await runtime.listen();
+  if (name === 'coordinator' && config.style === 'choreography') {
+    // No coordinator in choreography: this process only keeps the tracker's view of each saga.
+    sagaRoutes(router, { store, runtime: await startRuntime([seguimientoSaga], 'seguimiento') });
+  } else if (name === 'coordinator') {
+    const runtime = await startRuntime([reservaSaga], 'sagas');
+    const starter = new SagaStarter(runtime, store, plazos);
     await starter.listen(transport);
-    stops.push(() => starter.close(), () => runtime.close());
+    stops.push(() => starter.close());
     sagaRoutes(router, { store, runtime });
   } else if (name === 'vuelos') {
     const vuelos = new VuelosService(deps);
-    await startParticipant(vuelos);
+    await startParticipant(vuelos, vuelosReservaSaga);
     participantRoutes(router, { vuelos });
     // The coordinator runs the saga: vuelos only asks for one, through the broker.
     reservaRoutes(router, {
@@ -73,17 +88,18 @@ export async function startService(name: ServiceName, config: Config, options: I
     });
   } else if (name === 'pagos') {
     const pagos = new PagosService(deps);
-    await startParticipant(pagos);
+    await startParticipant(pagos, pagosReservaSaga);
     participantRoutes(router, { pagos });
     if (config.testEndpoints) testRoutes(router, infra, ['pagos']);
   } else if (name === 'gds') {
     const gds = new GdsService(deps);
-    await startParticipant(gds);
+    await startParticipant(gds, gdsReservaSaga);
     participantRoutes(router, { gds });
     if (config.testEndpoints) testRoutes(router, infra, ['gds']);
   } else {
     const notificaciones = new NotificacionesService(deps);
-    await startParticipant(notificaciones);
+    await notificaciones.listen(transport);
+    stops.push(() => notificaciones.close());
     participantRoutes(router, { notificaciones });
   }
   relay.start();

@@ -1,16 +1,39 @@
 import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import type { Transport } from '../runtime/ports.ts';
+import { PulsarClientTransport } from '../runtime/pulsar-client-transport.ts';
 import { PulsarWebSocketTransport } from '../runtime/pulsar-websocket-transport.ts';
 import type { Config } from './config.ts';
 
+type Log = (message: string, fields?: Record<string, unknown>) => void;
+
 /**
- * The transport `SAGA_TRANSPORT` names: `memory` (in-process, the embedded default; only
- * for one process) or `pulsar` (the broker's WebSocket API at `PULSAR_URL`).
+ * The transport `SAGA_TRANSPORT` names, for the drivers that need no loading: `memory`
+ * (in-process, the embedded default; only for one process) or `pulsar` with
+ * `SAGA_PULSAR_DRIVER=websocket` (the broker's WebSocket API at `PULSAR_URL`). Use
+ * {@link openTransport}, which also loads the optional native driver.
  *
+ * @throws Error for `SAGA_PULSAR_DRIVER=native`, which is loaded asynchronously by `openTransport`.
  * @example
  * const transport = createTransport(loadConfig());
  */
-export function createTransport(config: Config, log?: (message: string, fields?: Record<string, unknown>) => void): Transport {
+export function createTransport(config: Config, log?: Log): Transport {
   if (config.transport === 'memory') return new InMemoryTransport();
-  return new PulsarWebSocketTransport({ ...config.pulsar, log });
+  const { driver, ...pulsar } = config.pulsar;
+  if (driver === 'native') throw new Error('SAGA_PULSAR_DRIVER=native is loaded asynchronously: use openTransport(config, log)');
+  return new PulsarWebSocketTransport({ ...pulsar, log });
+}
+
+/**
+ * The transport `SAGA_TRANSPORT` and `SAGA_PULSAR_DRIVER` name, every driver included:
+ * `native` loads the optional `pulsar-client` package (not run against a broker in this
+ * project's CI) and rejects with a clear error where it is not installed.
+ *
+ * @example
+ * const transport = await openTransport(loadConfig(), log);
+ */
+export async function openTransport(config: Config, log?: Log): Promise<Transport> {
+  if (config.transport === 'memory') return new InMemoryTransport();
+  const { driver, ...pulsar } = config.pulsar;
+  if (driver === 'native') return PulsarClientTransport.create({ ...pulsar, log });
+  return createTransport(config, log);
 }

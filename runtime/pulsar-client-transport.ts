@@ -1,0 +1,404 @@
+/**
+ * The Transport port over the official Node client `pulsar-client` (a native addon over
+ * libpulsar, the C++ client): an OPTIONAL driver, chosen with `SAGA_PULSAR_DRIVER=native`.
+ *
+ * NOT RUN AGAINST A BROKER IN THIS PROJECT'S CI: `pulsar-client` downloads its native
+ * binary at install time from a host the project's machines cannot reach, so it is not a
+ * dependency that installs here. Its logic is tested here against a fake of the module
+ * only; `test/pulsar-client-transport.test.ts` runs the shared transport contract against
+ * a real broker only where `pulsar-client` loads. The tested driver is
+ * `PulsarWebSocketTransport` (`SAGA_PULSAR_DRIVER=websocket`, the default).
+ *
+ * Written against pulsar-client 1.18.0 (its `index.d.ts` and `src/Consumer.cc`).
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { UnavailableError } from './errors.ts';
+import type { Delivery, DeliveryHandler, OutgoingMessage, SubscribeOptions, Subscription, Transport } from './ports.ts';
+
+// ---------------------------------------------------------------------------------------
+// The part of the `pulsar-client` API this driver uses. Its own typings come with the
+// package, which is optional and absent where it cannot be installed, so the driver
+// declares what it needs and checks the loaded module's shape at run time.
+// ---------------------------------------------------------------------------------------
+
+/** `Pulsar.LogLevel` values. */
+export type PulsarLogLevel = 0 | 1 | 2 | 3;
+
+/** An `AuthenticationToken` (or other authentication) instance; opaque to this driver. */
+export type PulsarAuthentication = object;
+
+export interface PulsarClientConfig {
+  serviceUrl: string;
+  authentication?: PulsarAuthentication;
+  operationTimeoutSeconds?: number;
+  log?: (level: PulsarLogLevel, file: string, line: number, message: string) => void;
+  logLevel?: PulsarLogLevel;
+}
+
+export interface PulsarProducerConfig {
+  topic: string;
+  sendTimeoutMs?: number;
+  batchingEnabled?: boolean;
+}
+
+export interface PulsarConsumerConfig {
+  topic: string;
+  subscription: string;
+  subscriptionType: 'KeyShared';
+  receiverQueueSize: number;
+  nAckRedeliverTimeoutMs: number;
+  deadLetterPolicy: { deadLetterTopic: string; maxRedeliverCount: number };
+}
+
+export interface PulsarProducerMessage {
+  data: Buffer;
+  partitionKey?: string;
+}
+
+export interface PulsarMessage {
+  getTopicName(): string;
+  getData(): Buffer;
+  getPartitionKey(): string;
+  getRedeliveryCount(): number;
+}
+
+export interface PulsarProducer {
+  send(message: PulsarProducerMessage): Promise<unknown>;
+  close(): Promise<unknown>;
+}
+
+export interface PulsarConsumer {
+  receive(): Promise<PulsarMessage>;
+  acknowledge(message: PulsarMessage): Promise<unknown>;
+  negativeAcknowledge(message: PulsarMessage): void;
+  close(): Promise<unknown>;
+}
+
+export interface PulsarClient {
+  createProducer(config: PulsarProducerConfig): Promise<PulsarProducer>;
+  subscribe(config: PulsarConsumerConfig): Promise<PulsarConsumer>;
+  close(): Promise<unknown>;
+}
+
+/** What this driver needs of `import('pulsar-client')`. */
+export interface PulsarClientModule {
+  Client: new (config: PulsarClientConfig) => PulsarClient;
+  AuthenticationToken: new (params: { token: string }) => PulsarAuthentication;
+}
+
+// ---------------------------------------------------------------------------------------
+
+export interface PulsarClientTransportOptions {
+  /**
+   * The broker's service URL: `pulsar://host:6650` (binary protocol) or the web service
+   * URL `http://host:8080` that `PULSAR_URL` names for the WebSocket driver (the C++
+   * client then looks topics up over HTTP and connects to the broker it is told).
+   * Default `http://127.0.0.1:8080`.
+   */
+  url?: string;
+  tenant?: string;
+  namespace?: string;
+  /** Token for brokers with token authentication (`Pulsar.AuthenticationToken`). */
+  token?: string;
+  /**
+   * Messages one consumer (one topic of a subscription) has in its handlers at most; also
+   * its `receiverQueueSize` (messages prefetched from the broker). Default 100.
+   */
+  maxInFlight?: number;
+  /** Delay before a negatively acknowledged message comes back (`nAckRedeliverTimeoutMs`, default 1000 ms). */
+  negativeAckRedeliveryDelayMs?: number;
+  /** Redeliveries before the client moves a message to the dead-letter topic (default 10). */
+  maxRedeliveries?: number;
+  /** How long a publish waits for the broker's receipt (default 10 s); lookups and subscribing get three times that. */
+  sendTimeoutMs?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** How `create` loads the module; a seam for tests (default: `import('pulsar-client')`). */
+export interface PulsarClientLoader {
+  load?: () => Promise<unknown>;
+}
+
+type Settings = Required<Omit<PulsarClientTransportOptions, 'token' | 'log'>> & Pick<PulsarClientTransportOptions, 'token' | 'log'>;
+
+/** The npm package name, in a variable so that TypeScript does not look for its typings. */
+const PACKAGE = 'pulsar-client';
+
+const LOG_WARN: PulsarLogLevel = 2;
+
+/** The message of the error `create` throws when the module cannot be loaded. */
+export function driverUnavailableMessage(detail: string): string {
+  return `the optional pulsar-client driver is not installed or its native library did not load (${detail}); use SAGA_PULSAR_DRIVER=websocket`;
+}
+
+/** Checks that a loaded module (ESM namespace of a CommonJS module, or the module itself) has what this driver uses. */
+function asPulsarModule(loaded: unknown): PulsarClientModule {
+  const candidates = [loaded, (loaded as { default?: unknown } | null)?.default];
+  for (const candidate of candidates) {
+    const module = candidate as Partial<Record<keyof PulsarClientModule, unknown>> | null | undefined;
+    if (module && typeof module.Client === 'function' && typeof module.AuthenticationToken === 'function') {
+      return module as PulsarClientModule;
+    }
+  }
+  throw new Error('the module loaded as pulsar-client has no Client and AuthenticationToken constructors');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One consumer of one topic: it asks the client for the next message only while fewer
+ * than `maxInFlight` are in its handlers, runs one key's messages one at a time in order,
+ * acknowledges after the handler resolves and negatively acknowledges when it rejects.
+ *
+ * Pull (`consumer.receive()`), not the `listener` option: in pulsar-client 1.18 the
+ * listener runs on the client's shared listener thread, which waits for the promise the
+ * listener returns, so returning the handler's promise would stall every consumer behind
+ * one slow handler, and not returning it leaves in-flight messages unbounded.
+ */
+class ConsumerLoop {
+  private readonly chains = new Map<string, Promise<void>>();
+  private inFlight = 0;
+  private closed = false;
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly consumer: PulsarConsumer,
+    private readonly topic: string,
+    private readonly handler: DeliveryHandler,
+    private readonly settings: Settings,
+  ) {
+    this.pump().catch((error: unknown) => this.settings.log?.('pulsar-client: consumer loop stopped', { topic: this.topic, error: messageOf(error) }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.wake?.();
+    // Closing fails the pending receive() (and a message it still yields is not handled);
+    // unacknowledged messages go back to the broker for the subscription's other consumers.
+    await this.consumer.close().catch((error: unknown) => this.settings.log?.('pulsar-client: closing a consumer failed', { topic: this.topic, error: messageOf(error) }));
+  }
+
+  private async pump(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      if (this.inFlight >= this.settings.maxInFlight) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+        continue;
+      }
+      let message: PulsarMessage;
+      try {
+        message = await this.consumer.receive();
+        failures = 0;
+      } catch (error) {
+        if (this.closed) return;
+        const reason = messageOf(error);
+        this.settings.log?.('pulsar-client: receive failed', { topic: this.topic, error: reason });
+        if (/AlreadyClosed/i.test(reason)) return;
+        await delay(Math.min(5_000, 100 * 2 ** failures++));
+        continue;
+      }
+      // A message received while closing is not handled: unacknowledged, it is redelivered.
+      if (this.closed) return;
+      this.dispatch(message);
+    }
+  }
+
+  private dispatch(message: PulsarMessage): void {
+    const partitionKey = message.getPartitionKey();
+    const key = partitionKey === '' ? null : partitionKey;
+    const delivery: Delivery = {
+      topic: this.topic,
+      key,
+      payload: message.getData().toString('utf8'),
+      redeliveryCount: message.getRedeliveryCount(),
+    };
+    this.inFlight++;
+    const previous = (key !== null && this.chains.get(key)) || Promise.resolve();
+    const next: Promise<void> = previous
+      .then(() => this.handler(delivery))
+      .then(
+        () => this.settle(message, true),
+        (error: unknown) => {
+          this.settings.log?.('pulsar-client: handler failed, negative ack', { topic: this.topic, error: messageOf(error) });
+          this.settle(message, false);
+        },
+      )
+      .finally(() => {
+        if (key !== null && this.chains.get(key) === next) this.chains.delete(key);
+      });
+    if (key !== null) this.chains.set(key, next);
+  }
+
+  private settle(message: PulsarMessage, ok: boolean): void {
+    this.inFlight--;
+    this.wake?.();
+    // An answer after close is void: the broker redelivers the message to another consumer.
+    if (this.closed) return;
+    try {
+      if (ok) {
+        this.consumer.acknowledge(message).catch((error: unknown) => this.settings.log?.('pulsar-client: acknowledge failed', { topic: this.topic, error: messageOf(error) }));
+      } else {
+        this.consumer.negativeAcknowledge(message);
+      }
+    } catch (error) {
+      this.settings.log?.('pulsar-client: acknowledgement failed', { topic: this.topic, error: messageOf(error) });
+    }
+  }
+}
+
+/**
+ * The Transport port over the official `pulsar-client` package (native libpulsar):
+ * persistent topics, messages keyed by the saga id (`partitionKey`), Key_Shared
+ * subscriptions, one consumer per topic with one key's messages handled one at a time in
+ * order, acknowledgement after the handler resolves, negative acknowledgement when it
+ * rejects, the client's dead-letter topic after `maxRedeliveries`, at most `maxInFlight`
+ * messages in a consumer's handlers (plus as many prefetched), reconnection by the C++
+ * client. The same contract as {@link PulsarWebSocketTransport}, but NOT run against a
+ * broker in this project's CI (see the file header). Load it with
+ * {@link PulsarClientTransport.create}, which imports `pulsar-client` only then.
+ *
+ * @example
+ * // SAGA_PULSAR_DRIVER=native, on a machine where `npm install` could build pulsar-client:
+ * const transport = await PulsarClientTransport.create({ url: 'pulsar://127.0.0.1:6650', token: process.env.PULSAR_TOKEN });
+ * await transport.subscribe({ topics: ['evento-pago'], subscription: 'sagas', handler });
+ * await transport.publish('comando-pagar-reserva', { key: sagaId, payload: JSON.stringify(envelope) });
+ */
+export class PulsarClientTransport implements Transport {
+  private readonly producers = new Map<string, Promise<PulsarProducer>>();
+  private readonly consumers = new Set<ConsumerLoop>();
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly client: PulsarClient,
+    private readonly settings: Settings,
+  ) {}
+
+  /**
+   * Loads `pulsar-client` and opens a client (it connects on first use).
+   *
+   * @throws Error "the optional pulsar-client driver is not installed or its native library
+   * did not load (…); use SAGA_PULSAR_DRIVER=websocket" when the module cannot be loaded.
+   * @example
+   * const transport = await PulsarClientTransport.create({ url: config.pulsar.url, token: config.pulsar.token, log });
+   */
+  static async create(options: PulsarClientTransportOptions = {}, loader: PulsarClientLoader = {}): Promise<PulsarClientTransport> {
+    let pulsar: PulsarClientModule;
+    try {
+      const specifier: string = PACKAGE;
+      pulsar = asPulsarModule(await (loader.load ?? (() => import(specifier)))());
+    } catch (error) {
+      throw new Error(driverUnavailableMessage(messageOf(error)), { cause: error });
+    }
+    const settings: Settings = {
+      url: options.url ?? 'http://127.0.0.1:8080',
+      tenant: options.tenant ?? 'public',
+      namespace: options.namespace ?? 'default',
+      token: options.token,
+      maxInFlight: options.maxInFlight ?? 100,
+      negativeAckRedeliveryDelayMs: options.negativeAckRedeliveryDelayMs ?? 1000,
+      maxRedeliveries: options.maxRedeliveries ?? 10,
+      sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
+      log: options.log,
+    };
+    if (!Number.isInteger(settings.maxInFlight) || settings.maxInFlight < 1) throw new Error(`maxInFlight must be a positive integer, got ${settings.maxInFlight}`);
+    const log = settings.log;
+    const client = new pulsar.Client({
+      serviceUrl: settings.url,
+      ...(settings.token ? { authentication: new pulsar.AuthenticationToken({ token: settings.token }) } : {}),
+      operationTimeoutSeconds: Math.max(1, Math.ceil((settings.sendTimeoutMs * 3) / 1000)),
+      logLevel: LOG_WARN,
+      ...(log ? { log: (level: PulsarLogLevel, file: string, line: number, message: string) => log(`pulsar-client: ${message}`, { level, file, line }) } : {}),
+    });
+    return new PulsarClientTransport(client, settings);
+  }
+
+  /** `persistent://tenant/namespace/topic` for a short topic name. */
+  fullName(topic: string): string {
+    return topic.includes('://') ? topic : `persistent://${this.settings.tenant}/${this.settings.namespace}/${topic}`;
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<void> {
+    if (this.closing) throw new UnavailableError('transport is closed');
+    const pending = this.producer(topic);
+    let producer: PulsarProducer;
+    try {
+      producer = await pending;
+    } catch (error) {
+      throw new UnavailableError(`no Pulsar producer for ${this.fullName(topic)}: ${messageOf(error)}`, { cause: error });
+    }
+    try {
+      await producer.send({ data: Buffer.from(message.payload, 'utf8'), ...(message.key ? { partitionKey: message.key } : {}) });
+    } catch (error) {
+      const reason = messageOf(error);
+      // A producer the client closed for good is replaced on the next publish.
+      if (/AlreadyClosed|ProducerFenced/i.test(reason) && this.producers.get(topic) === pending) this.producers.delete(topic);
+      throw new UnavailableError(`Pulsar did not take the message for ${this.fullName(topic)}: ${reason}`, { cause: error });
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    if (this.closing) throw new UnavailableError('transport is closed');
+    const deadLetterTopic = this.fullName(options.deadLetterTopic ?? `${options.subscription}-DLQ`);
+    const maxRedeliverCount = options.maxRedeliveries ?? this.settings.maxRedeliveries;
+    // The subscription exists once every consumer is created: only then may anyone publish.
+    const results = await Promise.allSettled(
+      options.topics.map((topic) =>
+        this.client.subscribe({
+          topic: this.fullName(topic),
+          subscription: options.subscription,
+          subscriptionType: 'KeyShared',
+          receiverQueueSize: this.settings.maxInFlight,
+          nAckRedeliverTimeoutMs: this.settings.negativeAckRedeliveryDelayMs,
+          deadLetterPolicy: { deadLetterTopic, maxRedeliverCount },
+        }),
+      ),
+    );
+    const created = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed || this.closing) {
+      await Promise.allSettled(created.map((consumer) => consumer.close()));
+      if (!failed) throw new UnavailableError('transport is closed');
+      throw new UnavailableError(`cannot subscribe ${options.subscription} to ${options.topics.join(', ')}: ${messageOf(failed.reason)}`, { cause: failed.reason });
+    }
+    const loops = created.map((consumer, i) => new ConsumerLoop(consumer, options.topics[i], options.handler, this.settings));
+    loops.forEach((loop) => this.consumers.add(loop));
+    return {
+      close: async () => {
+        await Promise.all(loops.map((loop) => (this.consumers.delete(loop), loop.close())));
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const log = (what: string) => (error: unknown) => this.settings.log?.(`pulsar-client: closing ${what} failed`, { error: messageOf(error) });
+    await Promise.all([...this.consumers].map((loop) => loop.close()));
+    this.consumers.clear();
+    await Promise.all([...this.producers.values()].map((pending) => pending.then((p) => p.close()).catch(log('a producer'))));
+    this.producers.clear();
+    await this.client.close().catch(log('the client'));
+  }
+
+  /** The topic's producer, created once (concurrent publishes share the creation). */
+  private producer(topic: string): Promise<PulsarProducer> {
+    let pending = this.producers.get(topic);
+    if (!pending) {
+      const created = this.client.createProducer({ topic: this.fullName(topic), batchingEnabled: false, sendTimeoutMs: this.settings.sendTimeoutMs });
+      pending = created;
+      this.producers.set(topic, created);
+      // A failed creation is forgotten, so the next publish tries again.
+      created.catch(() => {
+        if (this.producers.get(topic) === created) this.producers.delete(topic);
+      });
+    }
+    return pending;
+  }
+}
