@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import { TOPICS, type Events } from '../messages.ts';
-import { base, command, contextoInicial, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
 
 /**
  * gds' part of one reservation in the choreographed saga: confirms with the GDS once the
@@ -12,16 +12,11 @@ export const gdsReservaMachine = setup({
   actions: {
     ConfirmarReserva: command<'ConfirmarReserva'>(),
     RevertirConfirmacion: command<'RevertirConfirmacion'>(),
-    registrarMotivo: assign({
-      motivo: ({ event }, params: { motivo?: string }) => params.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type),
-    }),
+    registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
   },
-  guards: { quedanIntentos: ({ context }) => context.intentos < context.maxReintentos },
-  delays: {
-    plazoPaso: ({ context }) => context.plazos.paso,
-    plazoCompensacion: ({ context }) => context.plazos.compensacion,
-  },
+  guards: participanteGuards,
+  delays: participanteDelays,
 }).createMachine({
   id: 'gdsReserva',
   context: ({ input }) => contextoInicial(input),
@@ -48,8 +43,8 @@ export const gdsReservaMachine = setup({
         'contarIntento',
         { type: 'RevertirConfirmacion', params: ({ context }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva, motivo: context.motivo ?? 'compensación' }) },
       ],
-      on: { ConfirmacionGDSRevertida: 'revertido', ReversionConfirmacionFallida: reintentar() },
-      after: { plazoCompensacion: reintentar() },
+      on: { ConfirmacionGDSRevertida: 'revertido', ReversionConfirmacionFallida: reintentar('revirtiendo', 'RevertirConfirmacion') },
+      after: { plazoCompensacion: reintentar('revirtiendo', 'RevertirConfirmacion') },
     },
     completado: { type: 'final', tags: ['completed'] },
     fallido: { type: 'final', tags: ['compensated'] },
@@ -58,12 +53,6 @@ export const gdsReservaMachine = setup({
   },
 });
 
-function reintentar() {
-  return [
-    { guard: 'quedanIntentos', target: 'revirtiendo', reenter: true },
-    { target: 'reparacionManual', actions: { type: 'registrarMotivo', params: { motivo: 'compensación agotada: RevertirConfirmacion' } } },
-  ] as const;
-}
 
 /** The gds participant as the runtime registers it; an instance starts on ReservaPagada. */
 export const gdsReservaSaga = {

@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import { TOPICS, type Events } from '../messages.ts';
-import { base, command, contextoInicial, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
 
 /**
  * pagos' part of one reservation in the choreographed saga. No coordinator: it charges
@@ -13,16 +13,11 @@ export const pagosReservaMachine = setup({
   actions: {
     PagarReserva: command<'PagarReserva'>(),
     RevertirPago: command<'RevertirPago'>(),
-    registrarMotivo: assign({
-      motivo: ({ event }, params: { motivo?: string }) => params.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type),
-    }),
+    registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
   },
-  guards: { quedanIntentos: ({ context }) => context.intentos < context.maxReintentos },
-  delays: {
-    plazoPaso: ({ context }) => context.plazos.paso,
-    plazoCompensacion: ({ context }) => context.plazos.compensacion,
-  },
+  guards: participanteGuards,
+  delays: participanteDelays,
 }).createMachine({
   id: 'pagosReserva',
   context: ({ input }) => contextoInicial(input),
@@ -58,8 +53,8 @@ export const pagosReservaMachine = setup({
         'contarIntento',
         { type: 'RevertirPago', params: ({ context }) => ({ ...base(context), motivo: context.motivo ?? 'compensación' }) },
       ],
-      on: { PagoRevertido: 'revertido', ReversionPagoFallida: reintentar() },
-      after: { plazoCompensacion: reintentar() },
+      on: { PagoRevertido: 'revertido', ReversionPagoFallida: reintentar('revirtiendo', 'RevertirPago') },
+      after: { plazoCompensacion: reintentar('revirtiendo', 'RevertirPago') },
     },
     completado: { type: 'final', tags: ['completed'] },
     fallido: { type: 'final', tags: ['compensated'] },
@@ -68,12 +63,6 @@ export const pagosReservaMachine = setup({
   },
 });
 
-function reintentar() {
-  return [
-    { guard: 'quedanIntentos', target: 'revirtiendo', reenter: true },
-    { target: 'reparacionManual', actions: { type: 'registrarMotivo', params: { motivo: 'compensación agotada: RevertirPago' } } },
-  ] as const;
-}
 
 /** The pagos participant as the runtime registers it; an instance starts on ReservaCreada. */
 export const pagosReservaSaga = {

@@ -57,3 +57,25 @@ export function base(context: ParticipanteContext) {
 export const command =
   <T extends keyof Commands>() =>
   (_: unknown, _params: Commands[T]) => {};
+
+type Ctx = { context: ParticipanteContext };
+
+/** Guards and delays every participant's `setup()` shares. */
+export const participanteGuards = { quedanIntentos: ({ context }: Ctx) => context.intentos < context.maxReintentos };
+export const participanteDelays = {
+  plazoPaso: ({ context }: Ctx) => context.plazos.paso,
+  plazoCompensacion: ({ context }: Ctx) => context.plazos.compensacion,
+};
+
+/** The reason to record: the one given, else the failure event's own, else its type. */
+export function motivoDe(event: { type: string; data: object }, params: { motivo?: string }): string {
+  return params.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type);
+}
+
+/** A failed or unconfirmed compensation is sent again, up to `maxReintentos` attempts, then needs manual repair. */
+export function reintentar(estado: string, comando: string) {
+  return [
+    { guard: 'quedanIntentos', target: estado, reenter: true },
+    { target: 'reparacionManual', actions: { type: 'registrarMotivo', params: { motivo: `compensación agotada: ${comando}` } } },
+  ] as const;
+}

@@ -4,6 +4,10 @@ import {
   base,
   command,
   contextoInicial,
+  motivoDe,
+  participanteDelays,
+  participanteGuards,
+  reintentar,
   type Evento,
   type ParticipanteContext,
   type ParticipanteInput,
@@ -31,16 +35,11 @@ export const vuelosReservaMachine = setup({
     CrearReserva: command<'CrearReserva'>(),
     AprobarReserva: command<'AprobarReserva'>(),
     CancelarReserva: command<'CancelarReserva'>(),
-    registrarMotivo: assign({
-      motivo: ({ event }, params: { motivo?: string }) => params.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type),
-    }),
+    registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
   },
-  guards: { quedanIntentos: ({ context }) => context.intentos < context.maxReintentos },
-  delays: {
-    plazoPaso: ({ context }) => context.plazos.paso,
-    plazoCompensacion: ({ context }) => context.plazos.compensacion,
-  },
+  guards: participanteGuards,
+  delays: participanteDelays,
 }).createMachine({
   id: 'vuelosReserva',
   context: ({ input }) => ({ ...contextoInicial(input), solicitud: input.solicitud }),
@@ -98,8 +97,8 @@ export const vuelosReservaMachine = setup({
         'contarIntento',
         { type: 'CancelarReserva', params: ({ context }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva, motivo: context.motivo ?? 'compensación' }) },
       ],
-      on: { ReservaCancelada: 'cancelada', CancelacionReservaFallida: reintentar() },
-      after: { plazoCompensacion: reintentar() },
+      on: { ReservaCancelada: 'cancelada', CancelacionReservaFallida: reintentar('cancelando', 'CancelarReserva') },
+      after: { plazoCompensacion: reintentar('cancelando', 'CancelarReserva') },
     },
     aprobada: { type: 'final', tags: ['completed'] },
     fallida: { type: 'final', tags: ['compensated'] },
@@ -108,12 +107,6 @@ export const vuelosReservaMachine = setup({
   },
 });
 
-function reintentar() {
-  return [
-    { guard: 'quedanIntentos', target: 'cancelando', reenter: true },
-    { target: 'reparacionManual', actions: { type: 'registrarMotivo', params: { motivo: 'compensación agotada: CancelarReserva' } } },
-  ] as const;
-}
 
 /** The vuelos participant as the runtime registers it; an instance starts on IniciarReserva. */
 export const vuelosReservaSaga = {
