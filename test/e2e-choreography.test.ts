@@ -1,54 +1,16 @@
 import { expect } from 'chai';
-import mysql from 'mysql2/promise';
 import type { SimulatedFailure } from '../machines/messages.ts';
-import { MYSQL_SERVER_URL } from './support/databases.ts';
+import { freshMysqlDatabase } from './support/databases.ts';
 import { requirePulsar } from './support/pulsar.ts';
-import { freshNamespace, ServiceCluster } from './support/services.ts';
+import { freshNamespace, postReserva, ServiceCluster, waitForFinal, type SagaView } from './support/services.ts';
 
-interface SagaView {
-  type: string;
-  status: string;
-  state: string;
-  log: { kind: string; type: string; messageId: string | null }[];
-}
 
 type Style = 'orchestration' | 'choreography';
+const falla = (fallo: SimulatedFailure | null) => (fallo ? { simular_fallo: fallo } : {});
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function freshDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `saga_e2e_${label}_${process.pid}_${Date.now()}`;
-  const server = new URL(MYSQL_SERVER_URL);
-  const admin = () => mysql.createConnection({ host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username || 'root'), password: decodeURIComponent(server.password) });
-  (await admin()).end();
-  return {
-    url: `${MYSQL_SERVER_URL.replace(/\/$/, '')}/${name}`,
-    drop: async () => {
-      const c = await admin();
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c.end();
-    },
-  };
-}
 
-async function postReserva(cluster: ServiceCluster, fallo: SimulatedFailure | null) {
-  const response = await cluster.json<{ id_correlacion: string; id_reserva: string }>('vuelos', '/reservas', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id_cliente: 'cliente-e2e', monto: 180, monto_vat: 34.2, itinerarios: [{ origen: 'MDE', destino: 'SMR' }], ...(fallo ? { simular_fallo: fallo } : {}) }),
-  });
-  expect(response.status).to.equal(202);
-  return response.body;
-}
 
-async function waitForFinal(cluster: ServiceCluster, id: string, timeoutMs = 40_000): Promise<SagaView> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const { status, body } = await cluster.json<SagaView>('coordinator', `/sagas/${id}`).catch(() => ({ status: 0, body: null }));
-    if (status === 200 && body && body.status !== 'running') return body;
-    if (Date.now() > until) throw new Error(`saga ${id} not final after ${timeoutMs} ms (${body?.state})`);
-    await sleep(100);
-  }
-}
 
 /** What each participant holds of one reservation, in its own tables. */
 async function participantsState(cluster: ServiceCluster, idReserva: string) {
@@ -74,7 +36,7 @@ describe('the saga by choreography, as separate processes over Pulsar and MariaD
   before(requirePulsar);
   before(async function () {
     for (const style of ['orchestration', 'choreography'] as Style[]) {
-      const database = await freshDatabase(style.slice(0, 5));
+      const database = await freshMysqlDatabase(`e2e_${style.slice(0, 5)}`);
       databases.push(database);
       clusters[style] = await ServiceCluster.start({
         databaseUrl: database.url,
@@ -103,7 +65,7 @@ describe('the saga by choreography, as separate processes over Pulsar and MariaD
 
   for (const scenario of scenarios) {
     it(`should end "${scenario.fallo ?? 'happy path'}" with the same participant states in both styles`, async () => {
-      const [orq, cor] = await Promise.all([postReserva(clusters.orchestration, scenario.fallo), postReserva(clusters.choreography, scenario.fallo)]);
+      const [orq, cor] = await Promise.all([postReserva(clusters.orchestration, falla(scenario.fallo)), postReserva(clusters.choreography, falla(scenario.fallo))]);
       const [orqSaga, corSaga] = await Promise.all([waitForFinal(clusters.orchestration, orq.id_correlacion), waitForFinal(clusters.choreography, cor.id_correlacion)]);
 
       expect(orqSaga.type).to.equal('reserva');
@@ -122,7 +84,7 @@ describe('the saga by choreography, as separate processes over Pulsar and MariaD
     const cluster = clusters.choreography;
     const plan: (SimulatedFailure | null)[] = [];
     for (let i = 0; i < 18; i++) plan.push([null, 'gds', 'aprobacion'][i % 3] as SimulatedFailure | null);
-    const started = await Promise.all(plan.map(async (fallo) => ({ ...(await postReserva(cluster, fallo)), fallo })));
+    const started = await Promise.all(plan.map(async (fallo) => ({ ...(await postReserva(cluster, falla(fallo))), fallo })));
     await sleep(300);
     await cluster.kill('pagos', 'SIGKILL');
     const before = await Promise.all(started.map((s) => cluster.json<SagaView>('coordinator', `/sagas/${s.id_correlacion}`)));

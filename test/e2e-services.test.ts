@@ -1,55 +1,14 @@
 import { expect } from 'chai';
-import mysql from 'mysql2/promise';
 import type { SimulatedFailure } from '../machines/messages.ts';
-import { MYSQL_SERVER_URL } from './support/databases.ts';
+import { freshMysqlDatabase } from './support/databases.ts';
 import { requirePulsar } from './support/pulsar.ts';
-import { freshNamespace, ServiceCluster } from './support/services.ts';
+import { freshNamespace, postReserva, ServiceCluster, waitForFinal, type SagaView } from './support/services.ts';
 
-interface SagaView {
-  status: string;
-  state: string;
-  log: { kind: string; type: string; messageId: string | null }[];
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function freshMysqlDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `saga_e2e_${process.pid}_${Date.now()}`;
-  const server = new URL(MYSQL_SERVER_URL);
-  const admin = () => mysql.createConnection({ host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username || 'root'), password: decodeURIComponent(server.password) });
-  const connection = await admin().catch((error: Error) => {
-    throw new Error(`MariaDB/MySQL at ${MYSQL_SERVER_URL} is required: ${error.message}`);
-  });
-  await connection.end();
-  return {
-    url: `${MYSQL_SERVER_URL.replace(/\/$/, '')}/${name}`,
-    drop: async () => {
-      const c = await admin();
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c.end();
-    },
-  };
-}
 
-async function postReserva(cluster: ServiceCluster, body: Record<string, unknown>): Promise<{ id_correlacion: string; id_reserva: string }> {
-  const response = await cluster.json<{ id_correlacion: string; id_reserva: string }>('vuelos', '/reservas', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id_cliente: 'cliente-e2e', monto: 320, monto_vat: 60.8, itinerarios: [{ origen: 'BOG', destino: 'CTG' }], ...body }),
-  });
-  expect(response.status).to.equal(202);
-  return response.body;
-}
 
-async function waitForFinal(cluster: ServiceCluster, id: string, timeoutMs = 30_000): Promise<SagaView> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const { status, body } = await cluster.json<SagaView>('coordinator', `/sagas/${id}`).catch(() => ({ status: 0, body: null }));
-    if (status === 200 && body && body.status !== 'running') return body;
-    if (Date.now() > until) throw new Error(`saga ${id} not final after ${timeoutMs} ms: ${JSON.stringify(body?.state)}`);
-    await sleep(100);
-  }
-}
 
 const commandsOf = (saga: SagaView) => saga.log.filter((e) => e.kind === 'command').map((e) => e.type);
 
@@ -66,7 +25,7 @@ describe('the services as separate processes over Pulsar and MariaDB', function 
 
   before(requirePulsar);
   before(async function () {
-    database = await freshMysqlDatabase();
+    database = await freshMysqlDatabase('e2e');
     cluster = await ServiceCluster.start({ databaseUrl: database.url, namespace: await freshNamespace(), env: { SAGA_PLAZO_PASO_MS: '4000', SAGA_PLAZO_COMPENSACION_MS: '3000' } });
   });
   after(async () => {

@@ -94,3 +94,29 @@ export function eachDatabase(suite: (db: TestDatabase) => void): void {
     });
   }
 }
+
+/**
+ * A database of its own on the MariaDB/MySQL server, for suites that start processes on it.
+ *
+ * @example
+ * const db = await freshMysqlDatabase('e2e'); ... await db.drop();
+ */
+export async function freshMysqlDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `saga_${label}_${process.pid}_${Date.now()}`;
+  const server = new URL(MYSQL_SERVER_URL);
+  const admin = () =>
+    mysql.createConnection({ host: server.hostname, port: Number(server.port || 3306), user: decodeURIComponent(server.username || 'root'), password: decodeURIComponent(server.password), connectTimeout: 3000 });
+  const problem = await mysqlAnswers();
+  if (problem) throw new Error(`MariaDB/MySQL at ${MYSQL_SERVER_URL} is required: ${problem}`);
+  return {
+    url: `${MYSQL_SERVER_URL.replace(/\/$/, '')}/${name}`,
+    drop: async () => {
+      const connection = await admin();
+      try {
+        await connection.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      } finally {
+        await connection.end();
+      }
+    },
+  };
+}
