@@ -22,6 +22,10 @@ import { mariadbDatabase, sqliteDatabase, type BenchDatabase, type Engine } from
 import { oneRowTransactions, type OneRowResult } from './one-row.ts';
 import { Probe } from './probe.ts';
 import { runSagas, type SagaRunResult } from './sagas.ts';
+import { runPulsarBenchmark, takeTransportFlag } from './pulsar.ts';
+
+// --transport pulsar: every service its own process over the broker and MariaDB (bench/pulsar.ts); memory (default): below.
+if (takeTransportFlag() === 'pulsar') process.exit(await runPulsarBenchmark());
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(HERE, 'results', 'latest.json');

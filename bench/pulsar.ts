@@ -1,0 +1,776 @@
+/**
+ * `npm run bench -- --transport pulsar`: the reservation saga with every service as its own
+ * process (coordinator, vuelos, pagos, gds, notificaciones: `services/service-main.ts`,
+ * spawned by test/support/services.ts) over the real Pulsar broker and MariaDB, all on this
+ * machine. Reports completed sagas per second and the latency from `POST /reservas` (request
+ * sent) to the saga's final state.
+ *
+ *   npm run bench -- --transport pulsar
+ *   npm run bench -- --transport pulsar --sagas 500 --concurrency 50 --poll-ms 20
+ *
+ * Flags: --sagas N (measured, default 200), --concurrency C (sagas in flight, from POST until
+ * their final state is seen, default 20), --poll-ms P (GET /sagas/:id interval, default 20),
+ * --warmup W (sagas run first and not reported, default 20), --timeout S (per saga, default 60).
+ * Env: PULSAR_URL (default http://127.0.0.1:8080), BENCH_MYSQL_URL (default
+ * mysql://root@127.0.0.1:3306), PULSAR_STATE_DIR (where `npm run pulsar` keeps broker.pid).
+ *
+ * Latency is measured from the saga log, not from the polling: `at` of the last `state`
+ * entry (written by the coordinator with Date.now() when it applied the last event) minus
+ * Date.now() in this process right before the POST is sent. Every process runs on this host
+ * and reads the same system clock; the run checks causality (xstate.init never before the
+ * POST, the final `at` never after the poll that saw it). The poll-detected latency is
+ * printed too, with its granularity.
+ *
+ * Creates a fresh MariaDB database `saga_bench_pulsar_<pid>` and a fresh Pulsar namespace
+ * `public/bench-<random>`; stops every service process, drops the database and deletes the
+ * namespace at the end, on errors and on Ctrl-C. Writes bench/results/pulsar-latest.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import mysql from 'mysql2/promise';
+import { SERVICE_NAMES, type ServiceName } from '../services/config.ts';
+import { PULSAR_URL } from '../test/support/pulsar.ts';
+import { ServiceCluster } from '../test/support/services.ts';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const RESULTS = path.join(HERE, 'results', 'pulsar-latest.json');
+const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+const USAGE = 'usage: npm run bench -- --transport pulsar [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 20] [--timeout 60]';
+
+/**
+ * Takes `--transport memory|pulsar` (or `--transport=…`) out of `argv`, so the in-process
+ * benchmark's own flag parser never sees it, and returns it (default memory).
+ */
+export function takeTransportFlag(argv: string[] = process.argv): 'memory' | 'pulsar' {
+  let transport = 'memory';
+  for (let i = 2; i < argv.length; i++) {
+    if (argv[i] === '--transport') {
+      transport = argv[i + 1] ?? '';
+      argv.splice(i, 2);
+      i--;
+    } else if (argv[i].startsWith('--transport=')) {
+      transport = argv[i].slice('--transport='.length);
+      argv.splice(i, 1);
+      i--;
+    }
+  }
+  if (transport !== 'memory' && transport !== 'pulsar') {
+    console.error(`--transport must be memory or pulsar, got "${transport}"`);
+    process.exit(2);
+  }
+  return transport;
+}
+
+interface Args {
+  sagas: number;
+  concurrency: number;
+  pollMs: number;
+  warmup: number;
+  timeoutMs: number;
+}
+
+function parse(argv: string[]): Args {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sagas: { type: 'string', default: '200' },
+      concurrency: { type: 'string', default: '20' },
+      'poll-ms': { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '20' },
+      timeout: { type: 'string', default: '60' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (name: string, raw: string, min: number) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) {
+      console.error(`--${name} must be an integer >= ${min}, got "${raw}"\n${USAGE}`);
+      process.exit(2);
+    }
+    return n;
+  };
+  return {
+    sagas: int('sagas', values.sagas!, 1),
+    concurrency: int('concurrency', values.concurrency!, 1),
+    pollMs: int('poll-ms', values['poll-ms']!, 1),
+    warmup: int('warmup', values.warmup!, 0),
+    timeoutMs: int('timeout', values.timeout!, 1) * 1000,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Infrastructure: broker check, namespace, database
+
+async function brokerProblem(): Promise<string | null> {
+  try {
+    const response = await fetch(`${PULSAR_URL}/admin/v2/clusters`, { signal: AbortSignal.timeout(3000) });
+    return response.ok ? null : `its admin API answered ${response.status}`;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return cause ?? (error as Error).message;
+  }
+}
+
+/** Like test/support/services.ts freshNamespace(), but named bench-… so it is recognisable. */
+async function createNamespace(): Promise<string> {
+  const namespace = `bench-${randomUUID().slice(0, 8)}`;
+  const response = await fetch(`${PULSAR_URL}/admin/v2/namespaces/public/${namespace}`, { method: 'PUT' });
+  if (!response.ok) throw new Error(`cannot create Pulsar namespace public/${namespace}: ${response.status} ${await response.text()}`);
+  return namespace;
+}
+
+/** Deletes the namespace's topics, then the namespace (this broker refuses a forced namespace deletion). */
+async function deleteNamespace(namespace: string): Promise<void> {
+  const admin = async (method: string, url: string) => {
+    const response = await fetch(`${PULSAR_URL}/admin/v2/${url}`, { method, signal: AbortSignal.timeout(30_000) });
+    if (!response.ok && response.status !== 404) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
+    return response;
+  };
+  const listed = await admin('GET', `namespaces/public/${namespace}/topics`);
+  const topics = listed.ok ? ((await listed.json()) as string[]) : [];
+  for (const topic of topics) await admin('DELETE', `${topic.replace('://', '/')}?force=true`);
+  await admin('DELETE', `namespaces/public/${namespace}`);
+}
+
+function mysqlAdmin() {
+  const server = new URL(MYSQL_URL);
+  return mysql.createConnection({
+    host: server.hostname,
+    port: Number(server.port || 3306),
+    user: decodeURIComponent(server.username || 'root'),
+    password: decodeURIComponent(server.password),
+    connectTimeout: 3_000,
+  });
+}
+
+async function mysqlQuery(sql: string): Promise<unknown> {
+  const connection = await mysqlAdmin();
+  try {
+    const [rows] = await connection.query(sql);
+    return rows;
+  } finally {
+    await connection.end();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Processes: RSS and CPU from /proc (the numbers `ps -o rss=,times=` shows)
+
+interface Watched {
+  name: string;
+  pid: number;
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+function rssKb(pid: number): number | null {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** User + system CPU seconds used so far. */
+function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
+  } catch {
+    return null;
+  }
+}
+
+/** This process's children running services/service-main.ts, by service name. */
+function servicePids(): Watched[] {
+  try {
+    const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .map((line) => /^\s*(\d+)\s+.*services\/service-main\.ts\s+(\S+)/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => ({ name: m[2], pid: Number(m[1]) }));
+  } catch {
+    return []; // ps exits 1 when there is no child
+  }
+}
+
+function brokerPid(): number | null {
+  const file = path.join(process.env.PULSAR_STATE_DIR ?? path.join(ROOT, '.pulsar'), 'broker.pid');
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && fs.existsSync(`/proc/${pid}`) ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function mariadbPid(): number | null {
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(new URL(MYSQL_URL).hostname)) return null;
+  try {
+    for (const entry of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+        if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return null;
+}
+
+/** Samples the RSS of the watched processes every 250 ms and their CPU time at start and stop. */
+/** Busy and total CPU seconds of the whole machine so far (all cores), from /proc/stat. */
+function machineCpu(): { busy: number; total: number } | null {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    const idle = fields[3] + fields[4]; // idle + iowait
+    return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
+  } catch {
+    return null;
+  }
+}
+
+class ProcessMonitor {
+  private readonly peakKb = new Map<number, number>();
+  private machineStart: { busy: number; total: number } | null = null;
+  /** Whole machine's busy CPU during the run, in % of one core (filled by stop()). */
+  machineBusyPct: number | null = null;
+  private readonly cpuStart = new Map<number, number | null>();
+  private timer: NodeJS.Timeout | null = null;
+  private startedAt = 0;
+
+  constructor(readonly watched: Watched[]) {}
+
+  start(): void {
+    this.startedAt = Date.now();
+    this.machineStart = machineCpu();
+    for (const w of this.watched) this.cpuStart.set(w.pid, cpuSeconds(w.pid));
+    this.sample();
+    this.timer = setInterval(() => this.sample(), 250);
+  }
+
+  stop(): ProcessReport[] {
+    if (this.timer) clearInterval(this.timer);
+    this.sample();
+    const seconds = (Date.now() - this.startedAt) / 1000;
+    const machineEnd = machineCpu();
+    if (this.machineStart && machineEnd) this.machineBusyPct = (100 * (machineEnd.busy - this.machineStart.busy)) / seconds;
+    return this.watched.map((w) => {
+      const before = this.cpuStart.get(w.pid) ?? null;
+      const after = cpuSeconds(w.pid);
+      const cpu = before !== null && after !== null ? after - before : null;
+      const rss = rssKb(w.pid);
+      return {
+        name: w.name,
+        pid: w.pid,
+        rssMb: rss === null ? null : rss / 1024,
+        peakRssMb: this.peakKb.has(w.pid) ? this.peakKb.get(w.pid)! / 1024 : null,
+        cpuSeconds: cpu,
+        cpuPctOfOneCore: cpu === null ? null : (100 * cpu) / seconds,
+      };
+    });
+  }
+
+  private sample(): void {
+    for (const w of this.watched) {
+      const kb = rssKb(w.pid);
+      if (kb !== null) this.peakKb.set(w.pid, Math.max(kb, this.peakKb.get(w.pid) ?? 0));
+    }
+  }
+}
+
+interface ProcessReport {
+  name: string;
+  pid: number;
+  rssMb: number | null;
+  peakRssMb: number | null;
+  cpuSeconds: number | null;
+  cpuPctOfOneCore: number | null;
+}
+
+// ---------------------------------------------------------------------------------------
+// One saga: POST, poll, read its log
+
+interface LogEntry {
+  seq: number;
+  kind: string;
+  type: string;
+  at: number;
+  messageId: string | null;
+  payload: unknown;
+}
+
+interface SagaView {
+  status: string;
+  state: string;
+  log: LogEntry[];
+}
+
+interface SagaSample {
+  id: string | null;
+  /** Date.now() right before the POST was sent. */
+  sentAt: number;
+  /** When the 202 was read. */
+  acceptedAt: number | null;
+  /** When the poll that saw a final state returned. */
+  detectedAt: number | null;
+  status: string;
+  state: string | null;
+  /** `at` of xstate.init and of the last `state` entry in the saga log. */
+  initAt: number | null;
+  finalAt: number | null;
+  polls: number;
+  hops: [string, number][];
+  error?: string;
+}
+
+/** Service output lines worth showing: failures, retries, negative acks, dead letters. */
+const PROBLEM = /error|fail|retry|negative ack|dead.?letter|warn/i;
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const RESERVA = JSON.stringify({ id_cliente: 'cliente-bench', monto: 320, monto_vat: 60.8, itinerarios: [{ origen: 'BOG', destino: 'CTG' }] });
+
+/** Participant timestamps the reply events carry (`now` of the participant's handler). */
+const PARTICIPANT_TIME_FIELDS = ['fecha_creacion', 'fecha_confirmacion', 'fecha_actualizacion'];
+
+/**
+ * Segments of one saga's time from its log: POST → xstate.init, then for each command the
+ * way to the participant (command `at` → the participant's `now` carried by its reply) and
+ * back (→ the reply's `at` at the coordinator, which is also the `at` of the state it led to).
+ */
+function hopsOf(sentAt: number, log: LogEntry[]): [string, number][] {
+  const entries = [...log].sort((a, b) => a.seq - b.seq);
+  const hops: [string, number][] = [];
+  const init = entries.find((e) => e.kind === 'event' && e.type === 'xstate.init');
+  if (!init) return hops;
+  hops.push(['POST sent → xstate.init (vuelos HTTP, IniciarReserva via broker, coordinator start)', init.at - sentAt]);
+  entries.forEach((command, i) => {
+    if (command.kind !== 'command') return;
+    const reply = entries.slice(i + 1).find((e) => e.kind === 'event');
+    if (!reply) return;
+    const data = (reply.payload ?? {}) as Record<string, unknown>;
+    const field = PARTICIPANT_TIME_FIELDS.find((f) => typeof data[f] === 'number');
+    if (field) {
+      const participantAt = data[field] as number;
+      hops.push([`${command.type}: coordinator → participant`, participantAt - command.at]);
+      hops.push([`${reply.type}: participant → coordinator`, reply.at - participantAt]);
+    } else {
+      hops.push([`${command.type} → ${reply.type}`, reply.at - command.at]);
+    }
+  });
+  // The final `state` entry is written by the transition of the last event, with its `at`: no segment after it.
+  return hops;
+}
+
+async function runSaga(cluster: ServiceCluster, args: Args, signal: AbortSignal): Promise<SagaSample> {
+  const sample: SagaSample = { id: null, sentAt: Date.now(), acceptedAt: null, detectedAt: null, status: 'error', state: null, initAt: null, finalAt: null, polls: 0, hops: [] };
+  try {
+    // No shared AbortSignal on the requests: fetch would add a listener to it per request. Each
+    // request has its own timeout; an interrupted run stops between requests (and the services stop).
+    const response = await fetch(`${cluster.url('vuelos')}/reservas`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: RESERVA, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const text = await response.text();
+    sample.acceptedAt = Date.now();
+    if (response.status !== 202) throw new Error(`POST /reservas answered ${response.status}: ${text.slice(0, 200)}`);
+    sample.id = (JSON.parse(text) as { id_correlacion: string }).id_correlacion;
+    const until = sample.sentAt + args.timeoutMs;
+    for (;;) {
+      await sleep(args.pollMs);
+      sample.polls++;
+      if (signal.aborted) throw new Error('interrupted');
+      const poll = await fetch(`${cluster.url('coordinator')}/sagas/${sample.id}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => null);
+      if (poll?.status === 200) {
+        const view = (await poll.json()) as SagaView;
+        if (view.status !== 'running') {
+          sample.detectedAt = Date.now();
+          sample.status = view.status;
+          sample.state = view.state;
+          sample.initAt = view.log.find((e) => e.kind === 'event' && e.type === 'xstate.init')?.at ?? null;
+          sample.finalAt = view.log.filter((e) => e.kind === 'state').at(-1)?.at ?? null;
+          sample.hops = hopsOf(sample.sentAt, view.log);
+          return sample;
+        }
+        sample.state = view.state;
+      } else if (poll) {
+        await poll.arrayBuffer(); // 404 until the coordinator has started the saga
+      }
+      if (Date.now() > until) {
+        sample.status = 'timeout';
+        sample.error = `not final after ${args.timeoutMs} ms (state ${sample.state ?? 'not started'})`;
+        return sample;
+      }
+    }
+  } catch (error) {
+    if (signal.aborted) throw error;
+    sample.error = (error as Error).message;
+    return sample;
+  }
+}
+
+/** `count` sagas, at most `concurrency` in flight (from POST until their final state is seen). */
+async function runSagas(cluster: ServiceCluster, count: number, args: Args, signal: AbortSignal, progress?: (done: number) => void): Promise<SagaSample[]> {
+  const samples: SagaSample[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count && !signal.aborted) {
+      next++;
+      samples.push(await runSaga(cluster, args, signal));
+      progress?.(samples.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(args.concurrency, count) }, worker));
+  return samples;
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics and output
+
+interface Stats {
+  n: number;
+  min: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Nearest-rank percentiles. */
+function stats(values: number[]): Stats | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+  return { n: sorted.length, min: sorted[0], p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: sorted.at(-1)!, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
+}
+
+function fmt(n: number | null | undefined, digits = 0): string {
+  if (n === null || n === undefined || Number.isNaN(n)) return '-';
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function table(headers: string[], rows: string[][], leftColumns = 1): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const rule = '|' + widths.map((w, i) => (i < leftColumns ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|';
+  return [line(headers), rule, ...rows.map(line)].join('\n');
+}
+
+function statsRow(label: string, s: Stats | null): string[] {
+  return [label, fmt(s?.n), fmt(s?.min), fmt(s?.p50), fmt(s?.p90), fmt(s?.p99), fmt(s?.max), fmt(s?.mean, 1)];
+}
+
+function round(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isInteger(value) ? value : Number(value.toPrecision(4));
+  if (Array.isArray(value)) return value.map(round);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)]));
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// The run
+
+/** Runs the benchmark and returns the process's exit code. */
+export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2)): Promise<number> {
+  const args = parse(argv);
+  const startedAt = Date.now();
+  const loadAtStart = os.loadavg();
+
+  const problem = await brokerProblem();
+  if (problem) {
+    console.error(`No Pulsar broker at ${PULSAR_URL} (${problem}).\nStart it with:  npm run pulsar -- start\nthen run again:  npm run bench -- --transport pulsar`);
+    return 1;
+  }
+  let mariadbVersion: string;
+  try {
+    mariadbVersion = String(((await mysqlQuery('SELECT VERSION() AS v')) as { v: string }[])[0]?.v ?? '?');
+  } catch (error) {
+    console.error(`MariaDB/MySQL not reachable at ${MYSQL_URL} (${(error as Error).message}); set BENCH_MYSQL_URL or start it.`);
+    return 1;
+  }
+
+  const dbName = `saga_bench_pulsar_${process.pid}`;
+  const databaseUrl = `${MYSQL_URL.replace(/\/+$/, '')}/${dbName}`;
+  let namespace: string | null = null;
+  let cluster: ServiceCluster | null = null;
+  const abort = new AbortController();
+
+  // Everything this run created is undone here, once: after the run, on an error, on Ctrl-C.
+  let cleaning: Promise<void> | null = null;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      abort.abort();
+      if (cluster) {
+        const stopped = cluster.stop().then(() => true);
+        const inTime = await Promise.race([stopped, sleep(15_000).then(() => false)]);
+        if (!inTime) console.warn('  services did not stop within 15 s of SIGTERM; sending SIGKILL');
+      }
+      // Also children left by a ServiceCluster.start that failed half-way (it returns no cluster then).
+      for (const child of servicePids()) {
+        try {
+          process.kill(child.pid, cluster ? 'SIGKILL' : 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      await mysqlQuery(`DROP DATABASE IF EXISTS \`${dbName}\``).catch((error: Error) => console.warn(`  could not drop database ${dbName}: ${error.message}`));
+      if (namespace) await deleteNamespace(namespace).catch((error: Error) => console.warn(`  could not delete Pulsar namespace public/${namespace}: ${error.message}`));
+    })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`\n${signal}: stopping the services, dropping ${dbName}${namespace ? ` and deleting public/${namespace}` : ''}`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    await mysqlQuery(`DROP DATABASE IF EXISTS \`${dbName}\``);
+    namespace = await createNamespace();
+    console.log(
+      `saga benchmark over Pulsar: ${args.sagas} sagas (+${args.warmup} warm-up), ${args.concurrency} in flight, happy path, orchestration, ` +
+        `each service its own process\n  broker ${PULSAR_URL} namespace public/${namespace}; MariaDB ${mariadbVersion} database ${dbName}`,
+    );
+    const t0 = Date.now();
+    // Orchestration (the coordinator runs the saga), whatever SAGA_STYLE this shell has.
+    cluster = await ServiceCluster.start({ databaseUrl, namespace, env: { SAGA_STYLE: 'orchestration' } });
+    const startupMs = Date.now() - t0;
+    const pids = servicePids();
+    console.log(`  ${SERVICE_NAMES.length} services ready in ${(startupMs / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} ${p.pid}`).join(', ')}`);
+
+    if (args.warmup > 0) {
+      const warm = await runSagas(cluster, args.warmup, args, abort.signal);
+      const ok = warm.filter((s) => s.status === 'completed').length;
+      console.log(`  warm-up: ${ok}/${args.warmup} completed (not reported)`);
+      if (ok === 0) throw new Error(`no warm-up saga completed: ${warm.find((s) => s.error)?.error ?? warm[0]?.status}`);
+    }
+
+    const broker = brokerPid();
+    const database = mariadbPid();
+    const monitor = new ProcessMonitor([
+      ...SERVICE_NAMES.map((name) => pids.find((p) => p.name === name)).filter((p): p is Watched => p !== undefined),
+      ...(broker ? [{ name: 'pulsar broker (java)', pid: broker }] : []),
+      ...(database ? [{ name: 'mariadbd', pid: database }] : []),
+      { name: 'bench (this process)', pid: process.pid },
+    ]);
+    const outputBefore = new Map(SERVICE_NAMES.map((name) => [name, cluster!.output.get(name)?.length ?? 0]));
+    monitor.start();
+    let lastShown = 0;
+    const samples = await runSagas(cluster, args.sagas, args, abort.signal, (done) => {
+      if (process.stdout.isTTY && (done === args.sagas || Date.now() - lastShown > 500)) {
+        lastShown = Date.now();
+        process.stdout.write(`\r  ${done}/${args.sagas} sagas final`);
+        if (done === args.sagas) process.stdout.write('\n');
+      }
+    });
+    const processes = monitor.stop();
+    const machineBusyPct = monitor.machineBusyPct;
+    const serviceOutput = Object.fromEntries(
+      SERVICE_NAMES.map((name) => [name, (cluster!.output.get(name) ?? []).slice(outputBefore.get(name)).join('').split('\n').filter((l) => l.trim() !== '')]),
+    ) as Record<ServiceName, string[]>;
+
+    report({ args, samples, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
+    const completed = samples.filter((s) => s.status === 'completed').length;
+    return completed === args.sagas ? 0 : 1;
+  } catch (error) {
+    if (!abort.signal.aborted) {
+      console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}`);
+      if (cluster) {
+        for (const name of SERVICE_NAMES) {
+          const lines = (cluster.output.get(name) ?? []).join('').split('\n').slice(-15).join('\n');
+          if (lines.trim()) console.error(`--- ${name}, last output:\n${lines}`);
+        }
+      }
+    }
+    return 1;
+  } finally {
+    await cleanup();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function report(run: {
+  args: Args;
+  samples: SagaSample[];
+  processes: ProcessReport[];
+  machineBusyPct: number | null;
+  serviceOutput: Record<ServiceName, string[]>;
+  startupMs: number;
+  namespace: string;
+  dbName: string;
+  mariadbVersion: string;
+  startedAt: number;
+  loadAtStart: number[];
+}): void {
+  const { args, samples, processes, serviceOutput } = run;
+  const completed = samples.filter((s) => s.status === 'completed');
+  const notCompleted = samples.filter((s) => s.status !== 'completed');
+  const byStatus: Record<string, number> = {};
+  for (const s of samples) byStatus[s.status] = (byStatus[s.status] ?? 0) + 1;
+
+  const firstSent = Math.min(...samples.map((s) => s.sentAt));
+  const final = completed.filter((s) => s.finalAt !== null);
+  const lastFinal = Math.max(...final.map((s) => s.finalAt!));
+  const lastDetected = Math.max(...samples.map((s) => s.detectedAt ?? s.sentAt));
+  const wallDetectedMs = lastDetected - firstSent;
+  const wallMs = final.length > 0 ? lastFinal - firstSent : wallDetectedMs;
+  const perSecond = (completed.length * 1000) / wallMs;
+
+  const latency = stats(final.map((s) => s.finalAt! - s.sentAt));
+  const detected = stats(completed.filter((s) => s.detectedAt !== null).map((s) => s.detectedAt! - s.sentAt));
+  const accepted = stats(samples.filter((s) => s.acceptedAt !== null).map((s) => s.acceptedAt! - s.sentAt));
+  const pollError = stats(final.filter((s) => s.detectedAt !== null).map((s) => s.detectedAt! - s.finalAt!));
+  const polls = stats(completed.map((s) => s.polls));
+  const pollsPerSecond = (samples.reduce((a, s) => a + s.polls, 0) * 1000) / wallDetectedMs;
+
+  // Same clock: every process is on this host. Causality checks it anyway.
+  const withInit = samples.filter((s) => s.initAt !== null);
+  const initAfterPost = withInit.filter((s) => s.initAt! >= s.sentAt).length;
+  const finalBeforeSeen = final.filter((s) => s.detectedAt !== null && s.finalAt! <= s.detectedAt).length;
+  const clockOk = initAfterPost === withInit.length && finalBeforeSeen === final.length;
+
+  const hopNames: string[] = [];
+  const hopValues = new Map<string, number[]>();
+  for (const s of completed) {
+    for (const [name, ms] of s.hops) {
+      if (!hopValues.has(name)) (hopNames.push(name), hopValues.set(name, []));
+      hopValues.get(name)!.push(ms);
+    }
+  }
+  const hops = hopNames.map((name) => ({ name, ...stats(hopValues.get(name)!)! }));
+  const hopMeanSum = hops.reduce((a, h) => a + h.mean, 0);
+
+  console.log(`\n### ${args.sagas} reservation sagas over Pulsar, ${args.concurrency} in flight, every service its own process\n`);
+  console.log(
+    table(
+      ['completed', 'not completed', 'wall s (1st POST → last final state)', 'completed sagas/s', 'wall s (until last poll saw it)', 'sagas/s by that wall'],
+      [[`${completed.length}/${samples.length}`, notCompleted.length === 0 ? '0' : JSON.stringify(Object.fromEntries(Object.entries(byStatus).filter(([k]) => k !== 'completed'))), (wallMs / 1000).toFixed(2), fmt(perSecond, 1), (wallDetectedMs / 1000).toFixed(2), fmt((completed.length * 1000) / wallDetectedMs, 1)]],
+      0,
+    ),
+  );
+  console.log('\nLatency, ms:\n');
+  console.log(
+    table(
+      ['', 'n', 'min', 'p50', 'p90', 'p99', 'max', 'mean'],
+      [
+        statsRow('POST sent → final state (saga log `at`)', latency),
+        statsRow(`POST sent → final state seen by polling (every ${args.pollMs} ms)`, detected),
+        statsRow('POST sent → 202 read', accepted),
+        statsRow('final state `at` → poll that saw it', pollError),
+      ],
+    ),
+  );
+  console.log(
+    `\nThe first row is the figure: the coordinator's Date.now() when it applied the saga's last event (\`at\` of the last
+\`state\` log entry), minus Date.now() here right before the POST; it is taken before that transaction's COMMIT, so the
+saga is durable a few ms later. The polling row adds the poll granularity (${args.pollMs} ms + one GET /sagas/:id;
+${fmt(polls?.mean, 1)} polls per saga on average: ${fmt(pollsPerSecond)} GET /sagas/:id per second on the coordinator, load the figures include). Clock check (all processes on this host, one system
+clock): xstate.init at or after the POST for ${initAfterPost}/${withInit.length}, final \`at\` at or before the poll that saw it for
+${finalBeforeSeen}/${final.length}${clockOk ? '' : '  <-- CLOCKS DISAGREE, latencies not trustworthy'}.`,
+  );
+
+  console.log('\n### Where the time goes (per saga, from the saga log and the participants\' timestamps in their replies)\n');
+  console.log(
+    table(
+      ['segment', 'n', 'min', 'p50', 'p90', 'p99', 'max', 'mean', '% of mean'],
+      hops.map((h) => [...statsRow(h.name, h), latency ? `${((100 * h.mean) / latency.mean).toFixed(0)}%` : '-']),
+    ),
+  );
+  console.log(
+    `
+sum of the segments' means ${fmt(hopMeanSum, 1)} ms = mean latency ${fmt(latency?.mean, 1)} ms (the final state's \`at\` is that of ReservaAprobada's transition).
+coordinator → participant: from the coordinator's \`now\` for the transition that wrote the command (taken at the start of its
+  apply, before writes and COMMIT) to the participant's \`now\` in its handler (after its BEGIN and reads): the coordinator's
+  writes + COMMIT, outbox relay, publish to the broker (persisted, acknowledged), dispatch to the participant's consumer.
+participant → coordinator: the participant's writes + COMMIT, its relay, publish, dispatch, the coordinator's BEGIN and reads.`,
+  );
+
+  console.log('\n### Processes during the measured run\n');
+  console.log(
+    table(
+      ['process', 'pid', 'RSS MB at end', 'peak RSS MB', 'CPU s', 'CPU % of one core'],
+      processes.map((p) => [p.name, String(p.pid), fmt(p.rssMb), fmt(p.peakRssMb), fmt(p.cpuSeconds, 1), fmt(p.cpuPctOfOneCore)]),
+    ),
+  );
+  const total = processes.reduce((a, p) => a + (p.cpuPctOfOneCore ?? 0), 0);
+  const cpus = os.cpus().length;
+  console.log(
+    `\nall of them: ${fmt(total)}% of one core; the whole machine was busy ${fmt(run.machineBusyPct)}% of ${fmt(100 * cpus)}% (${cpus} cores), so other processes took ` +
+      `${fmt(run.machineBusyPct === null ? null : Math.max(0, run.machineBusyPct - total))}%. mariadbd's CPU includes other clients of that server, if any.\n` +
+      `RSS and CPU are read from /proc (what ps -o rss=,times= show); RSS sampled every 250 ms.`,
+  );
+  // notificaciones logs one line per e-mail; what matters is failures, retries and negative acks.
+  const problems = Object.fromEntries(SERVICE_NAMES.map((name) => [name, serviceOutput[name].filter((l) => PROBLEM.test(l))])) as Record<ServiceName, string[]>;
+  const noisy = SERVICE_NAMES.filter((name) => problems[name].length > 0);
+  console.log(`service output lines about errors/retries/negative acks during the run: ${noisy.length === 0 ? 'none' : noisy.map((n) => `${n} ${problems[n].length}`).join(', ')}`);
+  for (const name of noisy) console.log(`  ${name}: ${problems[name].slice(0, 3).map((l) => l.slice(0, 200)).join('\n    ')}`);
+  for (const s of notCompleted.slice(0, 5)) console.log(`  not completed: ${s.id ?? '(no id)'} ${s.status} ${s.state ?? ''} ${s.error ?? ''}`);
+  const loadAtEnd = os.loadavg();
+  const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+  console.log(`load average (1/5/15 min) at start ${load(run.loadAtStart)}, at end ${load(loadAtEnd)}: other processes on this machine add noise.`);
+  console.log(`services started in ${(run.startupMs / 1000).toFixed(1)} s; whole benchmark ${((Date.now() - run.startedAt) / 1000).toFixed(1)} s; JSON: ${path.relative(process.cwd(), RESULTS)}`);
+
+  const json = {
+    generatedAt: new Date().toISOString(),
+    transport: 'pulsar',
+    machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus, cpu: os.cpus()[0]?.model, loadAverageAtStart: run.loadAtStart, loadAverageAtEnd: loadAtEnd },
+    setup: { broker: PULSAR_URL, namespace: `public/${run.namespace}`, mariadb: run.mariadbVersion, database: run.dbName, services: SERVICE_NAMES, servicesStartupMs: run.startupMs },
+    options: { sagas: args.sagas, concurrency: args.concurrency, pollMs: args.pollMs, warmup: args.warmup, timeoutMs: args.timeoutMs, path: 'happy', style: 'orchestration' },
+    definitions: {
+      latencyMs: "saga log `at` of the last state entry (coordinator Date.now() when it applied the last event, before COMMIT) minus Date.now() right before POST /reservas was sent; same host, same clock",
+      detectedMs: 'Date.now() when the GET /sagas/:id poll that saw a final state returned, minus the POST send time',
+      sagasPerSecond: 'completed sagas ÷ (last final-state `at` − first POST sent)',
+      hops: "segments between saga log `at`s and the participants' handler `now` carried in their replies",
+    },
+    result: {
+      sagas: samples.length,
+      completed: completed.length,
+      notCompleted: notCompleted.length,
+      byStatus,
+      wallMs,
+      wallUntilDetectedMs: wallDetectedMs,
+      sagasPerSecond: perSecond,
+      latencyMs: latency,
+      detectedMs: detected,
+      acceptedMs: accepted,
+      pollErrorMs: pollError,
+      pollsPerSaga: polls,
+      pollsPerSecond,
+      clockCheck: { initAtOrAfterPost: initAfterPost, withInit: withInit.length, finalAtOrBeforeSeen: finalBeforeSeen, final: final.length, ok: clockOk },
+    },
+    hops,
+    processes,
+    machineBusyPctOfOneCore: run.machineBusyPct,
+    serviceOutputLines: Object.fromEntries(SERVICE_NAMES.map((name) => [name, { all: serviceOutput[name].length, problems: problems[name].length }])),
+    failures: notCompleted.slice(0, 20).map(({ id, status, state, error }) => ({ id, status, state, error })),
+  };
+  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+  const text = JSON.stringify(round(json), null, 1).replace(/([{[])\n\s*([^{}[\]]*?)\n\s*([}\]])/g, (_, open: string, body: string, close: string) => `${open}${body.replace(/\n\s*/g, ' ')}${close}`);
+  fs.writeFileSync(RESULTS, text + '\n');
+}
