@@ -15,6 +15,7 @@ import { participantRoutes } from './http/routes-participants.ts';
 import { reservaRoutes } from './http/routes-reservas.ts';
 import { sagaRoutes } from './http/routes-sagas.ts';
 import { testRoutes } from './http/routes-test.ts';
+import { uiRoutes } from './http/routes-ui.ts';
 import { openInfrastructure, type InfrastructureOptions } from './infrastructure.ts';
 import { GdsService } from './participants/gds.ts';
 import { NotificacionesService } from './participants/notificaciones.ts';
@@ -102,6 +103,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     stops.push(() => notificaciones.close());
     participantRoutes(router, { notificaciones });
   }
+  if (name === 'coordinator') uiRoutes(router, { store });
   relay.start();
   return {
     name,

@@ -7,6 +7,7 @@ import { participantRoutes } from './routes-participants.ts';
 import { reservaRoutes } from './routes-reservas.ts';
 import { sagaRoutes } from './routes-sagas.ts';
 import { testRoutes } from './routes-test.ts';
+import { uiRoutes } from './routes-ui.ts';
 
 export interface AppOptions {
   /** Where unexpected errors are reported (default `console.error`). */
@@ -27,6 +28,7 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
   healthRoutes(router, system);
   reservaRoutes(router, { config: system.config, start: (input) => system.requestReserva(input) });
   sagaRoutes(router, system);
+  uiRoutes(router, system);
   participantRoutes(router, system);
   if (system.config.testEndpoints) testRoutes(router, system);
   return koaApp(router, options);
