@@ -15,6 +15,7 @@ import {
   ValidationError,
   isRetryable,
 } from './errors.ts';
+import type { CommittedTransition } from './inspection.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import type {
   Deadline,
@@ -49,6 +50,11 @@ export interface SagaRuntimeOptions {
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** Passed to a definition's `startedBy` builders (e.g. this process's configured deadlines). */
   startSettings?: unknown;
+  /**
+   * Called after each commit, once for every saga transition it committed, in order (live
+   * inspection: `SAGA_INSPECT`, runtime/inspection.ts). What it throws is logged, never rethrown.
+   */
+  onTransition?: (transition: CommittedTransition) => void;
 }
 
 /** What became of one input. */
@@ -103,6 +109,8 @@ export class SagaRuntime {
   private readonly log: NonNullable<SagaRuntimeOptions['log']>;
   private readonly ownsRelay: boolean;
   private readonly listeners = new Set<CommitListener>();
+  /** The transitions of each transaction under way, reported by `onTransition` once it commits. */
+  private readonly uncommitted = new WeakMap<UnitOfWork, CommittedTransition[]>();
   private subscription: Subscription | null = null;
 
   constructor(private readonly options: SagaRuntimeOptions) {
@@ -194,11 +202,17 @@ export class SagaRuntime {
    * keeps failing is split, so one bad input cannot hold back the others.
    */
   settle(inputs: SagaInput[]): Promise<Settled<Outcome>[]> {
+    // Attempts (and the inputs split off a failed batch) run one after another: the last
+    // transaction started is the one that commits.
+    let transitions: CommittedTransition[] = [];
     return transactEach(this.store, inputs, (uow, input) => this.apply(uow, input), {
       maxAttempts: this.maxAttempts,
       log: this.log,
-      onCommit: (outcomes) => this.afterCommit(outcomes),
-      prefetch: (uow, batch) => uow.prefetch(this.readAhead(batch)),
+      onCommit: (outcomes) => this.afterCommit(outcomes, transitions),
+      prefetch: (uow, batch) => {
+        if (this.options.onTransition) this.uncommitted.set(uow, (transitions = []));
+        return uow.prefetch(this.readAhead(batch));
+      },
     });
   }
 
@@ -269,7 +283,7 @@ export class SagaRuntime {
         const event = { type: envelope.type, data: envelope.data };
         const logged = entry(record, 'event', envelope.type, envelope.data, envelope.id, now);
         await uow.remember(consumer, envelope.id, now);
-        outcome = await this.transitionAndCommit(uow, definition, record, event, logged, now);
+        outcome = await this.transitionAndCommit(uow, definition, record, event, logged, now, envelope.service_name);
       } catch (error) {
         if (isRetryable(error)) throw error;
         return this.deadLetter(uow, error, raw(), topic, envelope, now);
@@ -301,7 +315,7 @@ export class SagaRuntime {
       updatedAt: now,
     };
     const started = entry(record, 'event', 'xstate.init', { input, version: definition.version }, null, now);
-    await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, true);
+    await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, { type: 'xstate.init', input }, undefined, true);
     return record;
   }
 
@@ -323,11 +337,12 @@ export class SagaRuntime {
     event: { type: string },
     logged: LogEntry,
     now: number,
+    source?: string,
   ): Promise<Outcome> {
     const machine = definition.machine;
     const current = machine.resolveState(record.snapshot as Parameters<AnyStateMachine['resolveState']>[0]);
     const [next, actions] = compute(definition, () => transition(machine, current, event));
-    await this.commitTransition(uow, definition, record, next, actions, [logged], now);
+    await this.commitTransition(uow, definition, record, next, actions, [logged], now, event, source);
     return { status: 'applied', sagaId: record.id, state: encodeStateValue(next.value) };
   }
 
@@ -340,6 +355,8 @@ export class SagaRuntime {
     actions: readonly { type: string; params?: unknown }[],
     entries: LogEntry[],
     now: number,
+    event: CommittedTransition['event'],
+    source: string | undefined,
     isNew = false,
   ): Promise<void> {
     const effects = compute(definition, () => resolveEffects(definition, actions));
@@ -375,6 +392,14 @@ export class SagaRuntime {
     if (outbox.length > 0) await uow.enqueue(outbox);
     await this.applyDeadlines(uow, record, effects, status, now);
     Object.assign(record, updated); // later inputs of the same batch continue from here
+    this.uncommitted.get(uow)?.push({
+      definition,
+      sagaId: record.id,
+      event,
+      snapshot: next,
+      ...(source ? { source } : {}),
+      commands: effects.flatMap((e) => (e.kind === 'command' ? [{ type: e.type, topic: e.topic, data: e.data }] : [])),
+    });
   }
 
   private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number) {
@@ -406,9 +431,16 @@ export class SagaRuntime {
     return { status: 'dead-lettered', reason, code };
   }
 
-  private afterCommit(outcomes: Outcome[]): void {
+  private afterCommit(outcomes: Outcome[], transitions: readonly CommittedTransition[]): void {
     if (outcomes.some((o) => o.status === 'applied')) this.relay.kick();
     for (const listener of this.listeners) listener(outcomes);
+    for (const committed of transitions) {
+      try {
+        this.options.onTransition?.(committed);
+      } catch (error) {
+        this.log('onTransition failed', { error: (error as Error).message });
+      }
+    }
   }
 }
 

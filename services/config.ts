@@ -1,4 +1,5 @@
 import { DEFAULT_DATABASE_URL } from '../db/connect.ts';
+import { parseInspectSetting, type InspectSetting } from '../runtime/inspection.ts';
 
 /** The processes of the system when each service runs on its own (`npm run services`). */
 export const SERVICE_NAMES = ['coordinator', 'vuelos', 'pagos', 'gds', 'notificaciones'] as const;
@@ -49,6 +50,8 @@ export interface Config {
   /** Default deadlines of new sagas, in ms. */
   plazoPasoMs: number;
   plazoCompensacionMs: number;
+  /** `SAGA_INSPECT`: live inspection in Stately's inspector (`1`, a port, or a `ws://` relay URL); null when off. */
+  inspect: InspectSetting | null;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -77,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     testEndpoints: flag === undefined ? !production : flag === '1' || flag === 'true',
     plazoPasoMs: int(env, 'SAGA_PLAZO_PASO_MS', 30_000),
     plazoCompensacionMs: int(env, 'SAGA_PLAZO_COMPENSACION_MS', 10_000),
+    inspect: parseInspectSetting(env.SAGA_INSPECT),
   };
 }
 

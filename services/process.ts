@@ -5,6 +5,7 @@ import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } 
 import { reservaSaga } from '../machines/reserva.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
+import { openInspection } from '../runtime/inspection.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { TOPICS } from '../machines/messages.ts';
 import type { Config, ServiceName } from './config.ts';
@@ -52,8 +53,11 @@ export async function startService(name: ServiceName, config: Config, options: I
   const stops: (() => Promise<void>)[] = [];
   const deps = { store, relay, clock: options.clock, log: options.log };
   const plazos = { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs };
+  // The coordinator serves the relay to Stately's inspector; the other services connect to it.
+  const inspection = await openInspection(config.inspect, { log: options.log, serve: name === 'coordinator' });
+  if (inspection) stops.push(async () => inspection.close());
   const startRuntime = async (sagas: SagaDefinition[], subscription: string) => {
-    const runtime = new SagaRuntime({ store, transport, relay, sagas, subscription, startSettings: { plazos }, clock: options.clock, log: options.log });
+    const runtime = new SagaRuntime({ store, transport, relay, sagas, subscription, startSettings: { plazos }, clock: options.clock, log: options.log, onTransition: inspection?.onTransition });
     await runtime.listen();
     stops.push(() => runtime.close());
     return runtime;

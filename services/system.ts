@@ -3,6 +3,7 @@ import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } 
 import type { Commands, Envelope } from '../machines/messages.ts';
 import { reservaSaga, type ReservaInput } from '../machines/reserva.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
+import { openInspection } from '../runtime/inspection.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import type { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import type { OutboxRelay } from '../runtime/outbox-relay.ts';
@@ -65,6 +66,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
   const infra = await openInfrastructure(config, options);
   const { sequelize, store, transport, relay } = infra;
   const log = options.log;
+  const inspection = await openInspection(config.inspect, { log });
   const runtime = new SagaRuntime({
     store,
     transport,
@@ -75,6 +77,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     log,
     deadlinePollMs: options.deadlinePollMs,
     maxBatch: options.maxBatch,
+    onTransition: inspection?.onTransition,
   });
   const deps = { store, relay, clock: options.clock, log, maxBatch: options.maxBatch };
   const participants = {
@@ -115,6 +118,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
       await runtime.close();
       for (const participant of all) await participant.close();
       await infra.close();
+      inspection?.close();
     },
   };
   if (options.listen !== false) await system.listen();
