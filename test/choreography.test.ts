@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import type { SimulatedFailure } from '../machines/messages.ts';
+import { TOPICS, type CommandType, type SimulatedFailure } from '../machines/messages.ts';
+import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
+import type { OutgoingMessage, Transport } from '../runtime/ports.ts';
 import type { ReservaInput } from '../machines/reserva.ts';
 import type { SagaInstanceRecord, SagaStatus } from '../runtime/ports.ts';
 import { loadConfig, type Config } from '../services/config.ts';
@@ -220,6 +222,27 @@ describe('the saga by choreography, in one process', function () {
       });
     }
 
+    for (const slow of [['PagarReserva', 'RevertirPago'], ['CrearReserva', 'CancelarReserva']] as CommandType[][]) {
+      it(`should leave nothing done when ${slow[0]} is answered after its deadline`, async () => {
+        const config = { ...loadConfig({ SAGA_STYLE: 'choreography', SAGA_PLAZO_PASO_MS: '400' }), databaseUrl: await db.fresh() };
+        const system = await createSystem(config, { relayPollMs: 50, deadlinePollMs: 100, transport: new SlowParticipantTransport(slow, 900) });
+        systems.push(system);
+        const input = reservaInput({ plazos: { paso: 400 } });
+        await system.requestReserva(input);
+        await waitForStatus(system, input.id_correlacion, 'final', 10_000, 'reserva-coreografia').catch(() => undefined);
+        const until = Date.now() + 10_000;
+        const parts = ['vuelos-reserva', 'pagos-reserva', 'gds-reserva'];
+        const running = async () => (await Promise.all(parts.map((t) => system.store.getInstance(t, input.id_correlacion)))).filter((r) => r?.status === 'running');
+        while ((await running()).length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+
+        expect((await running()).map((r) => `${r?.sagaType}:${r?.stateValue}`)).to.deep.equal([]);
+        const pago = await system.pagos.pago(input.id_reserva);
+        expect(pago === null || pago.cargos === pago.reembolsos, 'every charge refunded').to.equal(true);
+        expect((await system.gds.confirmacion(input.id_reserva))?.estado ?? 'revertida').to.equal('revertida');
+        expect((await system.vuelos.reserva(input.id_reserva))?.estado).to.equal('cancelada');
+      });
+    }
+
     it('should fire a deadline that fell due while the process was down once it is back, and compensate', async () => {
       const url = await db.fresh();
       const plazo = PLAZO_CORTO_MS;
@@ -267,3 +290,22 @@ describe('the saga by choreography, in one process', function () {
     });
   });
 });
+
+/** Delays the first of a participant's commands by `delayMs` (keeping their order): a participant answering late. */
+class SlowParticipantTransport implements Transport {
+  private readonly inner = new InMemoryTransport();
+  private queue: Promise<unknown> = Promise.resolve();
+  private first = true;
+  private readonly topics: Set<string>;
+  constructor(commands: CommandType[], private readonly delayMs: number) {
+    this.topics = new Set(commands.map((c) => TOPICS[c]));
+  }
+  async publish(topic: string, message: OutgoingMessage): Promise<void> {
+    if (!this.topics.has(topic)) return this.inner.publish(topic, message);
+    const wait = this.first ? this.delayMs : 0;
+    this.first = false;
+    this.queue = this.queue.then(() => new Promise((r) => setTimeout(r, wait))).then(() => this.inner.publish(topic, message)).catch(() => undefined);
+  }
+  subscribe: Transport['subscribe'] = (options) => this.inner.subscribe(options);
+  close = () => this.inner.close();
+}

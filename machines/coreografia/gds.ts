@@ -29,12 +29,17 @@ export const gdsReservaMachine = setup({
       on: {
         ReservaGDSConfirmada: 'confirmado',
         ConfirmacionFallida: { target: 'fallido', actions: { type: 'registrarMotivo', params: {} } },
+        // The steps before gave up while the GDS answered late: undo the confirmation.
+        PagoRevertido: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
+        ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },
       },
       after: { plazoPaso: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: ConfirmarReserva' } } } },
     },
     confirmado: {
       on: {
         AprobacionReservaFallida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: {} } },
+        PagoRevertido: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
+        ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },
         ReservaAprobada: 'completado',
       },
     },
@@ -68,6 +73,8 @@ export const gdsReservaSaga = {
     ReversionConfirmacionFallida: TOPICS.ReversionConfirmacionFallida,
     AprobacionReservaFallida: TOPICS.AprobacionReservaFallida,
     ReservaAprobada: TOPICS.ReservaAprobada,
+    PagoRevertido: TOPICS.PagoRevertido,
+    ReservaCancelada: TOPICS.ReservaCancelada,
   },
   commands: { ConfirmarReserva: TOPICS.ConfirmarReserva, RevertirConfirmacion: TOPICS.RevertirConfirmacion },
   startedBy: {

@@ -38,6 +38,8 @@ export const pagosReservaMachine = setup({
       on: {
         ReservaPagada: 'pagado',
         PagoFallido: { target: 'fallido', actions: { type: 'registrarMotivo', params: {} } },
+        // A late answer after vuelos gave up: undo the charge that may have happened.
+        ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },
       },
       after: { plazoPaso: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: PagarReserva' } } } },
     },
@@ -45,6 +47,7 @@ export const pagosReservaMachine = setup({
       on: {
         ConfirmacionFallida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: {} } },
         ConfirmacionGDSRevertida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'confirmación revertida' } } },
+        ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },
         ReservaAprobada: 'completado',
       },
     },
@@ -79,6 +82,7 @@ export const pagosReservaSaga = {
     ConfirmacionFallida: TOPICS.ConfirmacionFallida,
     ConfirmacionGDSRevertida: TOPICS.ConfirmacionGDSRevertida,
     ReservaAprobada: TOPICS.ReservaAprobada,
+    ReservaCancelada: TOPICS.ReservaCancelada,
   },
   commands: { PagarReserva: TOPICS.PagarReserva, RevertirPago: TOPICS.RevertirPago },
   startedBy: {

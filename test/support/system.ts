@@ -24,10 +24,10 @@ export function reservaInput(overrides: Partial<ReservaInput> = {}): ReservaInpu
 }
 
 /** Polls the store until the saga has `status` (or any final status), or fails after `timeoutMs`. */
-export async function waitForStatus(system: System, id: string, status: SagaStatus | 'final', timeoutMs = 10_000) {
+export async function waitForStatus(system: System, id: string, status: SagaStatus | 'final', timeoutMs = 10_000, sagaType = 'reserva') {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const instance = await system.store.getInstance('reserva', id);
+    const instance = await system.store.getInstance(sagaType, id);
     const done = instance && (status === 'final' ? instance.status !== 'running' : instance.status === status);
     if (done) return instance!;
     if (Date.now() > until) {
