@@ -41,7 +41,7 @@ describe('the saga by choreography, as separate processes over Pulsar and MariaD
       clusters[style] = await ServiceCluster.start({
         databaseUrl: database.url,
         namespace: await freshNamespace(),
-        env: { SAGA_STYLE: style, SAGA_PLAZO_PASO_MS: '4000', SAGA_PLAZO_COMPENSACION_MS: '3000' },
+        env: { SAGA_STYLE: style, SAGA_PLAZO_PASO_MS: '12000', SAGA_PLAZO_COMPENSACION_MS: '3000' },
       });
     }
   });

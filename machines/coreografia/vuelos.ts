@@ -86,6 +86,8 @@ export const vuelosReservaMachine = setup({
       on: {
         ReservaAprobada: 'aprobada',
         AprobacionReservaFallida: { target: 'esperandoReversiones', actions: { type: 'registrarMotivo', params: {} } },
+        // pagos gave up (its deadline) while the approval was under way: cancel rather than approve unpaid.
+        PagoRevertido: { target: 'cancelando', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
       },
     },
     // The approval failed: gds and then pagos undo their steps; the reservation is cancelled last.
