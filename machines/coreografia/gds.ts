@@ -29,6 +29,9 @@ export const gdsReservaMachine = setup({
       on: {
         ReservaGDSConfirmada: 'confirmado',
         ConfirmacionFallida: { target: 'fallido', actions: { type: 'registrarMotivo', params: {} } },
+        // vuelos' events may overtake ReservaGDSConfirmada: react as if it had come first.
+        AprobacionReservaFallida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: {} } },
+        ReservaAprobada: 'completado',
         // The steps before gave up while the GDS answered late: undo the confirmation.
         PagoRevertido: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
         ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },

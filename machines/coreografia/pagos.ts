@@ -38,6 +38,10 @@ export const pagosReservaMachine = setup({
       on: {
         ReservaPagada: 'pagado',
         PagoFallido: { target: 'fallido', actions: { type: 'registrarMotivo', params: {} } },
+        // Events of other topics may overtake ReservaPagada: react as if it had come first.
+        ConfirmacionFallida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: {} } },
+        ConfirmacionGDSRevertida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'confirmación revertida' } } },
+        ReservaAprobada: 'completado',
         // A late answer after vuelos gave up: undo the charge that may have happened.
         ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },
       },

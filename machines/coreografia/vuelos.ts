@@ -72,6 +72,8 @@ export const vuelosReservaMachine = setup({
     esperandoPago: {
       on: {
         ReservaPagada: 'esperandoConfirmacion',
+        // evento-gds may overtake evento-pago: the GDS confirms only paid reservations.
+        ReservaGDSConfirmada: { target: 'aprobando', actions: { type: 'AprobarReserva', params: ({ context }) => base(context) } },
         PagoFallido: { target: 'cancelando', actions: { type: 'registrarMotivo', params: {} } },
         PagoRevertido: { target: 'cancelando', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
       },
