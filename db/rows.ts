@@ -10,18 +10,24 @@ import type { DeadLetterRow, DeadlineRow, OutboxRow, SagaInstanceRow, SagaLogRow
 
 export const INSTANCE_COLUMNS = ['saga_type', 'id', 'version', 'state_value', 'status', 'snapshot', 'row_version', 'log_seq', 'created_at', 'updated_at'] as const;
 
-export function instanceValues(r: SagaInstanceRecord): unknown[] {
-  return [r.sagaType, r.id, r.version, r.stateValue, r.status, JSON.stringify(r.snapshot), r.rowVersion, r.logSeq, r.createdAt, r.updatedAt];
+/** The row's values; the snapshot as the JSON the caller already made. */
+export function instanceValues(r: SagaInstanceRecord, snapshotJson: string): unknown[] {
+  return [r.sagaType, r.id, r.version, r.stateValue, r.status, snapshotJson, r.rowVersion, r.logSeq, r.createdAt, r.updatedAt];
 }
 
 export function toInstance(row: SagaInstanceRow): SagaInstanceRecord {
+  return { ...toInstanceWithoutSnapshot(row), snapshot: JSON.parse(row.snapshot) };
+}
+
+/** The record with `snapshot: null`, for a caller that keeps the row's JSON itself. */
+export function toInstanceWithoutSnapshot(row: SagaInstanceRow): SagaInstanceRecord {
   return {
     sagaType: row.saga_type,
     id: row.id,
     version: Number(row.version),
     stateValue: row.state_value,
     status: row.status as SagaStatus,
-    snapshot: JSON.parse(row.snapshot),
+    snapshot: null,
     rowVersion: Number(row.row_version),
     logSeq: Number(row.log_seq),
     createdAt: Number(row.created_at),

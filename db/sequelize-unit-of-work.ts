@@ -14,15 +14,20 @@ import {
   instanceValues,
   logValues,
   outboxValues,
-  toInstance,
+  toInstanceWithoutSnapshot,
 } from './rows.ts';
 import { Sql, chunks } from './sql.ts';
 import { TableRows, type TableSpec } from './table-rows.ts';
 
 /** An instance as this transaction sees it. */
 interface Tracked {
-  /** Null: there is no such instance. */
+  /** Null: there is no such instance. Its snapshot is in `json`, not here. */
   record: SagaInstanceRecord | null;
+  /**
+   * The snapshot as written (or read): each load parses its own copy, as a read from the
+   * database would, so nothing done to a loaded snapshot reaches the row.
+   */
+  json: string;
   /** Its `row_version` in the database, which the commit's update checks; null when not stored (yet). */
   stored: number | null;
   /** What the commit writes. */
@@ -89,8 +94,8 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     const wanted = unique(instances.map((i) => [i.sagaType, i.id]).filter(([t, id]) => !this.instances.has(key(t, id))));
     for (const part of chunks(wanted)) {
       const rows = await sql.select<SagaInstanceRow>(INSTANCE_SELECT + sql.anyOf(['saga_type', 'id'], part));
-      for (const row of rows) if (!this.instances.has(key(row.saga_type, row.id))) this.track(row.saga_type, row.id, toInstance(row));
-      if (matchedExactly(part, rows.map((row) => [row.saga_type, row.id]))) for (const [t, id] of part) if (!this.instances.has(key(t, id))) this.track(t, id, null);
+      for (const row of rows) if (!this.instances.has(key(row.saga_type, row.id))) this.track(row.saga_type, row.id, row);
+      if (matchedExactly(part, rows.map((row) => [row.saga_type, row.id]))) for (const [t, id] of part) if (!this.instances.has(key(t, id))) this.track(t, id, undefined);
     }
     const ids = unique(processed.map((p) => [p.consumer, p.messageId]).filter(([c, m]) => !this.processed.has(key(c, m))));
     for (const part of chunks(ids)) {
@@ -107,15 +112,15 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     let tracked = this.instances.get(key(sagaType, id));
     if (!tracked) {
       const [row] = await this.sql.select<SagaInstanceRow>(INSTANCE_SELECT + this.sql.match(['saga_type', 'id'], [sagaType, id]));
-      tracked = this.track(sagaType, id, row ? toInstance(row) : null);
+      tracked = this.track(sagaType, id, row);
     }
-    return tracked.record && { ...tracked.record };
+    return tracked.record && { ...tracked.record, snapshot: JSON.parse(tracked.json) };
   }
 
   async insertInstance(record: SagaInstanceRecord): Promise<void> {
     const tracked = this.instances.get(key(record.sagaType, record.id));
     if (tracked?.record) throw new SagaAlreadyExistsError(record.sagaType, record.id);
-    this.instances.set(key(record.sagaType, record.id), { record: { ...record }, stored: null, write: 'insert' });
+    this.instances.set(key(record.sagaType, record.id), { ...held(record), stored: null, write: 'insert' });
   }
 
   async updateInstance(record: SagaInstanceRecord, expectedRowVersion: number): Promise<void> {
@@ -123,13 +128,13 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     const tracked = this.instances.get(k);
     if (!tracked) {
       // Not read here: the commit's update checks the caller's version.
-      this.instances.set(k, { record: { ...record }, stored: expectedRowVersion, write: 'update' });
+      this.instances.set(k, { ...held(record), stored: expectedRowVersion, write: 'update' });
       return;
     }
     if (tracked.record?.rowVersion !== expectedRowVersion) {
       throw new ConcurrencyError(`saga ${record.sagaType}/${record.id} changed since version ${expectedRowVersion}`);
     }
-    tracked.record = { ...record };
+    Object.assign(tracked, held(record));
     tracked.write ??= 'update';
   }
 
@@ -210,20 +215,21 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     await this.flushDeadlines();
   }
 
-  private track(sagaType: string, id: string, record: SagaInstanceRecord | null): Tracked {
-    const tracked: Tracked = { record, stored: record?.rowVersion ?? null, write: null };
+  private track(sagaType: string, id: string, row: SagaInstanceRow | undefined): Tracked {
+    const record = row ? toInstanceWithoutSnapshot(row) : null;
+    const tracked: Tracked = { record, json: row?.snapshot ?? 'null', stored: record?.rowVersion ?? null, write: null };
     this.instances.set(key(sagaType, id), tracked);
     return tracked;
   }
 
   private async flushInstances(): Promise<void> {
     const changed = [...this.instances.values()].filter((t) => t.write !== null);
-    const inserts = changed.filter((t) => t.write === 'insert').map((t) => t.record!);
+    const inserts = changed.filter((t) => t.write === 'insert');
     const updates = changed.filter((t) => t.write === 'update');
     await onUniqueViolation(
-      () => this.sql.insert('saga_instances', INSTANCE_COLUMNS, inserts.map(instanceValues)),
+      () => this.sql.insert('saga_instances', INSTANCE_COLUMNS, inserts.map((t) => instanceValues(t.record!, t.json))),
       // Created by another transaction since this one looked: which one is known only when alone.
-      () => (inserts.length === 1 ? new SagaAlreadyExistsError(inserts[0].sagaType, inserts[0].id) : new ConcurrencyError('a saga of this batch was created concurrently')),
+      () => (inserts.length === 1 ? new SagaAlreadyExistsError(inserts[0].record!.sagaType, inserts[0].record!.id) : new ConcurrencyError('a saga of this batch was created concurrently')),
     );
     const byType = new Map<string, Tracked[]>();
     for (const t of updates) {
@@ -231,7 +237,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
       if (same) same.push(t);
       else byType.set(t.record!.sagaType, [t]);
     }
-    for (const [sagaType, all] of byType) for (const part of chunks(all)) await this.updateInstances(sagaType, part);
+    for (const [sagaType, all] of byType) for (const part of chunks(all, (t) => t.json.length)) await this.updateInstances(sagaType, part);
     for (const tracked of changed) {
       tracked.stored = tracked.record!.rowVersion;
       tracked.write = null;
@@ -251,7 +257,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     const set = [
       `state_value = ${byId((r) => r.stateValue)}`,
       `status = ${byId((r) => r.status)}`,
-      `snapshot = ${byId((r) => JSON.stringify(r.snapshot))}`,
+      `snapshot = ${byId((_, i) => part[i].json)}`,
       `row_version = ${byId((r) => r.rowVersion)}`,
       `log_seq = ${byId((r) => r.logSeq)}`,
       `updated_at = ${byId((r) => r.updatedAt)}`,
@@ -292,6 +298,11 @@ export class SequelizeUnitOfWork implements UnitOfWork {
 function matchedExactly(asked: string[][], found: string[][]): boolean {
   const keys = new Set(asked.map((k) => key(...k)));
   return found.every((k) => keys.has(key(...k)));
+}
+
+/** A record as a unit of work holds it: the snapshot serialized now, as an immediate write would. */
+function held(record: SagaInstanceRecord): Pick<Tracked, 'record' | 'json'> {
+  return { record: { ...record, snapshot: null }, json: JSON.stringify(record.snapshot) };
 }
 
 function unique(keys: string[][]): string[][] {

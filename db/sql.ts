@@ -48,7 +48,7 @@ export class Sql {
     return this.sequelize.query<T>(sql, { type: QueryTypes.SELECT, transaction: this.transaction, raw: true });
   }
 
-  /** Runs an UPDATE or DELETE; resolves with the number of rows it matched. */
+  /** Runs an UPDATE or DELETE; resolves with the number of rows it matched (mysql2 connects with FOUND_ROWS). */
   async change(sql: string): Promise<number> {
     const type = /^\s*delete/i.test(sql) ? QueryTypes.BULKDELETE : QueryTypes.BULKUPDATE;
     return Number(await this.sequelize.query(sql, { type, transaction: this.transaction }));
@@ -74,11 +74,6 @@ export class Sql {
       size += tuple.length;
     }
     await flush();
-  }
-
-  /** `a = 1, b = 2`, for an UPDATE's SET. */
-  assign(columns: readonly string[], values: readonly unknown[]): string {
-    return columns.map((c, i) => `${c} = ${this.escape(values[i])}`).join(', ');
   }
 
   /** `(a = 1 AND b = 2)`: the row whose `columns` hold `values`. */
@@ -111,9 +106,24 @@ export class Sql {
   }
 }
 
-/** `items` in slices of at most `size` (`MAX_ROWS` by default), e.g. for `anyOf` lists. */
-export function chunks<T>(items: readonly T[], size = MAX_ROWS): T[][] {
+/**
+ * `items` in slices of at most `MAX_ROWS` items (e.g. for `anyOf` lists), and of at most
+ * `MAX_SQL` bytes by `size` when given (e.g. the JSON an UPDATE carries per row).
+ */
+export function chunks<T>(items: readonly T[], size?: (item: T) => number): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  let part: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const n = size?.(item) ?? 0;
+    if (part.length >= MAX_ROWS || (part.length > 0 && bytes + n > MAX_SQL)) {
+      out.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(item);
+    bytes += n;
+  }
+  if (part.length > 0) out.push(part);
   return out;
 }
