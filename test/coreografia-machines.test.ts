@@ -14,6 +14,7 @@ import {
 import { EVENT_TOPICS, TOPICS, type CommandType, type Commands, type EventType, type Events, type MessageType } from '../machines/messages.ts';
 import { resolveEffects, statusOf, type Effect } from '../runtime/effects.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
+import { EVENT_DATA } from './support/event-samples.ts';
 
 /**
  * The choreographed saga's machines, driven through XState's pure transitions as the
@@ -30,22 +31,6 @@ const SETTINGS: ParticipanteSettings = { plazos: { paso: 1_500, compensacion: 70
 const PLAZOS = { paso: 1_500, compensacion: 700 };
 
 const base = { id_correlacion: 'saga-1', id_reserva: 'R-1' };
-const EVENT_DATA: { [T in EventType]: Events[T] } = {
-  ReservaCreada: { ...base, id_cliente: 'cliente-1', estado: 'pendiente', fecha_creacion: 1, monto: 250, monto_vat: 47.5 },
-  CreacionReservaFallida: { ...base, motivo: 'sin cupo' },
-  ReservaAprobada: { ...base, estado: 'aprobada', fecha_actualizacion: 2 },
-  AprobacionReservaFallida: { ...base, motivo: 'aprobación rechazada' },
-  ReservaCancelada: { ...base, estado: 'cancelada', fecha_actualizacion: 3 },
-  CancelacionReservaFallida: { ...base, motivo: 'no se pudo cancelar' },
-  ReservaPagada: { ...base, id_pago: 'P-1', monto: 250, monto_vat: 47.5, fecha_creacion: 4 },
-  PagoFallido: { ...base, motivo: 'fondos insuficientes' },
-  PagoRevertido: { ...base, id_pago: 'P-1', fecha_actualizacion: 5 },
-  ReversionPagoFallida: { ...base, motivo: 'banco caído' },
-  ReservaGDSConfirmada: { ...base, fecha_confirmacion: 6 },
-  ConfirmacionFallida: { ...base, motivo: 'GDS sin respuesta' },
-  ConfirmacionGDSRevertida: { ...base, fecha_actualizacion: 7 },
-  ReversionConfirmacionFallida: { ...base, motivo: 'GDS caído' },
-};
 const ALL_EVENTS = Object.keys(EVENT_DATA) as EventType[];
 
 /** The event `type`, with valid data and `changes` applied. */

@@ -3,6 +3,7 @@ import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import type { CommandType, EventType, Events } from '../machines/messages.ts';
 import { DEFAULT_PLAZOS, reservaMachine, reservaSaga, type ReservaInput, type SagaEvent } from '../machines/reserva.ts';
 import { resolveEffects, statusOf, type Effect } from '../runtime/effects.ts';
+import { EVENT_DATA } from './support/event-samples.ts';
 
 type Snapshot = SnapshotFrom<typeof reservaMachine>;
 type CommandEffect = Extract<Effect, { kind: 'command' }>;
@@ -25,22 +26,6 @@ function reservaInput(overrides: Partial<ReservaInput> = {}): ReservaInput {
 }
 
 const base = { id_correlacion: 'saga-1', id_reserva: 'R-1' };
-const EVENT_DATA: { [T in EventType]: Events[T] } = {
-  ReservaCreada: { ...base, id_cliente: 'cliente-1', estado: 'PENDIENTE', fecha_creacion: 1, monto: 250, monto_vat: 47.5 },
-  CreacionReservaFallida: { ...base, motivo: 'sin cupo' },
-  ReservaAprobada: { ...base, estado: 'APROBADA', fecha_actualizacion: 2 },
-  AprobacionReservaFallida: { ...base, motivo: 'aprobación rechazada' },
-  ReservaCancelada: { ...base, estado: 'CANCELADA', fecha_actualizacion: 3 },
-  CancelacionReservaFallida: { ...base, motivo: 'no se pudo cancelar' },
-  ReservaPagada: { ...base, id_pago: 'P-1', monto: 250, monto_vat: 47.5, fecha_creacion: 4 },
-  PagoFallido: { ...base, motivo: 'fondos insuficientes' },
-  PagoRevertido: { ...base, id_pago: 'P-1', fecha_actualizacion: 5 },
-  ReversionPagoFallida: { ...base, motivo: 'banco caído' },
-  ReservaGDSConfirmada: { ...base, fecha_confirmacion: 6 },
-  ConfirmacionFallida: { ...base, motivo: 'GDS sin respuesta' },
-  ConfirmacionGDSRevertida: { ...base, fecha_actualizacion: 7 },
-  ReversionConfirmacionFallida: { ...base, motivo: 'GDS caído' },
-};
 
 /** The event `type`, with valid data and `changes` applied. */
 function event<T extends EventType>(type: T, changes: Partial<Events[T]> = {}): SagaEvent {
