@@ -21,13 +21,16 @@ export interface SagaDetail extends SagaSummary {
 
 /**
  * The instance with this id: the `reserva` one when several saga types share the id.
+ * `types` limits the search to the saga types a process runs, so the coordinator in
+ * choreography shows its tracker and never a participant's part that happens to share
+ * the database (and might be final before the tracker has seen anything).
  *
  * @throws UnknownSagaError
  * @example
- * const record = await findSaga(system.store, id_correlacion);
+ * const record = await findSaga(system.store, id_correlacion, runtime.registry.types());
  */
-export async function findSaga(store: SagaStore, id: string): Promise<SagaInstanceRecord> {
-  const instances = await store.findInstances(id);
+export async function findSaga(store: SagaStore, id: string, types?: readonly string[]): Promise<SagaInstanceRecord> {
+  const instances = (await store.findInstances(id)).filter((i) => !types || types.includes(i.sagaType));
   // The orchestrated saga, else the choreography's tracker, else whatever has this id.
   const record = instances.find((i) => i.sagaType === 'reserva') ?? instances.find((i) => i.sagaType === 'reserva-coreografia') ?? instances[0];
   if (!record) throw new UnknownSagaError(id);
@@ -42,8 +45,8 @@ export async function findSaga(store: SagaStore, id: string): Promise<SagaInstan
  * @example
  * const detail = await sagaDetail(system.store, id); // detail.state === 'pagando'
  */
-export async function sagaDetail(store: SagaStore, id: string): Promise<SagaDetail> {
-  const record = await findSaga(store, id);
+export async function sagaDetail(store: SagaStore, id: string, types?: readonly string[]): Promise<SagaDetail> {
+  const record = await findSaga(store, id, types);
   const [deadlines, log] = await Promise.all([store.deadlinesOf(record.sagaType, id), store.readLog(record.sagaType, id)]);
   return {
     ...summary(record),

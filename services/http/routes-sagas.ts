@@ -23,10 +23,10 @@ export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: Sa
     ctx.body = { sagas: records.map(summary) };
   });
   router.get('/sagas/:id', async (ctx) => {
-    ctx.body = await sagaDetail(store, ctx.params.id);
+    ctx.body = await sagaDetail(store, ctx.params.id, runtime.registry.types());
   });
   router.get('/sagas/:id/verify', async (ctx) => {
-    const record = await findSaga(store, ctx.params.id);
+    const record = await findSaga(store, ctx.params.id, runtime.registry.types());
     ctx.body = await runtime.verify(record.sagaType, record.id);
   });
   router.get('/dead-letters', async (ctx) => {
