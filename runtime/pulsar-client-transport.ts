@@ -14,6 +14,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { UnavailableError } from './errors.ts';
 import type { Delivery, DeliveryHandler, OutgoingMessage, SubscribeOptions, Subscription, Transport } from './ports.ts';
+import { fullTopicName, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
 
 // ---------------------------------------------------------------------------------------
 // The part of the `pulsar-client` API this driver uses. Its own typings come with the
@@ -88,38 +89,19 @@ export interface PulsarClientModule {
 
 // ---------------------------------------------------------------------------------------
 
-export interface PulsarClientTransportOptions {
-  /**
-   * The broker's service URL: `pulsar://host:6650` (binary protocol) or the web service
-   * URL `http://host:8080` that `PULSAR_URL` names for the WebSocket driver (the C++
-   * client then looks topics up over HTTP and connects to the broker it is told).
-   * Default `http://127.0.0.1:8080`.
-   */
-  url?: string;
-  tenant?: string;
-  namespace?: string;
-  /** Token for brokers with token authentication (`Pulsar.AuthenticationToken`). */
-  token?: string;
-  /**
-   * Messages one consumer (one topic of a subscription) has in its handlers at most; also
-   * its `receiverQueueSize` (messages prefetched from the broker). Default 100.
-   */
-  maxInFlight?: number;
-  /** Delay before a negatively acknowledged message comes back (`nAckRedeliverTimeoutMs`, default 1000 ms). */
-  negativeAckRedeliveryDelayMs?: number;
-  /** Redeliveries before the client moves a message to the dead-letter topic (default 10). */
-  maxRedeliveries?: number;
-  /** How long a publish waits for the broker's receipt (default 10 s); lookups and subscribing get three times that. */
-  sendTimeoutMs?: number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
-}
+/**
+ * The shared Pulsar options. `url` may also be `pulsar://host:6650` (binary protocol); with
+ * the web service URL the C++ client looks topics up over HTTP. `maxInFlight` is also the
+ * consumer's `receiverQueueSize`; lookups and subscribing wait three times `sendTimeoutMs`.
+ */
+export type PulsarClientTransportOptions = PulsarOptions;
 
 /** How `create` loads the module; a seam for tests (default: `import('pulsar-client')`). */
 export interface PulsarClientLoader {
   load?: () => Promise<unknown>;
 }
 
-type Settings = Required<Omit<PulsarClientTransportOptions, 'token' | 'log'>> & Pick<PulsarClientTransportOptions, 'token' | 'log'>;
+type Settings = PulsarSettings;
 
 /** The npm package name, in a variable so that TypeScript does not look for its typings. */
 const PACKAGE = 'pulsar-client';
@@ -293,17 +275,7 @@ export class PulsarClientTransport implements Transport {
     } catch (error) {
       throw new Error(driverUnavailableMessage(messageOf(error)), { cause: error });
     }
-    const settings: Settings = {
-      url: options.url ?? 'http://127.0.0.1:8080',
-      tenant: options.tenant ?? 'public',
-      namespace: options.namespace ?? 'default',
-      token: options.token,
-      maxInFlight: options.maxInFlight ?? 100,
-      negativeAckRedeliveryDelayMs: options.negativeAckRedeliveryDelayMs ?? 1000,
-      maxRedeliveries: options.maxRedeliveries ?? 10,
-      sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
-      log: options.log,
-    };
+    const settings: Settings = pulsarSettings(options);
     if (!Number.isInteger(settings.maxInFlight) || settings.maxInFlight < 1) throw new Error(`maxInFlight must be a positive integer, got ${settings.maxInFlight}`);
     const log = settings.log;
     const client = new pulsar.Client({
@@ -318,7 +290,7 @@ export class PulsarClientTransport implements Transport {
 
   /** `persistent://tenant/namespace/topic` for a short topic name. */
   fullName(topic: string): string {
-    return topic.includes('://') ? topic : `persistent://${this.settings.tenant}/${this.settings.namespace}/${topic}`;
+    return fullTopicName(this.settings, topic);
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<void> {

@@ -2,29 +2,15 @@ import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { UnavailableError } from './errors.ts';
 import type { Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport } from './ports.ts';
+import { fullTopicName, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
 
-export interface PulsarWebSocketOptions {
-  /** The broker's web service URL (default `http://127.0.0.1:8080`); `ws://` is derived from it. */
-  url?: string;
-  tenant?: string;
-  namespace?: string;
-  /** Token for brokers with token authentication (sent as `Authorization: Bearer`). */
-  token?: string;
-  /** Unacknowledged messages one consumer holds at most (pull mode permits; default 100). */
-  maxInFlight?: number;
-  /** Delay before a negatively acknowledged message comes back (default 1000 ms). */
-  negativeAckRedeliveryDelayMs?: number;
-  /** Redeliveries before the broker moves a message to the dead-letter topic (default 10). */
-  maxRedeliveries?: number;
-  /** How long publish waits for a connection and the broker's receipt (default 10 s). */
-  sendTimeoutMs?: number;
+export interface PulsarWebSocketOptions extends PulsarOptions {
   pingIntervalMs?: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-type Settings = Required<Omit<PulsarWebSocketOptions, 'token' | 'log'>> & Pick<PulsarWebSocketOptions, 'token' | 'log'>;
+type Settings = PulsarSettings & Required<Pick<PulsarWebSocketOptions, 'pingIntervalMs' | 'reconnectMinMs' | 'reconnectMaxMs'>>;
 
 /**
  * A socket that reconnects with exponential backoff and detects dead peers with pings.
@@ -250,25 +236,17 @@ export class PulsarWebSocketTransport implements Transport {
 
   constructor(options: PulsarWebSocketOptions = {}) {
     this.settings = {
-      url: options.url ?? 'http://127.0.0.1:8080',
-      tenant: options.tenant ?? 'public',
-      namespace: options.namespace ?? 'default',
-      token: options.token,
-      maxInFlight: options.maxInFlight ?? 100,
-      negativeAckRedeliveryDelayMs: options.negativeAckRedeliveryDelayMs ?? 1000,
-      maxRedeliveries: options.maxRedeliveries ?? 10,
-      sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
+      ...pulsarSettings(options),
       pingIntervalMs: options.pingIntervalMs ?? 15_000,
       reconnectMinMs: options.reconnectMinMs ?? 200,
       reconnectMaxMs: options.reconnectMaxMs ?? 10_000,
-      log: options.log,
     };
     this.wsBase = this.settings.url.replace(/^http/, 'ws').replace(/\/$/, '');
   }
 
   /** `persistent://tenant/namespace/topic` for a short topic name. */
   fullName(topic: string): string {
-    return topic.includes('://') ? topic : `persistent://${this.settings.tenant}/${this.settings.namespace}/${topic}`;
+    return fullTopicName(this.settings, topic);
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<void> {

@@ -1,0 +1,45 @@
+/** What both Pulsar drivers (WebSocket API, `pulsar-client`) are configured with. */
+export interface PulsarOptions {
+  /** The broker's web service URL (default `http://127.0.0.1:8080`). */
+  url?: string;
+  tenant?: string;
+  namespace?: string;
+  /** Token for brokers with token authentication. */
+  token?: string;
+  /** Unacknowledged messages one consumer holds at most (default 100). */
+  maxInFlight?: number;
+  /** Delay before a negatively acknowledged message comes back (default 1000 ms). */
+  negativeAckRedeliveryDelayMs?: number;
+  /** Redeliveries before a message moves to the dead-letter topic (default 10). */
+  maxRedeliveries?: number;
+  /** How long a publish waits for the broker's receipt (default 10 s). */
+  sendTimeoutMs?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export type PulsarSettings = Required<Omit<PulsarOptions, 'token' | 'log'>> & Pick<PulsarOptions, 'token' | 'log'>;
+
+/**
+ * The options with their defaults filled in.
+ *
+ * @example
+ * const settings = pulsarSettings({ url: process.env.PULSAR_URL }); // settings.maxInFlight === 100
+ */
+export function pulsarSettings(options: PulsarOptions): PulsarSettings {
+  return {
+    url: options.url ?? 'http://127.0.0.1:8080',
+    tenant: options.tenant ?? 'public',
+    namespace: options.namespace ?? 'default',
+    token: options.token,
+    maxInFlight: options.maxInFlight ?? 100,
+    negativeAckRedeliveryDelayMs: options.negativeAckRedeliveryDelayMs ?? 1000,
+    maxRedeliveries: options.maxRedeliveries ?? 10,
+    sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
+    log: options.log,
+  };
+}
+
+/** `persistent://tenant/namespace/topic` for a short topic name. */
+export function fullTopicName(settings: Pick<PulsarSettings, 'tenant' | 'namespace'>, topic: string): string {
+  return topic.includes('://') ? topic : `persistent://${settings.tenant}/${settings.namespace}/${topic}`;
+}
