@@ -240,7 +240,7 @@ events = saga_log entries of kind event+timer of the benchmarked sagas: per saga
 msgs = every message handled: startSaga calls + runtime inputs + participant deliveries = 11 per saga.
 1-row tx/s = mean of the sequential one-row rates measured just before and just after the run (the ratios' divisor);
   "at once" divides by the one-row rate with ${args.sagas} transactions in flight instead.
-avg/max batch = inputs per runtime.process() call, i.e. per runtime transaction (startSaga is always its own).`,
+avg/max batch = inputs per runtime transaction (runtime.settle() call); saga starts are batched with the other inputs.`,
   );
 
   console.log('\n### Where the time goes\n');
