@@ -47,7 +47,9 @@ export async function findSaga(store: SagaStore, id: string, types?: readonly st
  */
 export async function sagaDetail(store: SagaStore, id: string, types?: readonly string[]): Promise<SagaDetail> {
   const record = await findSaga(store, id, types);
-  const [deadlines, log] = await Promise.all([store.deadlinesOf(record.sagaType, id), store.readLog(record.sagaType, id)]);
+  const [deadlines, fullLog] = await Promise.all([store.deadlinesOf(record.sagaType, id), store.readLog(record.sagaType, id)]);
+  // Two reads: a transition committed in between must not show a log newer than the state.
+  const log = fullLog.filter((e) => e.seq <= record.logSeq);
   return {
     ...summary(record),
     context: (record.snapshot as { context?: unknown } | null)?.context ?? null,
