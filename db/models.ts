@@ -49,6 +49,12 @@ export interface ProcessedMessageRow {
 }
 export interface DeadLetterRow {
   id?: number;
+  source: string;
+  consumer: string | null;
+  msg_key: string | null;
+  status: string;
+  resolved_at: number | null;
+  resolution: string | null;
   message_id: string | null;
   type: string | null;
   topic: string | null;
@@ -139,6 +145,12 @@ export function defineModels(sequelize: Sequelize) {
     'DeadLetter',
     {
       id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+      source: str(16),
+      consumer: str(191, true),
+      msg_key: str(191, true),
+      status: str(16),
+      resolved_at: { type: DataTypes.BIGINT, allowNull: true },
+      resolution: { type: DataTypes.TEXT, allowNull: true },
       message_id: str(64, true),
       type: str(191, true),
       topic: str(191, true),

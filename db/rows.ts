@@ -83,22 +83,46 @@ export function toDeadline(row: DeadlineRow): Deadline {
   return { sagaType: row.saga_type, sagaId: row.saga_id, timerId: row.timer_id, dueAt: Number(row.due_at), event: JSON.parse(row.event) };
 }
 
-export const DEAD_LETTER_COLUMNS = ['message_id', 'type', 'topic', 'saga_id', 'code', 'reason', 'payload', 'at'] as const;
+export const DEAD_LETTER_COLUMNS = ['source', 'consumer', 'message_id', 'type', 'topic', 'msg_key', 'saga_id', 'code', 'reason', 'payload', 'at', 'status', 'resolved_at', 'resolution'] as const;
+
+/** Cut to the column's length: a dead letter must be written whatever the message carried. */
+const fit = (value: string | null | undefined, length: number) => (value == null ? null : value.slice(0, length));
 
 export function deadLetterValues(l: DeadLetter): unknown[] {
-  return [l.messageId, l.type, l.topic, l.sagaId, l.code, l.reason, l.payload, l.at];
+  return [
+    l.source ?? 'message',
+    fit(l.consumer, 191),
+    fit(l.messageId, 64),
+    fit(l.type, 191),
+    fit(l.topic, 191),
+    fit(l.key, 191),
+    fit(l.sagaId, 64),
+    fit(l.code, 64),
+    l.reason,
+    l.payload,
+    l.at,
+    l.status ?? 'open',
+    l.resolvedAt ?? null,
+    l.resolution ?? null,
+  ];
 }
 
 export function toDeadLetter(r: DeadLetterRow): DeadLetter {
   return {
     id: Number(r.id),
+    source: r.source as DeadLetter['source'],
+    consumer: r.consumer,
     messageId: r.message_id,
     type: r.type,
     topic: r.topic,
+    key: r.msg_key,
     sagaId: r.saga_id,
     code: r.code,
     reason: r.reason,
     payload: r.payload,
     at: Number(r.at),
+    status: r.status as DeadLetter['status'],
+    resolvedAt: r.resolved_at === null ? null : Number(r.resolved_at),
+    resolution: r.resolution,
   };
 }

@@ -152,6 +152,42 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'RevertirConfirmacion',
 ];
 
+/**
+ * Most characters of each string field, so that every value fits the column that stores it
+ * (ids in VARCHAR(64) columns, `estado` in VARCHAR(32)); other string fields get
+ * `LIMITS.string`. A message over a limit is refused where it enters (400 at HTTP, a dead
+ * letter with the reason on the message path) instead of failing in the database.
+ */
+export const FIELD_LIMITS: Readonly<Record<string, number>> = {
+  id_correlacion: 64,
+  id_reserva: 64,
+  id_cliente: 64,
+  id_pago: 64,
+  estado: 32,
+  motivo: 1000,
+  simular_fallo: 32,
+};
+
+export const LIMITS = {
+  /** The envelope's `id`: processed ids, outbox and saga log keep it in VARCHAR(64). */
+  messageId: 64,
+  serviceName: 128,
+  /** A string field without a limit of its own in {@link FIELD_LIMITS}. */
+  string: 255,
+  /** `itinerarios` as JSON: vuelos keeps it in a TEXT column (64 KiB on MySQL). */
+  itinerariosBytes: 16 * 1024,
+  /**
+   * A whole envelope as JSON. The broker's WebSocket API carries it base64-encoded in a
+   * frame of at most 1 MiB; this leaves room for that and for the frame's other fields.
+   */
+  messageBytes: 256 * 1024,
+} as const;
+
+/** The most characters `field` may hold. */
+export function maxLengthOf(field: string): number {
+  return FIELD_LIMITS[field] ?? LIMITS.string;
+}
+
 type FieldKind = 'string' | 'number' | 'array' | 'object';
 type Schema = Record<string, FieldKind | `${FieldKind}?`>;
 
@@ -249,6 +285,10 @@ export function parseEnvelope(raw: unknown): ParseResult {
       return { ok: false, reason: `envelope field "${field}" must be a non-empty string` };
     }
   }
+  if ((env.id as string).length > LIMITS.messageId) return { ok: false, reason: `envelope field "id" is longer than ${LIMITS.messageId} characters` };
+  if ((env.service_name as string).length > LIMITS.serviceName) {
+    return { ok: false, reason: `envelope field "service_name" is longer than ${LIMITS.serviceName} characters` };
+  }
   if (kindOf(env.time) !== 'number') return { ok: false, reason: 'envelope field "time" must be a number (epoch ms)' };
   if (env.specversion !== 'v1') return { ok: false, reason: `unsupported specversion ${JSON.stringify(env.specversion)}` };
   if (!isMessageType(env.type)) return { ok: false, reason: `unknown message type "${String(env.type)}"` };
@@ -270,6 +310,12 @@ export function parseEnvelope(raw: unknown): ParseResult {
     if (expected === 'string' && data[field] === '') {
       return { ok: false, reason: `${env.type}: field "data.${field}" must not be empty` };
     }
+    if (expected === 'string' && (data[field] as string).length > maxLengthOf(field)) {
+      return { ok: false, reason: `${env.type}: field "data.${field}" is longer than ${maxLengthOf(field)} characters` };
+    }
+  }
+  if (Array.isArray(data.itinerarios) && Buffer.byteLength(JSON.stringify(data.itinerarios)) > LIMITS.itinerariosBytes) {
+    return { ok: false, reason: `${env.type}: field "data.itinerarios" is larger than ${LIMITS.itinerariosBytes} bytes as JSON` };
   }
   if (typeof data.simular_fallo === 'string' && !(SIMULATED_FAILURES as readonly string[]).includes(data.simular_fallo)) {
     return { ok: false, reason: `${env.type}: field "data.simular_fallo" must be one of ${SIMULATED_FAILURES.join(', ')}` };

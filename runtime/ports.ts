@@ -62,17 +62,34 @@ export interface Deadline {
   event: { type: string };
 }
 
-/** A message that was refused for good, with the reason. */
+/** Where a dead letter was refused: a consumed message, an outbox row the broker refused, a deadline that could not fire, or a message the broker moved to a dead-letter topic. */
+export type DeadLetterSource = 'message' | 'publish' | 'deadline' | 'broker-dlq';
+export const DEAD_LETTER_STATUSES = ['open', 'replayed', 'discarded'] as const;
+export type DeadLetterStatus = (typeof DEAD_LETTER_STATUSES)[number];
+
+/** Something that was refused for good, with the reason: kept until an operator replays or discards it. */
 export interface DeadLetter {
   id?: number;
+  /** Default `message`. */
+  source?: DeadLetterSource;
+  /** The subscription (or process part) that refused it, which a replay hands it back to. */
+  consumer?: string | null;
   messageId: string | null;
   type: string | null;
   topic: string | null;
+  /** The message's ordering key, when it had one. */
+  key?: string | null;
   sagaId: string | null;
   code: string;
   reason: string;
+  /** The message as received or as it was to be published; a deadline as JSON. */
   payload: string;
   at: number;
+  /** Default `open`. */
+  status?: DeadLetterStatus;
+  resolvedAt?: number | null;
+  /** What the replay or discard did, and who asked for it. */
+  resolution?: string | null;
 }
 
 /** What the inputs of a batch are about to read: instances by type and id, processed message ids by consumer. */
