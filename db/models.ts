@@ -41,6 +41,8 @@ export interface DeadlineRow {
   timer_id: string;
   due_at: number;
   event: string;
+  after_message: string | null;
+  delay_ms: number | null;
 }
 export interface ProcessedMessageRow {
   consumer: string;
@@ -129,6 +131,8 @@ export function defineModels(sequelize: Sequelize) {
       timer_id: { ...str(191), primaryKey: true },
       due_at: millis(),
       event: text(),
+      after_message: str(64, true),
+      delay_ms: { type: DataTypes.BIGINT, allowNull: true },
     },
     options('deadlines'),
   );

@@ -73,14 +73,22 @@ export function toOutboxMessage(r: OutboxRow): OutboxMessage {
   };
 }
 
-export const DEADLINE_COLUMNS = ['saga_type', 'saga_id', 'timer_id', 'due_at', 'event'] as const;
+export const DEADLINE_COLUMNS = ['saga_type', 'saga_id', 'timer_id', 'due_at', 'event', 'after_message', 'delay_ms'] as const;
 
 export function deadlineValues(d: Deadline): unknown[] {
-  return [d.sagaType, d.sagaId, d.timerId, d.dueAt, JSON.stringify(d.event)];
+  return [d.sagaType, d.sagaId, d.timerId, d.dueAt, JSON.stringify(d.event), d.afterMessage ?? null, d.delayMs ?? null];
 }
 
 export function toDeadline(row: DeadlineRow): Deadline {
-  return { sagaType: row.saga_type, sagaId: row.saga_id, timerId: row.timer_id, dueAt: Number(row.due_at), event: JSON.parse(row.event) };
+  return {
+    sagaType: row.saga_type,
+    sagaId: row.saga_id,
+    timerId: row.timer_id,
+    dueAt: Number(row.due_at),
+    event: JSON.parse(row.event),
+    afterMessage: row.after_message ?? null,
+    delayMs: row.delay_ms === null || row.delay_ms === undefined ? null : Number(row.delay_ms),
+  };
 }
 
 export const DEAD_LETTER_COLUMNS = ['source', 'consumer', 'message_id', 'type', 'topic', 'msg_key', 'saga_id', 'code', 'reason', 'payload', 'at', 'status', 'resolved_at', 'resolution'] as const;

@@ -1,5 +1,5 @@
 import type { Sequelize } from 'sequelize';
-import type { DeadLetter, Deadline, InstanceQuery, LogEntry, OutboxMessage, SagaInstanceRecord, SagaStore } from '../runtime/ports.ts';
+import type { DeadLetter, DeadLetterQuery, Deadline, InstanceQuery, LogEntry, OutboxMessage, SagaInstanceRecord, SagaStore } from '../runtime/ports.ts';
 import { translate } from './driver-errors.ts';
 import { defineModels, type DeadlineRow, type OutboxRow, type SagaModels } from './models.ts';
 import { DEADLINE_COLUMNS, OUTBOX_COLUMNS, toDeadLetter, toDeadline, toInstance, toLogEntry, toOutboxMessage } from './rows.ts';
@@ -86,21 +86,27 @@ export class SequelizeSagaStore implements SagaStore {
     return rows.map(toOutboxMessage);
   }
 
-  async markSent(seqs: number[], at: number): Promise<void> {
-    if (seqs.length === 0) return;
-    await this.transaction((uow) => uow.sql.change(`UPDATE outbox SET sent_at = ${uow.sql.escape(at)} WHERE seq IN (${seqs.map((s) => uow.sql.escape(s)).join(', ')})`));
+  async markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void> {
+    if (sent.length === 0) return;
+    await this.transaction((uow) => uow.markSent(sent, at));
   }
 
-  async dueDeadlines(now: number, limit: number): Promise<Deadline[]> {
+  async dueDeadlines(now: number, limit: number, sagaTypes?: readonly string[]): Promise<Deadline[]> {
     const rows = await this.sql.select<DeadlineRow>(
-      `SELECT ${DEADLINE_COLUMNS.join(', ')} FROM deadlines WHERE due_at <= ${this.sql.escape(now)} ORDER BY due_at LIMIT ${this.sql.escape(limit)}`,
+      `SELECT ${DEADLINE_COLUMNS.join(', ')} FROM deadlines WHERE due_at <= ${this.sql.escape(now)} AND ${this.armed(sagaTypes)} ORDER BY due_at LIMIT ${this.sql.escape(limit)}`,
     );
     return rows.map(toDeadline);
   }
 
-  async nextDeadlineAt(): Promise<number | null> {
-    const [row] = await this.sql.select<{ next: number | string | null }>('SELECT MIN(due_at) AS next FROM deadlines');
+  async nextDeadlineAt(sagaTypes?: readonly string[]): Promise<number | null> {
+    const [row] = await this.sql.select<{ next: number | string | null }>(`SELECT MIN(due_at) AS next FROM deadlines WHERE ${this.armed(sagaTypes)}`);
     return row?.next === null || row?.next === undefined ? null : Number(row.next);
+  }
+
+  /** Deadlines that are armed (not waiting for their command's publication), of these saga types. */
+  private armed(sagaTypes?: readonly string[]): string {
+    const types = sagaTypes ? ` AND saga_type IN (${sagaTypes.map((t) => this.sql.escape(t)).join(', ') || 'NULL'})` : '';
+    return `after_message IS NULL${types}`;
   }
 
   async deadlinesOf(sagaType: string, id: string): Promise<Deadline[]> {
@@ -108,9 +114,17 @@ export class SequelizeSagaStore implements SagaStore {
     return rows.map(toDeadline);
   }
 
-  async listDeadLetters(limit = 100): Promise<DeadLetter[]> {
-    const rows = await this.models.DeadLetter.findAll({ order: [['id', 'DESC']], limit, raw: true });
+  async listDeadLetters(query: DeadLetterQuery = {}): Promise<DeadLetter[]> {
+    const where: Record<string, unknown> = {};
+    if (query.status) where.status = query.status;
+    if (query.consumers) where.consumer = [...query.consumers];
+    const rows = await this.models.DeadLetter.findAll({ where, order: [['id', 'DESC']], limit: query.limit ?? 100, raw: true });
     return rows.map(toDeadLetter);
+  }
+
+  async getDeadLetter(id: number): Promise<DeadLetter | null> {
+    const row = await this.models.DeadLetter.findByPk(id, { raw: true });
+    return row ? toDeadLetter(row) : null;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { ConcurrencyError, SagaAlreadyExistsError } from '../runtime/errors.ts';
-import type { DeadLetter, Deadline, LogEntry, NewOutboxMessage, ReadAhead, SagaInstanceRecord, UnitOfWork } from '../runtime/ports.ts';
+import type { DeadLetter, DeadLetterStatus, Deadline, LogEntry, NewOutboxMessage, OutboxMessage, ReadAhead, SagaInstanceRecord, UnitOfWork } from '../runtime/ports.ts';
 import { onUniqueViolation } from './driver-errors.ts';
 import type { SagaInstanceRow } from './models.ts';
 import {
@@ -189,6 +189,33 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     await this.sql.insert('dead_letters', DEAD_LETTER_COLUMNS, [deadLetterValues(letter)]);
   }
 
+  async resolveDeadLetter(id: number, status: Exclude<DeadLetterStatus, 'open'>, resolution: string, at: number): Promise<boolean> {
+    const sql = this.sql;
+    const set = `status = ${sql.escape(status)}, resolved_at = ${sql.escape(at)}, resolution = ${sql.escape(resolution)}`;
+    return (await sql.change(`UPDATE dead_letters SET ${set} WHERE id = ${sql.escape(id)} AND status = 'open'`)) === 1;
+  }
+
+  async markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void> {
+    const sql = this.sql;
+    for (const part of chunks(sent)) {
+      await sql.change(`UPDATE outbox SET sent_at = ${sql.escape(at)} WHERE seq IN (${part.map((r) => sql.escape(r.seq)).join(', ')})`);
+      await this.armDeadlines(part.map((r) => r.messageId), at);
+    }
+  }
+
+  async dropOutbox(row: Pick<OutboxMessage, 'seq' | 'messageId'>, at: number): Promise<boolean> {
+    if ((await this.sql.change(`DELETE FROM outbox WHERE seq = ${this.sql.escape(row.seq)} AND sent_at IS NULL`)) !== 1) return false;
+    // The step's deadline runs as if the command had gone out: the saga decides, not the broker.
+    await this.armDeadlines([row.messageId], at);
+    return true;
+  }
+
+  private async armDeadlines(messageIds: readonly string[], at: number): Promise<void> {
+    const sql = this.sql;
+    const ids = messageIds.map((id) => sql.escape(id)).join(', ');
+    await sql.change(`UPDATE deadlines SET due_at = ${sql.escape(at)} + delay_ms, after_message = NULL WHERE after_message IN (${ids})`);
+  }
+
   /** The rows of another table (a participant's) read and written in this transaction, written back by `flush`. */
   rows<R extends object>(spec: TableSpec<R>): TableRows<R> {
     let rows = this.tables.get(spec.name);
@@ -286,7 +313,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     for (const part of chunks(cleared)) await sql.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id'], part)}`);
     for (const part of chunks(cancelled)) await sql.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id', 'timer_id'], part)}`);
     const due = changes.flatMap((c) => [...c.timers.values()].filter((d): d is Deadline => d !== null));
-    await sql.insert('deadlines', DEADLINE_COLUMNS, due.map(deadlineValues), { upsert: { key: ['saga_type', 'saga_id', 'timer_id'], columns: ['due_at', 'event'] } });
+    await sql.insert('deadlines', DEADLINE_COLUMNS, due.map(deadlineValues), { upsert: { key: ['saga_type', 'saga_id', 'timer_id'], columns: ['due_at', 'event', 'after_message', 'delay_ms'] } });
   }
 }
 

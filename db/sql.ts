@@ -1,4 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import { translate } from './driver-errors.ts';
 
 /** Most rows in one INSERT, and most keys in one `anyOf` (SQLite parses an OR chain as a tree ~1000 deep at most). */
 const MAX_ROWS = 200;
@@ -45,13 +46,13 @@ export class Sql {
   }
 
   select<T extends object>(sql: string): Promise<T[]> {
-    return this.sequelize.query<T>(sql, { type: QueryTypes.SELECT, transaction: this.transaction, raw: true });
+    return typed(this.sequelize.query<T>(sql, { type: QueryTypes.SELECT, transaction: this.transaction, raw: true }));
   }
 
   /** Runs an UPDATE or DELETE; resolves with the number of rows it matched (mysql2 connects with FOUND_ROWS). */
   async change(sql: string): Promise<number> {
     const type = /^\s*delete/i.test(sql) ? QueryTypes.BULKDELETE : QueryTypes.BULKUPDATE;
-    return Number(await this.sequelize.query(sql, { type, transaction: this.transaction }));
+    return Number(await typed(this.sequelize.query(sql, { type, transaction: this.transaction })));
   }
 
   /** Inserts `rows` (values in the order of `columns`) in as few statements as the size limits allow, in order. */
@@ -65,7 +66,7 @@ export class Sql {
       const sql = head + values.join(', ') + tail;
       values = [];
       size = 0;
-      await this.sequelize.query(sql, { type: QueryTypes.INSERT, transaction: this.transaction });
+      await typed(this.sequelize.query(sql, { type: QueryTypes.INSERT, transaction: this.transaction }));
     };
     for (const row of rows) {
       const tuple = `(${row.map((v) => this.escape(v)).join(', ')})`;
@@ -104,6 +105,13 @@ export class Sql {
     if (this.mysql) return ` ON DUPLICATE KEY UPDATE ${columns.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
     return ` ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`;
   }
+}
+
+/** A query whose driver errors are the runtime's typed errors (unavailable, conflict, refused data). */
+function typed<T>(query: Promise<T>): Promise<T> {
+  return query.catch((error: unknown) => {
+    throw translate(error);
+  });
 }
 
 /**

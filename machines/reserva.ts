@@ -1,5 +1,8 @@
 import { assign, setup } from 'xstate';
+import { esperaCompensacion, intentosEnHorizonte, plazosDe, type Plazos } from './compensacion.ts';
 import { TOPICS, type Commands, type Events, type EventType, type Itinerario, type SimulatedFailure } from './messages.ts';
+
+export { DEFAULT_PLAZOS, type Plazos } from './compensacion.ts';
 
 /**
  * The orchestrated AeroAlpes reservation saga (domain.md, "The orchestrated saga").
@@ -7,9 +10,11 @@ import { TOPICS, type Commands, type Events, type EventType, type Itinerario, ty
  * Steps: CrearReserva -> PagarReserva -> ConfirmarReserva (GDS) -> AprobarReserva.
  * A failure event of step i compensates the steps before it, newest first; a deadline
  * that expires compensates step i too, because a participant that answered late may
- * still have done it. Each compensation waits for its confirmation event and is retried
- * (on its failure event or its own deadline) until `maxReintentos`, then the saga stops
- * in `reparacionManual` for a person to repair.
+ * still have done it. Each compensation waits for its confirmation event; when it fails
+ * or is not confirmed in time it is sent again, with doubling waits, for about
+ * `plazos.horizonte` (`maxReintentos` attempts); then the saga stops in
+ * `reparacionManual` for a person to repair, where the confirmation that arrives late
+ * still resumes it.
  *
  * Commands are named actions whose `params` build the command from the triggering event
  * and the context; the runtime records them in the outbox. Nothing here does I/O.
@@ -23,18 +28,11 @@ export interface ReservaInput {
   monto_vat: number;
   itinerarios: Itinerario[];
   simular_fallo?: SimulatedFailure;
-  /** Deadlines in ms: for a step's answer, and for a compensation's confirmation. */
+  /** Deadlines in ms: for a step's answer, and for a compensation's confirmation and retries. */
   plazos?: Partial<Plazos>;
-  /** Attempts of one compensation before the saga needs manual repair. */
+  /** Attempts of one compensation before the saga needs manual repair (default: as many as fit in `plazos.horizonte`). */
   maxReintentos?: number;
 }
-
-export interface Plazos {
-  paso: number;
-  compensacion: number;
-}
-
-export const DEFAULT_PLAZOS: Plazos = { paso: 30_000, compensacion: 10_000 };
 
 type Compensation = 'revirtiendoConfirmacion' | 'revirtiendoPago' | 'cancelandoReserva';
 
@@ -46,6 +44,12 @@ export interface ReservaContext extends Omit<ReservaInput, 'plazos' | 'maxReinte
   motivo?: string;
   /** Attempts made per compensation. */
   intentos: Partial<Record<Compensation, number>>;
+  /** The compensation under way (whose attempts set the wait for its confirmation). */
+  compensando?: Compensation;
+  /** The reason the last attempt of a compensation failed. */
+  ultimoFallo?: string;
+  /** In manual repair: the compensation whose confirmation is still awaited. */
+  pendiente?: Compensation;
 }
 
 /** A domain event as the machine sees it: the envelope's type and data. */
@@ -80,14 +84,19 @@ export const reservaMachine = setup({
         [params.paso]: (context.intentos[params.paso] ?? 1) + 1,
       }),
     }),
+    compensar: assign({ compensando: (_, params: { paso: Compensation }) => params.paso }),
+    registrarFallo: assign({ ultimoFallo: ({ event }) => ('motivo' in event.data ? String(event.data.motivo) : event.type) }),
+    quedaPendiente: assign({ pendiente: (_, params: { paso: Compensation }) => params.paso }),
   },
   guards: {
     quedanIntentos: ({ context }, params: { paso: Compensation }) =>
       (context.intentos[params.paso] ?? 1) < context.maxReintentos,
+    pendiente: ({ context }, params: { paso: Compensation }) => context.pendiente === params.paso,
   },
   delays: {
     plazoPaso: ({ context }) => context.plazos.paso,
-    plazoCompensacion: ({ context }) => context.plazos.compensacion,
+    // Doubling waits: an unconfirmed compensation is sent again later each time.
+    plazoCompensacion: ({ context }) => esperaCompensacion(context.plazos, context.compensando ? (context.intentos[context.compensando] ?? 1) : 1),
   },
 }).createMachine({
   id: 'reserva',
@@ -99,8 +108,8 @@ export const reservaMachine = setup({
     monto_vat: input.monto_vat,
     itinerarios: input.itinerarios,
     ...(input.simular_fallo ? { simular_fallo: input.simular_fallo } : {}),
-    plazos: { ...DEFAULT_PLAZOS, ...input.plazos },
-    maxReintentos: input.maxReintentos ?? 3,
+    plazos: plazosDe(input.plazos),
+    maxReintentos: input.maxReintentos ?? intentosEnHorizonte(plazosDe(input.plazos)),
     intentos: {},
   }),
   initial: 'creandoReserva',
@@ -209,58 +218,78 @@ export const reservaMachine = setup({
       },
     },
     revirtiendoConfirmacion: {
-      entry: {
-        type: 'RevertirConfirmacion',
-        params: ({ context }) => ({
-          id_correlacion: context.id_correlacion,
-          id_reserva: context.id_reserva,
-          motivo: context.motivo ?? 'compensación',
-        }),
-      },
+      entry: [
+        { type: 'compensar', params: { paso: 'revirtiendoConfirmacion' } },
+        {
+          type: 'RevertirConfirmacion',
+          params: ({ context }) => ({
+            id_correlacion: context.id_correlacion,
+            id_reserva: context.id_reserva,
+            motivo: context.motivo ?? 'compensación',
+          }),
+        },
+      ],
       on: {
         ConfirmacionGDSRevertida: { target: 'revirtiendoPago' },
-        ReversionConfirmacionFallida: retry('revirtiendoConfirmacion'),
+        // Sent again when its wait runs out, not at once: a failing participant is not flooded.
+        ReversionConfirmacionFallida: { actions: 'registrarFallo' },
       },
       after: { plazoCompensacion: retry('revirtiendoConfirmacion') },
     },
     revirtiendoPago: {
-      entry: {
-        type: 'RevertirPago',
-        params: ({ context }) => ({
-          id_correlacion: context.id_correlacion,
-          id_reserva: context.id_reserva,
-          motivo: context.motivo ?? 'compensación',
-          ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
-        }),
-      },
+      entry: [
+        { type: 'compensar', params: { paso: 'revirtiendoPago' } },
+        {
+          type: 'RevertirPago',
+          params: ({ context }) => ({
+            id_correlacion: context.id_correlacion,
+            id_reserva: context.id_reserva,
+            motivo: context.motivo ?? 'compensación',
+            ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
+          }),
+        },
+      ],
       on: {
         PagoRevertido: { target: 'cancelandoReserva' },
-        ReversionPagoFallida: retry('revirtiendoPago'),
+        // Sent again when its wait runs out, not at once: a failing participant is not flooded.
+        ReversionPagoFallida: { actions: 'registrarFallo' },
       },
       after: { plazoCompensacion: retry('revirtiendoPago') },
     },
     cancelandoReserva: {
-      entry: {
-        type: 'CancelarReserva',
-        params: ({ context }) => ({
-          id_correlacion: context.id_correlacion,
-          id_reserva: context.id_reserva,
-          motivo: context.motivo ?? 'compensación',
-        }),
-      },
+      entry: [
+        { type: 'compensar', params: { paso: 'cancelandoReserva' } },
+        {
+          type: 'CancelarReserva',
+          params: ({ context }) => ({
+            id_correlacion: context.id_correlacion,
+            id_reserva: context.id_reserva,
+            motivo: context.motivo ?? 'compensación',
+          }),
+        },
+      ],
       on: {
         ReservaCancelada: { target: 'compensada' },
-        CancelacionReservaFallida: retry('cancelandoReserva'),
+        // Sent again when its wait runs out, not at once: a failing participant is not flooded.
+        CancelacionReservaFallida: { actions: 'registrarFallo' },
       },
       after: { plazoCompensacion: retry('cancelandoReserva') },
     },
     completada: { type: 'final', tags: ['completed'] },
     compensada: { type: 'final', tags: ['compensated'] },
-    reparacionManual: { type: 'final', tags: ['failed'] },
+    // Not final: a person repairs it, or the confirmation that comes late resumes the compensation.
+    reparacionManual: {
+      tags: ['failed'],
+      on: {
+        ConfirmacionGDSRevertida: { guard: { type: 'pendiente', params: { paso: 'revirtiendoConfirmacion' } }, target: 'revirtiendoPago' },
+        PagoRevertido: { guard: { type: 'pendiente', params: { paso: 'revirtiendoPago' } }, target: 'cancelandoReserva' },
+        ReservaCancelada: { guard: { type: 'pendiente', params: { paso: 'cancelandoReserva' } }, target: 'compensada' },
+      },
+    },
   },
 });
 
-/** A compensation that failed or timed out is sent again, up to `maxReintentos` attempts. */
+/** A compensation not confirmed in time is sent again, up to `maxReintentos` attempts; then it needs manual repair. */
 function retry(paso: Compensation) {
   return [
     {
@@ -271,7 +300,10 @@ function retry(paso: Compensation) {
     },
     {
       target: 'reparacionManual',
-      actions: { type: 'registrarMotivo', params: { motivo: `compensación agotada: ${paso}` } },
+      actions: [
+        { type: 'registrarMotivo', params: { motivo: `compensación agotada: ${paso}` } },
+        { type: 'quedaPendiente', params: { paso } },
+      ],
     },
   ] as const;
 }

@@ -1,9 +1,20 @@
+import { UnavailableError } from './errors.ts';
+import type { Health } from './health.ts';
 import type { Deadline, SagaStore } from './ports.ts';
 
 export interface DeadlineSchedulerOptions {
+  /** The saga types whose deadlines this scheduler fires (those its process runs). */
+  sagaTypes: readonly string[];
   /** Poll interval, for deadlines written by other processes (default 1000 ms). */
   pollMs?: number;
   batchSize?: number;
+  /**
+   * While a dependency is down, no deadline fires; after it answers again (and after the
+   * process starts) deadlines wait this long more (default 0), so that answers held up by
+   * the outage arrive before a step is given up.
+   */
+  graceMs?: number;
+  health?: Health;
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -12,11 +23,15 @@ export interface DeadlineSchedulerOptions {
  * Fires durable deadlines (XState `after` timers stored in the database) when due.
  *
  * Plain XState keeps delayed events in memory, so a restored actor loses them. Here the
- * due time is a row: on start the scheduler fires everything overdue at once, then wakes
- * at the earliest due time (or at the poll interval, whichever is sooner).
+ * due time is a row: the scheduler wakes at the earliest due time (or at the poll
+ * interval, whichever is sooner) and fires what is due, of its own saga types only. A
+ * deadline that fell due while the process could not act (it was down, or its database or
+ * broker was) fires after the grace period, not the moment the process can act again.
+ * `fire` settles each deadline by itself (applied, or dead-lettered when it can never
+ * fire), so no row blocks the others.
  *
  * @example
- * const scheduler = new DeadlineScheduler(store, (due) => runtime.process(due.map(toTimerInput)));
+ * const scheduler = new DeadlineScheduler(store, (due) => runtime.fireDeadlines(due), { sagaTypes: ['reserva'] });
  * scheduler.start();
  */
 export class DeadlineScheduler {
@@ -26,16 +41,19 @@ export class DeadlineScheduler {
   private polling: Promise<number> | null = null;
   private readonly pollMs: number;
   private readonly batchSize: number;
+  private readonly graceMs: number;
   private readonly clock: () => number;
   private readonly log: NonNullable<DeadlineSchedulerOptions['log']>;
 
   constructor(
     private readonly store: SagaStore,
-    private readonly fire: (due: Deadline[]) => Promise<unknown>,
-    options: DeadlineSchedulerOptions = {},
+    /** Resolves with how many of `due` it settled. */
+    private readonly fire: (due: Deadline[]) => Promise<number>,
+    private readonly options: DeadlineSchedulerOptions,
   ) {
     this.pollMs = options.pollMs ?? 1000;
     this.batchSize = options.batchSize ?? 100;
+    this.graceMs = options.graceMs ?? 0;
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => {});
   }
@@ -59,7 +77,16 @@ export class DeadlineScheduler {
     if (this.started && dueAt < this.armedAt) this.arm(dueAt);
   }
 
-  /** Fires every deadline due now; resolves with how many were fired. */
+  /** When deadlines may fire again, or 0 when they may now. */
+  heldUntil(): number {
+    const health = this.options.health;
+    if (!health) return 0;
+    if (!health.available) return Infinity;
+    const until = health.recoveredAt + this.graceMs;
+    return until > this.clock() ? until : 0;
+  }
+
+  /** Fires every deadline due now (unless held); resolves with how many were fired. */
   poll(): Promise<number> {
     if (this.polling) return this.polling;
     this.polling = this.fireDue().finally(() => {
@@ -80,22 +107,26 @@ export class DeadlineScheduler {
     this.armedAt = Infinity;
     await this.poll();
     if (!this.started) return;
-    const next = await this.store.nextDeadlineAt().catch(() => null);
+    const next = await this.store.nextDeadlineAt(this.options.sagaTypes).catch(() => null);
     const wake = this.clock() + this.pollMs;
-    this.arm(next === null ? wake : Math.min(next, wake));
+    const held = this.heldUntil();
+    this.arm(Math.max(held === Infinity ? wake : held, next === null ? wake : Math.min(next, wake)));
   }
 
   private async fireDue(): Promise<number> {
+    if (this.heldUntil() > 0) return 0;
     let fired = 0;
     try {
       for (;;) {
-        const due = await this.store.dueDeadlines(this.clock(), this.batchSize);
+        const due = await this.store.dueDeadlines(this.clock(), this.batchSize, this.options.sagaTypes);
+        this.options.health?.up('database');
         if (due.length === 0) break;
-        await this.fire(due);
-        fired += due.length;
-        if (due.length < this.batchSize) break;
+        const settled = await this.fire(due);
+        fired += settled;
+        if (due.length < this.batchSize || settled === 0 || this.heldUntil() > 0) break;
       }
     } catch (error) {
+      if (error instanceof UnavailableError) this.options.health?.down('database', error.message);
       this.log('firing deadlines failed; will retry', { error: (error as Error).message });
     }
     return fired;

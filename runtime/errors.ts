@@ -75,10 +75,60 @@ export class UnavailableError extends SagaError {
   readonly code = 'unavailable';
 }
 
-/** True when an error (ours or a driver's) is worth trying again. */
+/** No dead letter has that id (among those this process may see). */
+export class UnknownDeadLetterError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'unknown_dead_letter';
+}
+
+/** The dead letter was replayed or discarded already. */
+export class DeadLetterResolvedError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'dead_letter_resolved';
+}
+
+/** The broker refused this message for good (too large for it, or refused as invalid): publishing it again cannot succeed. */
+export class MessageRejectedError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'message_rejected';
+}
+
+/** A command built by a transition is larger than a message may be (`LIMITS.messageBytes`). */
+export class MessageTooLargeError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'message_too_large';
+}
+
+/** The database refused the data itself (too long for its column, a NULL where none may be): writing it again cannot succeed. */
+export class RejectedByDatabaseError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'rejected_by_database';
+}
+
+/** An error nobody classified that kept failing: after bounded attempts it is treated as terminal. */
+export class RepeatedFailureError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'failed';
+  constructor(attempts: number, readonly last: unknown) {
+    super(`failed ${attempts} times: ${(last as Error)?.message ?? String(last)}`, { cause: last });
+  }
+}
+
+/**
+ * How to treat a failure:
+ * - `transient`: a typed retryable error (a dependency is unavailable, a transaction
+ *   conflicted): wait and try again, for as long as it takes, without giving up the input;
+ * - `terminal`: the input can never succeed: dead-letter it with the reason;
+ * - `unknown`: nobody classified it: try a bounded number of times, then treat it as terminal.
+ */
+export type FailureKind = 'transient' | 'terminal' | 'unknown';
+
+export function classify(error: unknown): FailureKind {
+  if (error instanceof SagaError) return error.retryable ? 'transient' : 'terminal';
+  return 'unknown';
+}
+
+/** True when the same input may succeed later: a typed retryable error, or an unclassified one (retried a bounded number of times). */
 export function isRetryable(error: unknown): boolean {
-  if (error instanceof SagaError) return error.retryable;
-  // Unknown errors (driver errors, timeouts) are retried: a poison message ends in the
-  // dead-letter topic after the transport's redelivery limit, never silently dropped.
-  return true;
+  return classify(error) !== 'terminal';
 }

@@ -1,18 +1,35 @@
-import type { SagaStore, Transport } from './ports.ts';
+import { withRetries } from './batch-transaction.ts';
+import { classify, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
+import type { Health } from './health.ts';
+import type { OutboxMessage, SagaStore, Transport } from './ports.ts';
 
 export interface OutboxRelayOptions {
   /** Poll interval for rows committed by other processes or left by a crash (default 500 ms). */
   pollMs?: number;
   batchSize?: number;
+  /** Longest wait between rounds while the broker fails (default 5 s). */
+  maxBackoffMs?: number;
+  /** Attempts of one row that fails in a way nobody classified, before it is dead-lettered (default 5). */
+  maxRowAttempts?: number;
+  /** Told when the broker refuses connections and when a publish works again. */
+  health?: Health;
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 /**
- * Publishes committed outbox rows in commit order and marks them sent.
+ * Publishes committed outbox rows in commit order and marks them sent (arming the
+ * deadlines that waited for them).
  *
  * At least once: a crash between publish and mark republishes the row with the same
  * message id after restart, and consumers deduplicate by that id.
+ *
+ * One row never holds back the others: a row the broker refuses for good
+ * (`MessageRejectedError`), or that keeps failing in a way nobody classified, is taken out
+ * of the outbox into the dead letters with the broker's reason, and the rows behind it are
+ * published. While a row is retried, later rows of the same key wait, so one saga's
+ * messages keep their order. The broker unavailable stops the round: nothing is lost, the
+ * relay tries again with capped backoff.
  *
  * @example
  * const relay = new OutboxRelay(store, transport);
@@ -26,18 +43,24 @@ export class OutboxRelay {
   private again = false;
   private started = false;
   private failures = 0;
+  /** Failed attempts per row (by seq) that nobody classified. */
+  private readonly attempts = new Map<number, number>();
   private readonly pollMs: number;
   private readonly batchSize: number;
+  private readonly maxBackoffMs: number;
+  private readonly maxRowAttempts: number;
   private readonly clock: () => number;
   private readonly log: NonNullable<OutboxRelayOptions['log']>;
 
   constructor(
     private readonly store: SagaStore,
     private readonly transport: Transport,
-    options: OutboxRelayOptions = {},
+    private readonly options: OutboxRelayOptions = {},
   ) {
     this.pollMs = options.pollMs ?? 500;
     this.batchSize = options.batchSize ?? 200;
+    this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
+    this.maxRowAttempts = options.maxRowAttempts ?? 5;
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => {});
   }
@@ -78,10 +101,21 @@ export class OutboxRelay {
     return this.running;
   }
 
+  /** Flushes until nothing is pending or `timeoutMs` passed (on shutdown); resolves with what is left. */
+  async drain(timeoutMs: number): Promise<number> {
+    const until = this.clock() + timeoutMs;
+    for (;;) {
+      await this.flush();
+      const left = (await this.store.pendingOutbox(1).catch(() => [{}])).length;
+      if (left === 0 || this.clock() >= until || this.failures > 0) return left;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   private schedule(): void {
     if (!this.started) return;
     if (this.timer) clearTimeout(this.timer);
-    const backoff = this.failures === 0 ? this.pollMs : Math.min(30_000, this.pollMs * 2 ** this.failures);
+    const backoff = this.failures === 0 ? this.pollMs : Math.min(this.maxBackoffMs, this.pollMs * 2 ** this.failures);
     this.timer = setTimeout(() => this.kick(), backoff);
     this.timer.unref();
   }
@@ -92,17 +126,9 @@ export class OutboxRelay {
       for (;;) {
         const rows = await this.store.pendingOutbox(this.batchSize);
         if (rows.length === 0) break;
-        const sent: number[] = [];
-        try {
-          for (const row of rows) {
-            await this.transport.publish(row.topic, { key: row.key, payload: row.payload });
-            sent.push(row.seq);
-          }
-        } finally {
-          if (sent.length > 0) await this.store.markSent(sent, this.clock());
-          published += sent.length;
-        }
-        if (rows.length < this.batchSize) break;
+        const { sent, held } = await this.publishRows(rows);
+        published += sent;
+        if (rows.length < this.batchSize || held === rows.length) break;
       }
       this.failures = 0;
     } catch (error) {
@@ -110,5 +136,79 @@ export class OutboxRelay {
       this.log('outbox publish failed; will retry', { error: (error as Error).message, failures: this.failures });
     }
     return published;
+  }
+
+  /** Publishes `rows` in order; resolves with how many went out and how many wait for a later round. */
+  private async publishRows(rows: OutboxMessage[]): Promise<{ sent: number; held: number }> {
+    const sent: OutboxMessage[] = [];
+    const heldKeys = new Set<string>();
+    let held = 0;
+    try {
+      for (const row of rows) {
+        if (heldKeys.has(row.key)) {
+          held++;
+          continue;
+        }
+        try {
+          await this.transport.publish(row.topic, { key: row.key, payload: row.payload });
+          sent.push(row);
+          this.attempts.delete(row.seq);
+          this.options.health?.up('broker');
+        } catch (error) {
+          if (error instanceof UnavailableError) {
+            this.options.health?.down('broker', error.message);
+            throw error; // the broker, not this row: stop the round
+          }
+          const attempts = (this.attempts.get(row.seq) ?? 0) + 1;
+          if (classify(error) === 'terminal' || attempts >= this.maxRowAttempts) {
+            this.attempts.delete(row.seq);
+            await this.refuse(row, classify(error) === 'terminal' ? error : new RepeatedFailureError(attempts, error));
+            continue;
+          }
+          this.attempts.set(row.seq, attempts);
+          this.log('outbox row failed; will retry', { seq: row.seq, topic: row.topic, attempts, error: (error as Error)?.message });
+          heldKeys.add(row.key);
+          held++;
+        }
+      }
+    } finally {
+      if (sent.length > 0) await this.store.markSent(sent, this.clock());
+    }
+    return { sent: sent.length, held };
+  }
+
+  /** Moves a row the broker will never take into the dead letters, with its reason. */
+  private async refuse(row: OutboxMessage, error: unknown): Promise<void> {
+    const at = this.clock();
+    const reason = `the broker refused the message for ${row.topic}: ${(error as Error)?.message ?? String(error)}`;
+    const type = messageType(row.payload);
+    await withRetries(() =>
+      this.store.transaction(async (uow) => {
+        if (!(await uow.dropOutbox(row, at))) return; // another relay took it first
+        await uow.deadLetter({
+          source: 'publish',
+          consumer: row.sagaType,
+          messageId: row.messageId,
+          type,
+          topic: row.topic,
+          key: row.key,
+          sagaId: row.sagaId,
+          code: error instanceof SagaError ? error.code : 'error',
+          reason,
+          payload: row.payload,
+          at,
+        });
+      }),
+    );
+    this.log('outbox row dead-lettered', { seq: row.seq, topic: row.topic, reason });
+  }
+}
+
+function messageType(payload: string): string | null {
+  try {
+    const type = (JSON.parse(payload) as { type?: unknown }).type;
+    return typeof type === 'string' ? type : null;
+  } catch {
+    return null;
   }
 }

@@ -6,7 +6,8 @@
 export type SagaStatus = 'running' | 'completed' | 'compensated' | 'failed';
 export const SAGA_STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensated', 'failed'];
 
-export type LogKind = 'event' | 'command' | 'timer' | 'state';
+/** `note`: something the runtime records about an input, e.g. an event the saga's state did not accept. */
+export type LogKind = 'event' | 'command' | 'timer' | 'state' | 'note';
 
 /** One saga instance: its persisted XState snapshot and bookkeeping. */
 export interface SagaInstanceRecord {
@@ -58,8 +59,16 @@ export interface Deadline {
   sagaType: string;
   sagaId: string;
   timerId: string;
+  /** When it fires; while `afterMessage` is set, only provisional. */
   dueAt: number;
   event: { type: string };
+  /**
+   * The outbox message (a command sent by the same transition) the deadline waits for: it
+   * is armed, `delayMs` from then, when that message is published, so a step's deadline
+   * measures the participant and not an outage of the broker. Null once armed.
+   */
+  afterMessage?: string | null;
+  delayMs?: number | null;
 }
 
 /** Where a dead letter was refused: a consumed message, an outbox row the broker refused, a deadline that could not fire, or a message the broker moved to a dead-letter topic. */
@@ -127,6 +136,22 @@ export interface UnitOfWork {
   /** Deletes the deadline if it is still due at `dueAt`; false when it was cancelled or moved. */
   takeDeadline(deadline: Deadline): Promise<boolean>;
   deadLetter(letter: DeadLetter): Promise<void>;
+  /** Marks an open dead letter replayed or discarded; false when it is not open (any more). */
+  resolveDeadLetter(id: number, status: Exclude<DeadLetterStatus, 'open'>, resolution: string, at: number): Promise<boolean>;
+  /** Marks outbox rows published, and arms the deadlines that waited for them (`Deadline.afterMessage`), from `at`. */
+  markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void>;
+  /**
+   * Takes a row out of the outbox (the broker refused it for good), arming the deadlines that
+   * waited for it from `at`; false when another process took it first.
+   */
+  dropOutbox(row: Pick<OutboxMessage, 'seq' | 'messageId'>, at: number): Promise<boolean>;
+}
+
+export interface DeadLetterQuery {
+  status?: DeadLetterStatus;
+  /** Only those refused by these consumers (subscriptions, participants, saga types). */
+  consumers?: readonly string[];
+  limit?: number;
 }
 
 export interface InstanceQuery {
@@ -148,12 +173,16 @@ export interface SagaStore {
   listInstances(query?: InstanceQuery): Promise<SagaInstanceRecord[]>;
   readLog(sagaType: string, id: string): Promise<LogEntry[]>;
   pendingOutbox(limit: number): Promise<OutboxMessage[]>;
-  markSent(seqs: number[], at: number): Promise<void>;
-  dueDeadlines(now: number, limit: number): Promise<Deadline[]>;
-  /** Earliest due time of any deadline, or null. */
-  nextDeadlineAt(): Promise<number | null>;
+  /** `UnitOfWork.markSent` in a transaction of its own. */
+  markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void>;
+  /** Armed deadlines due at `now`, earliest first; only of `sagaTypes` when given. */
+  dueDeadlines(now: number, limit: number, sagaTypes?: readonly string[]): Promise<Deadline[]>;
+  /** Earliest due time of an armed deadline (of `sagaTypes` when given), or null. */
+  nextDeadlineAt(sagaTypes?: readonly string[]): Promise<number | null>;
   deadlinesOf(sagaType: string, id: string): Promise<Deadline[]>;
-  listDeadLetters(limit?: number): Promise<DeadLetter[]>;
+  /** Newest first. */
+  listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>;
+  getDeadLetter(id: number): Promise<DeadLetter | null>;
   close(): Promise<void>;
 }
 
@@ -164,6 +193,8 @@ export interface Delivery {
   payload: string;
   /** How many times this message was delivered before (0 on first delivery). */
   redeliveryCount: number;
+  /** The message's properties (Pulsar puts e.g. `REAL_TOPIC` on what it moved to a dead-letter topic). */
+  properties?: Record<string, string>;
 }
 
 /**
@@ -183,6 +214,11 @@ export interface SubscribeOptions {
 }
 
 export interface Subscription {
+  /**
+   * Stops taking new messages and waits until every message in flight was handled and
+   * acknowledged (or negatively acknowledged), for at most `timeoutMs`.
+   */
+  drain?(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -196,5 +232,10 @@ export interface OutgoingMessage {
 export interface Transport {
   publish(topic: string, message: OutgoingMessage): Promise<void>;
   subscribe(options: SubscribeOptions): Promise<Subscription>;
+  /**
+   * Reports when the broker becomes unreachable and reachable again; returns the function
+   * that stops the reports. A transport without it is always reachable.
+   */
+  watch?(listener: (state: { available: boolean; reason?: string }) => void): () => void;
   close(): Promise<void>;
 }

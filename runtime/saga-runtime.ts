@@ -1,20 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
-import { parseEnvelope, type Envelope } from '../machines/messages.ts';
+import { LIMITS, parseEnvelope, type Envelope } from '../machines/messages.ts';
 import { transactEach, type Settled } from './batch-transaction.ts';
 import { Batcher } from './batcher.ts';
+import { recordBrokerDeadLetters } from './broker-dead-letters.ts';
 import { DeadlineScheduler } from './deadline-scheduler.ts';
 import { encodeStateValue, resolveEffects, statusOf, type Effect } from './effects.ts';
 import { makeEnvelope } from './envelope.ts';
 import {
+  classify,
+  MessageTooLargeError,
   SagaAlreadyExistsError,
   SagaError,
   TransitionError,
   UnknownSagaError,
   UnroutableMessageError,
   ValidationError,
-  isRetryable,
 } from './errors.ts';
+import { Health } from './health.ts';
 import type { CommittedTransition } from './inspection.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import type {
@@ -42,7 +45,10 @@ export interface SagaRuntimeOptions {
   subscription?: string;
   /** Most messages committed in one transaction (default 64). */
   maxBatch?: number;
-  /** Attempts of a transaction that failed with a retryable error (default 6). */
+  /**
+   * Attempts of an input that fails in a way nobody classified before it is dead-lettered
+   * (default 4). Outages and conflicts are waited out however long they last.
+   */
   maxAttempts?: number;
   /** Poll interval of the deadline scheduler, for deadlines set by other processes (default 1000 ms). */
   deadlinePollMs?: number;
@@ -55,6 +61,18 @@ export interface SagaRuntimeOptions {
    * inspection: `SAGA_INSPECT`, runtime/inspection.ts). What it throws is logged, never rethrown.
    */
   onTransition?: (transition: CommittedTransition) => void;
+  /**
+   * What the process knows of its database and broker, shared by its parts; created when
+   * omitted (then fed by the transport's `watch`).
+   */
+  health?: Health;
+  /**
+   * How long deadlines wait after an outage of the database or broker ends, and after the
+   * runtime starts, before they fire (default 0), so answers held up meanwhile arrive first.
+   */
+  outageGraceMs?: number;
+  /** Wait between attempts while the database is unavailable (default 100 ms doubling to 5 s). */
+  backoff?: { minMs: number; maxMs: number };
 }
 
 /** What became of one input. */
@@ -64,11 +82,14 @@ export type Outcome =
   | { status: 'ignored'; sagaId: string; reason: string }
   | { status: 'dead-lettered'; reason: string; code: string };
 
-/** An input to a saga: a delivered message, an already parsed envelope, or a due deadline. */
+/**
+ * An input to a saga: a start, a message (parsed; `delivery` when a transport delivered
+ * it), a delivery that is not a valid message, or a due deadline.
+ */
 export type SagaInput =
   | { kind: 'start'; definition: SagaDefinition; id: string; input: unknown }
-  | { kind: 'delivery'; delivery: Delivery }
-  | { kind: 'message'; envelope: Envelope; topic?: string }
+  | { kind: 'message'; envelope: Envelope; topic?: string; delivery?: Delivery }
+  | { kind: 'invalid'; delivery: Delivery; reason: string }
   | { kind: 'timer'; deadline: Deadline };
 
 export interface StartOptions {
@@ -90,6 +111,11 @@ export type CommitListener = (outcomes: Outcome[]) => void;
  * deadlines); only after the commit is the delivery acknowledged and the outbox relay
  * kicked to publish.
  *
+ * Nothing accepted is given up for an outage: while the database is unavailable the batch
+ * waits and tries again (the deliveries stay unacknowledged, so the consumer pulls no
+ * more) and deadlines are held. Only an input that can never succeed becomes a dead letter,
+ * with its reason.
+ *
  * @example
  * const runtime = new SagaRuntime({ store, transport, sagas: [reservaSaga] });
  * await runtime.listen();
@@ -100,10 +126,12 @@ export type CommitListener = (outcomes: Outcome[]) => void;
 export class SagaRuntime {
   readonly registry: SagaRegistry;
   readonly relay: OutboxRelay;
+  readonly health: Health;
+  /** The durable subscription name of this runtime's consumers. */
+  readonly subscriptionName: string;
   private readonly store: SagaStore;
   private readonly transport: Transport;
   private readonly clock: () => number;
-  private readonly maxAttempts: number;
   private readonly batcher: Batcher<SagaInput, Outcome>;
   private readonly scheduler: DeadlineScheduler;
   private readonly log: NonNullable<SagaRuntimeOptions['log']>;
@@ -111,45 +139,71 @@ export class SagaRuntime {
   private readonly listeners = new Set<CommitListener>();
   /** The transitions of each transaction under way, reported by `onTransition` once it commits. */
   private readonly uncommitted = new WeakMap<UnitOfWork, CommittedTransition[]>();
-  private subscription: Subscription | null = null;
+  /** Aborted on close: stops waiting out an outage. */
+  private readonly stopping = new AbortController();
+  private readonly unwatch: (() => void) | undefined;
+  private subscriptions: Subscription[] = [];
+  private listening = false;
 
   constructor(private readonly options: SagaRuntimeOptions) {
     this.store = options.store;
     this.transport = options.transport;
     this.registry = new SagaRegistry(options.sagas);
+    this.subscriptionName = options.subscription ?? 'sagas';
     this.clock = options.clock ?? Date.now;
-    this.maxAttempts = options.maxAttempts ?? 6;
     this.log = options.log ?? (() => {});
+    this.health = options.health ?? new Health({ clock: this.clock, log: this.log });
+    if (!options.health) {
+      this.unwatch = this.transport.watch?.((state) => (state.available ? this.health.up('broker') : this.health.down('broker', state.reason ?? 'disconnected')));
+    }
     this.ownsRelay = !options.relay;
-    this.relay = options.relay ?? new OutboxRelay(this.store, this.transport, { clock: this.clock, log: this.log });
+    this.relay = options.relay ?? new OutboxRelay(this.store, this.transport, { clock: this.clock, log: this.log, health: this.health });
     this.batcher = new Batcher((inputs) => this.settle(inputs), options.maxBatch ?? 64);
-    this.scheduler = new DeadlineScheduler(this.store, (due) => this.process(due.map(timerInput)), {
+    this.scheduler = new DeadlineScheduler(this.store, (due) => this.fireDeadlines(due), {
+      sagaTypes: this.registry.types(),
       clock: this.clock,
       pollMs: options.deadlinePollMs ?? 1000,
+      graceMs: options.outageGraceMs ?? 0,
+      health: this.health,
       log: this.log,
     });
   }
 
   /**
-   * Subscribes to every topic the registered sagas consume, then starts the outbox relay
-   * and the deadline scheduler (which fires deadlines that fell due while the runtime was down).
+   * Subscribes to every topic the registered sagas consume (and to the broker's
+   * dead-letter topic of that subscription), then starts the outbox relay and the
+   * deadline scheduler (which fires deadlines that fell due while the runtime was down).
    */
   async listen(): Promise<void> {
-    if (this.subscription) return;
-    this.subscription = await this.transport.subscribe({
-      topics: this.registry.topics(),
-      subscription: this.options.subscription ?? 'sagas',
-      handler: (delivery) => this.deliver(delivery),
-    });
+    if (this.listening) return;
+    this.listening = true;
+    this.subscriptions.push(
+      await this.transport.subscribe({
+        topics: this.registry.topics(),
+        subscription: this.subscriptionName,
+        handler: (delivery) => this.deliver(delivery),
+      }),
+    );
+    this.subscriptions.push(
+      await recordBrokerDeadLetters({ transport: this.transport, store: this.store, subscription: this.subscriptionName, health: this.health, signal: this.stopping.signal, clock: this.clock, log: this.log }),
+    );
     this.relay.start();
     this.scheduler.start();
   }
 
-  /** Stops consuming, firing deadlines and publishing. Committed work stays in the store. */
-  async close(): Promise<void> {
-    await this.subscription?.close();
-    this.subscription = null;
+  /**
+   * Stops consuming, firing deadlines and publishing: first lets the messages in flight
+   * commit and be acknowledged (for at most `drainMs`), then closes. Committed work stays in
+   * the store; what was not acknowledged is delivered again.
+   */
+  async close(drainMs = 10_000): Promise<void> {
+    const subscriptions = this.subscriptions.splice(0);
+    this.listening = false;
+    await Promise.all(subscriptions.map((s) => s.drain?.(drainMs)));
+    this.stopping.abort();
+    await Promise.all(subscriptions.map((s) => s.close()));
     await this.scheduler.stop();
+    this.unwatch?.();
     if (this.ownsRelay) await this.relay.stop();
   }
 
@@ -162,7 +216,7 @@ export class SagaRuntime {
    * Starts a saga instance: stores its initial snapshot, logs its input, and enqueues the
    * commands of its initial state, in one transaction.
    *
-   * @throws SagaAlreadyExistsError, UnknownMachineVersionError, TransitionError
+   * @throws SagaAlreadyExistsError, UnknownMachineVersionError, TransitionError, MessageTooLargeError
    */
   async startSaga(type: string, input: unknown, options: StartOptions = {}): Promise<{ id: string; state: string }> {
     const definition = this.registry.get(type, options.version);
@@ -171,11 +225,13 @@ export class SagaRuntime {
     return { id, state: outcome.status === 'applied' ? outcome.state : '' };
   }
 
-  /** Handles one delivery from the transport; resolves once its effects are committed. */
+  /** Handles one delivery from the transport; resolves once its effects (or its dead letter) are committed. */
   deliver(delivery: Delivery): Promise<void> {
     // Parsed now, so the batch can read ahead what its messages are about.
     const parsed = parseEnvelope(delivery.payload);
-    const input: SagaInput = parsed.ok ? { kind: 'message', envelope: parsed.envelope, topic: delivery.topic } : { kind: 'delivery', delivery };
+    const input: SagaInput = parsed.ok
+      ? { kind: 'message', envelope: parsed.envelope, topic: delivery.topic, delivery }
+      : { kind: 'invalid', delivery, reason: parsed.reason };
     return this.batcher.submit(input).then(() => undefined);
   }
 
@@ -184,7 +240,7 @@ export class SagaRuntime {
     return this.batcher.submit({ kind: 'message', envelope, topic });
   }
 
-  /** Fires every deadline due now, without waiting for the scheduler. */
+  /** Fires every deadline due now (unless held after an outage), without waiting for the scheduler. */
   fireDueDeadlines(): Promise<number> {
     return this.scheduler.poll();
   }
@@ -198,17 +254,22 @@ export class SagaRuntime {
   }
 
   /**
-   * Applies a batch of inputs in one transaction, retrying retryable failures; a batch that
-   * keeps failing is split, so one bad input cannot hold back the others.
+   * Applies a batch of inputs in one transaction. Outages and conflicts are waited out; a
+   * batch that still fails is split, so one bad input cannot hold back the others; an input
+   * that can never succeed is dead-lettered (a start fails instead, to its caller).
    */
   settle(inputs: SagaInput[]): Promise<Settled<Outcome>[]> {
     // Attempts (and the inputs split off a failed batch) run one after another: the last
     // transaction started is the one that commits.
     let transitions: CommittedTransition[] = [];
     return transactEach(this.store, inputs, (uow, input) => this.apply(uow, input), {
-      maxAttempts: this.maxAttempts,
+      maxAttempts: this.options.maxAttempts,
       log: this.log,
+      health: this.health,
+      signal: this.stopping.signal,
+      backoff: this.options.backoff,
       onCommit: (outcomes) => this.afterCommit(outcomes, transitions),
+      onTerminal: (uow, input, error) => this.refuse(uow, input, error),
       prefetch: (uow, batch) => {
         if (this.options.onTransition) this.uncommitted.set(uow, (transitions = []));
         return uow.prefetch(this.readAhead(batch));
@@ -222,6 +283,12 @@ export class SagaRuntime {
     const failed = results.find((r) => !r.ok);
     if (failed && !failed.ok) throw failed.error;
     return results.map((r) => (r as { value: Outcome }).value);
+  }
+
+  /** Fires due deadlines, each settled by itself; resolves with how many were settled. */
+  private async fireDeadlines(due: Deadline[]): Promise<number> {
+    const results = await this.settle(due.map((deadline): SagaInput => ({ kind: 'timer', deadline })));
+    return results.filter((r) => r.ok).length;
   }
 
   /** The instances and processed ids that `apply` will read for these inputs. */
@@ -242,55 +309,46 @@ export class SagaRuntime {
 
   private async apply(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
     const now = this.clock();
-    let envelope: Envelope;
-    let topic: string | null = null;
     if (input.kind === 'timer') return this.applyTimer(uow, input.deadline, now);
     if (input.kind === 'start') return this.applyStart(uow, input.definition, input.id, input.input, now);
-    if (input.kind === 'delivery') {
-      topic = input.delivery.topic;
-      const parsed = parseEnvelope(input.delivery.payload);
-      if (!parsed.ok) return this.deadLetter(uow, new ValidationError(parsed.reason), input.delivery.payload, topic, null, now);
-      envelope = parsed.envelope;
-    } else {
-      envelope = input.envelope;
-      topic = input.topic ?? null;
-    }
-    const raw = () => JSON.stringify(envelope);
+    if (input.kind === 'invalid') return this.deadLetter(uow, input, new ValidationError(input.reason), now);
+    const { envelope } = input;
     const sagaTypes = this.registry.consumersOf(envelope.type);
     if (sagaTypes.length === 0) {
-      const error = new UnroutableMessageError(`no saga consumes messages of type ${envelope.type}`);
-      return this.deadLetter(uow, error, raw(), topic, envelope, now);
+      return this.deadLetter(uow, input, new UnroutableMessageError(`no saga consumes messages of type ${envelope.type}`), now);
     }
     const sagaId = envelope.data.id_correlacion;
     let outcome: Outcome | null = null;
     for (const sagaType of sagaTypes) {
       let record = await uow.loadInstance(sagaType, sagaId);
-      if (!record) {
-        const definition = this.registry.get(sagaType);
-        const starter = definition.startedBy?.[envelope.type];
-        if (!starter) continue;
-        // An initiating message: create the instance, then let it handle the message.
-        const input = compute(definition, () => starter(envelope.data as never, (this.options.startSettings ?? {}) as never));
-        record = await this.createInstance(uow, definition, sagaId, input, now);
-      }
       const consumer = `${sagaType}/${sagaId}`;
-      if (await uow.seen(consumer, envelope.id)) {
+      if (record && (await uow.seen(consumer, envelope.id))) {
         outcome ??= { status: 'duplicate', sagaId };
         continue;
       }
       try {
+        if (!record) {
+          const definition = this.registry.get(sagaType);
+          const starter = definition.startedBy?.[envelope.type];
+          if (!starter) continue;
+          // An initiating message: create the instance, then let it handle the message.
+          const start = compute(definition, () => starter(envelope.data as never, (this.options.startSettings ?? {}) as never));
+          record = await this.createInstance(uow, definition, sagaId, start, now);
+        }
         const definition = this.registry.get(record.sagaType, record.version);
         const event = { type: envelope.type, data: envelope.data };
         const logged = entry(record, 'event', envelope.type, envelope.data, envelope.id, now);
-        await uow.remember(consumer, envelope.id, now);
         outcome = await this.transitionAndCommit(uow, definition, record, event, logged, now, envelope.service_name);
+        // Remembered only once applied: a message refused for good can be replayed after a fix.
+        await uow.remember(consumer, envelope.id, now);
       } catch (error) {
-        if (isRetryable(error)) throw error;
-        return this.deadLetter(uow, error, raw(), topic, envelope, now);
+        // Terminal errors come before any write of this saga: dead-letter the message here.
+        if (classify(error) !== 'terminal') throw error;
+        return this.deadLetter(uow, input, error, now);
       }
     }
     if (outcome) return outcome;
-    return this.deadLetter(uow, new UnknownSagaError(sagaId, ` for ${envelope.type}`), raw(), topic, envelope, now);
+    return this.deadLetter(uow, input, new UnknownSagaError(sagaId, ` for ${envelope.type}`), now);
   }
 
   private async applyStart(uow: UnitOfWork, definition: SagaDefinition, id: string, input: unknown, now: number): Promise<Outcome> {
@@ -341,9 +399,19 @@ export class SagaRuntime {
   ): Promise<Outcome> {
     const machine = definition.machine;
     const current = machine.resolveState(record.snapshot as Parameters<AnyStateMachine['resolveState']>[0]);
+    const accepted = compute(definition, () => current.can(event as never));
     const [next, actions] = compute(definition, () => transition(machine, current, event));
-    await this.commitTransition(uow, definition, record, next, actions, [logged], now, event, source);
-    return { status: 'applied', sagaId: record.id, state: encodeStateValue(next.value) };
+    const entries = [logged];
+    let outcome: Outcome = { status: 'applied', sagaId: record.id, state: encodeStateValue(next.value) };
+    if (!accepted) {
+      // Handled as the statechart says (no transition), and said so in the saga log.
+      const reason = `${event.type} is not accepted in state ${record.stateValue} (${record.status})`;
+      entries.push(entry(record, 'note', 'ignored', { event: event.type, state: record.stateValue, status: record.status, reason }, null, now));
+      this.log('event not accepted by the saga', { sagaType: record.sagaType, sagaId: record.id, event: event.type, state: record.stateValue });
+      outcome = { status: 'ignored', sagaId: record.id, reason };
+    }
+    await this.commitTransition(uow, definition, record, next, actions, entries, now, event, source);
+    return outcome;
   }
 
   /** Writes one transition: snapshot (version-checked), saga log, outbox, deadlines. */
@@ -359,6 +427,7 @@ export class SagaRuntime {
     source: string | undefined,
     isNew = false,
   ): Promise<void> {
+    // Everything that can refuse the transition comes before the first write.
     const effects = compute(definition, () => resolveEffects(definition, actions));
     const outbox: NewOutboxMessage[] = [];
     const log = [...entries];
@@ -366,6 +435,10 @@ export class SagaRuntime {
       if (effect.kind !== 'command') continue;
       const message = makeEnvelope(effect.type, effect.data, definition.serviceName, { now });
       const payload = JSON.stringify(message);
+      const bytes = Buffer.byteLength(payload);
+      if (bytes > LIMITS.messageBytes) {
+        throw new MessageTooLargeError(`${definition.type}/${record.id}: command ${effect.type} would be ${bytes} bytes, more than the ${LIMITS.messageBytes} a message may have`);
+      }
       outbox.push({ messageId: message.id, sagaType: record.sagaType, sagaId: record.id, topic: effect.topic, key: record.id, payload, createdAt: now });
       log.push(entry(record, 'command', effect.type, { topic: effect.topic, data: effect.data }, message.id, now));
     }
@@ -390,7 +463,7 @@ export class SagaRuntime {
     else await uow.updateInstance(updated, record.rowVersion);
     await uow.appendLog(log);
     if (outbox.length > 0) await uow.enqueue(outbox);
-    await this.applyDeadlines(uow, record, effects, status, now);
+    await this.applyDeadlines(uow, record, effects, status, now, outbox.at(-1)?.messageId ?? null);
     Object.assign(record, updated); // later inputs of the same batch continue from here
     this.uncommitted.get(uow)?.push({
       definition,
@@ -402,32 +475,65 @@ export class SagaRuntime {
     });
   }
 
-  private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number) {
+  /**
+   * Stores the transition's deadlines. A deadline set by a transition that sent a command
+   * counts from the command's publication (`afterMessage`), so a step's deadline measures
+   * the participant, not a broker that could not take the command.
+   */
+  private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number, afterMessage: string | null) {
     if (status !== 'running') return uow.cancelAllDeadlines(record.sagaType, record.id);
     for (const effect of effects) {
       if (effect.kind === 'cancel') await uow.cancelDeadline(record.sagaType, record.id, effect.timerId);
       if (effect.kind === 'schedule') {
-        const deadline = { sagaType: record.sagaType, sagaId: record.id, timerId: effect.timerId, dueAt: now + effect.delay, event: effect.event };
-        await uow.upsertDeadline(deadline);
-        this.scheduler.expect(deadline.dueAt);
+        const { timerId, delay, event } = effect;
+        await uow.upsertDeadline({ sagaType: record.sagaType, sagaId: record.id, timerId, dueAt: now + delay, event, afterMessage, delayMs: delay });
+        if (!afterMessage) this.scheduler.expect(now + delay);
       }
     }
   }
 
-  private async deadLetter(uow: UnitOfWork, error: unknown, payload: string, topic: string | null, envelope: Envelope | null, now: number): Promise<Outcome> {
-    const code = error instanceof SagaError ? error.code : 'error';
-    const reason = error instanceof Error ? error.message : String(error);
-    await uow.deadLetter({
+  /**
+   * What an input that can never succeed becomes: a message its dead letter; a deadline
+   * its dead letter too (and the row goes, so it never blocks the others). A start fails,
+   * to its caller.
+   */
+  private async refuse(uow: UnitOfWork, input: SagaInput, error: unknown): Promise<Outcome> {
+    const now = this.clock();
+    if (input.kind === 'start') throw error;
+    if (input.kind !== 'timer') return this.deadLetter(uow, input, error, now);
+    const { deadline } = input;
+    if (!(await uow.takeDeadline(deadline))) return { status: 'ignored', sagaId: deadline.sagaId, reason: 'deadline no longer pending' };
+    return this.record(uow, error, now, {
+      source: 'deadline',
+      consumer: deadline.sagaType,
+      messageId: null,
+      type: deadline.event.type,
+      topic: null,
+      sagaId: deadline.sagaId,
+      payload: JSON.stringify(deadline),
+    });
+  }
+
+  private deadLetter(uow: UnitOfWork, input: Extract<SagaInput, { kind: 'message' | 'invalid' }>, error: unknown, now: number): Promise<Outcome> {
+    const envelope = input.kind === 'message' ? input.envelope : null;
+    const delivery = input.delivery;
+    return this.record(uow, error, now, {
+      source: 'message',
+      consumer: this.subscriptionName,
       messageId: envelope?.id ?? null,
       type: envelope?.type ?? null,
-      topic,
+      topic: delivery?.topic ?? (input.kind === 'message' ? (input.topic ?? null) : null),
+      key: delivery?.key ?? envelope?.data.id_correlacion ?? null,
       sagaId: envelope?.data.id_correlacion ?? null,
-      code,
-      reason,
-      payload,
-      at: now,
+      payload: delivery?.payload ?? JSON.stringify(envelope),
     });
-    this.log('dead-lettered', { code, reason, messageId: envelope?.id });
+  }
+
+  private async record(uow: UnitOfWork, error: unknown, now: number, letter: Omit<Parameters<UnitOfWork['deadLetter']>[0], 'code' | 'reason' | 'at'>): Promise<Outcome> {
+    const code = error instanceof SagaError ? error.code : 'error';
+    const reason = error instanceof Error ? error.message : String(error);
+    await uow.deadLetter({ ...letter, code, reason, at: now });
+    this.log('dead-lettered', { source: letter.source, code, reason, messageId: letter.messageId, sagaId: letter.sagaId });
     return { status: 'dead-lettered', reason, code };
   }
 
@@ -442,10 +548,6 @@ export class SagaRuntime {
       }
     }
   }
-}
-
-function timerInput(deadline: Deadline): SagaInput {
-  return { kind: 'timer', deadline };
 }
 
 function entry(record: SagaInstanceRecord, kind: LogEntry['kind'], type: string, payload: unknown, messageId: string | null, at: number): LogEntry {

@@ -1,4 +1,5 @@
 import { DEFAULT_DATABASE_URL } from '../db/connect.ts';
+import type { Plazos } from '../machines/compensacion.ts';
 import { parseInspectSetting, type InspectSetting } from '../runtime/inspection.ts';
 
 /** The processes of the system when each service runs on its own (`npm run services`). */
@@ -50,6 +51,14 @@ export interface Config {
   /** Default deadlines of new sagas, in ms. */
   plazoPasoMs: number;
   plazoCompensacionMs: number;
+  /** A compensation is retried with doubling waits from `plazoCompensacionMs` up to this (ms). */
+  plazoCompensacionMaxMs: number;
+  /** How long a compensation is retried before the saga needs manual repair (ms). */
+  horizonteCompensacionMs: number;
+  /** Deadlines wait this long after an outage of the database or broker ends, and after start (ms). */
+  outageGraceMs: number;
+  /** On SIGTERM, the longest wait for messages in flight and the outbox before exiting (ms). */
+  shutdownTimeoutMs: number;
   /** `SAGA_INSPECT`: live inspection in Stately's inspector (`1`, a port, or a `ws://` relay URL); null when off. */
   inspect: InspectSetting | null;
 }
@@ -80,8 +89,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     testEndpoints: flag === undefined ? !production : flag === '1' || flag === 'true',
     plazoPasoMs: int(env, 'SAGA_PLAZO_PASO_MS', 30_000),
     plazoCompensacionMs: int(env, 'SAGA_PLAZO_COMPENSACION_MS', 10_000),
+    plazoCompensacionMaxMs: int(env, 'SAGA_PLAZO_COMPENSACION_MAX_MS', 600_000),
+    horizonteCompensacionMs: int(env, 'SAGA_HORIZONTE_COMPENSACION_MS', 6 * 3_600_000),
+    outageGraceMs: int(env, 'SAGA_OUTAGE_GRACE_MS', 30_000),
+    shutdownTimeoutMs: int(env, 'SAGA_SHUTDOWN_TIMEOUT_MS', 10_000),
     inspect: parseInspectSetting(env.SAGA_INSPECT),
   };
+}
+
+/** The deadlines new sagas get. */
+export function plazosOf(config: Config): Plazos {
+  return { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs, compensacionMax: config.plazoCompensacionMaxMs, horizonte: config.horizonteCompensacionMs };
 }
 
 function isPulsarDriver(value: string): value is PulsarDriver {

@@ -2,6 +2,7 @@ import type { Sequelize } from 'sequelize';
 import { connect } from '../db/connect.ts';
 import { migrate } from '../db/migrator.ts';
 import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import { Health } from '../runtime/health.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { Transport } from '../runtime/ports.ts';
 import type { Config } from './config.ts';
@@ -20,6 +21,8 @@ export interface Infrastructure {
   store: SequelizeSagaStore;
   transport: Transport;
   relay: OutboxRelay;
+  /** The process's view of its database and broker: consumers wait while one is down, `/ready` reports it. */
+  health: Health;
   close(): Promise<void>;
 }
 
@@ -43,13 +46,20 @@ export async function openInfrastructure(config: Config, options: Infrastructure
     throw error;
   }
   const store = new SequelizeSagaStore(sequelize);
-  const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs });
+  const health = new Health({ clock: options.clock, log: options.log });
+  const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs, health });
+  const unwatch = transport.watch?.((state) => (state.available ? health.up('broker') : health.down('broker', state.reason ?? 'disconnected')));
+  // Publish what waited for the outage as soon as it ends.
+  const stopKicking = health.onChange(() => health.available && relay.kick());
   return {
     sequelize,
     store,
     transport,
     relay,
+    health,
     async close() {
+      unwatch?.();
+      stopKicking();
       await relay.stop();
       if (!options.transport) await transport.close();
       await store.close();

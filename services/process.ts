@@ -5,12 +5,14 @@ import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } 
 import { reservaSaga } from '../machines/reserva.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
+import { DeadLetters } from '../runtime/dead-letters.ts';
 import { openInspection } from '../runtime/inspection.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { TOPICS } from '../machines/messages.ts';
-import type { Config, ServiceName } from './config.ts';
+import { plazosOf, type Config, type ServiceName } from './config.ts';
 import { SagaStarter } from './coordinator/saga-starter.ts';
 import { koaApp } from './http/app.ts';
+import { deadLetterRoutes } from './http/routes-dead-letters.ts';
 import { healthRoutes } from './http/routes-health.ts';
 import { participantRoutes } from './http/routes-participants.ts';
 import { reservaRoutes } from './http/routes-reservas.ts';
@@ -47,24 +49,40 @@ export interface ServiceProcess {
  */
 export async function startService(name: ServiceName, config: Config, options: InfrastructureOptions = {}): Promise<ServiceProcess> {
   const infra = await openInfrastructure(config, options);
-  const { store, relay, transport } = infra;
+  const { store, relay, transport, health } = infra;
   const router = new Router();
   healthRoutes(router, infra);
   const stops: (() => Promise<void>)[] = [];
-  const deps = { store, relay, clock: options.clock, log: options.log };
-  const plazos = { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs };
+  const deps = { store, relay, health, testMode: config.testEndpoints, clock: options.clock, log: options.log };
+  const plazos = plazosOf(config);
+  /** The consumers and saga types whose dead letters this process works. */
+  const consumers: string[] = [];
   // The coordinator serves the relay to Stately's inspector; the other services connect to it.
   const inspection = await openInspection(config.inspect, { log: options.log, serve: name === 'coordinator' });
   if (inspection) stops.push(async () => inspection.close());
   const startRuntime = async (sagas: SagaDefinition[], subscription: string) => {
-    const runtime = new SagaRuntime({ store, transport, relay, sagas, subscription, startSettings: { plazos }, clock: options.clock, log: options.log, onTransition: inspection?.onTransition });
+    const runtime = new SagaRuntime({
+      store,
+      transport,
+      relay,
+      health,
+      sagas,
+      subscription,
+      startSettings: { plazos },
+      outageGraceMs: config.outageGraceMs,
+      clock: options.clock,
+      log: options.log,
+      onTransition: inspection?.onTransition,
+    });
     await runtime.listen();
-    stops.push(() => runtime.close());
+    consumers.push(subscription, ...runtime.registry.types());
+    stops.push(() => runtime.close(config.shutdownTimeoutMs));
     return runtime;
   };
   const startParticipant = async (participant: Participant, part: SagaDefinition) => {
     await participant.listen(transport);
-    stops.push(() => participant.close());
+    consumers.push(participant.name);
+    stops.push(() => participant.close(config.shutdownTimeoutMs));
     // In choreography the service also runs its own part of each reservation's saga.
     if (config.style === 'choreography') await startRuntime([part], `${name}-saga`);
   };
@@ -74,9 +92,10 @@ export async function startService(name: ServiceName, config: Config, options: I
     sagaRoutes(router, { store, runtime: await startRuntime([seguimientoSaga], 'seguimiento') });
   } else if (name === 'coordinator') {
     const runtime = await startRuntime([reservaSaga], 'sagas');
-    const starter = new SagaStarter(runtime, store, plazos);
+    const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
     await starter.listen(transport);
-    stops.push(() => starter.close());
+    consumers.push(SagaStarter.subscription);
+    stops.push(() => starter.close(config.shutdownTimeoutMs));
     sagaRoutes(router, { store, runtime });
   } else if (name === 'vuelos') {
     const vuelos = new VuelosService(deps);
@@ -104,16 +123,21 @@ export async function startService(name: ServiceName, config: Config, options: I
   } else {
     const notificaciones = new NotificacionesService(deps);
     await notificaciones.listen(transport);
-    stops.push(() => notificaciones.close());
+    consumers.push(notificaciones.name);
+    stops.push(() => notificaciones.close(config.shutdownTimeoutMs));
     participantRoutes(router, { notificaciones });
   }
   if (name === 'coordinator') uiRoutes(router, { store });
+  deadLetterRoutes(router, new DeadLetters(store, { consumers, clock: options.clock, log: options.log }));
   relay.start();
   return {
     name,
     app: koaApp(router, { log: options.log }),
     async close() {
+      // Consumers first (each drains what it has in flight), then what they wrote is published.
       for (const stop of stops.reverse()) await stop();
+      const left = await relay.drain(config.shutdownTimeoutMs).catch(() => -1);
+      if (left !== 0) options.log?.('outbox not empty at shutdown; the next start publishes it', { left });
       await infra.close();
     },
   };

@@ -6,10 +6,11 @@ import { makeEnvelope } from '../runtime/envelope.ts';
 import { openInspection } from '../runtime/inspection.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import type { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import type { Health } from '../runtime/health.ts';
 import type { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { Transport } from '../runtime/ports.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
-import type { Config } from './config.ts';
+import { plazosOf, type Config } from './config.ts';
 import { openInfrastructure } from './infrastructure.ts';
 import { GdsService } from './participants/gds.ts';
 import { NotificacionesService } from './participants/notificaciones.ts';
@@ -35,6 +36,7 @@ export interface System {
   store: SequelizeSagaStore;
   transport: Transport;
   relay: OutboxRelay;
+  health: Health;
   runtime: SagaRuntime;
   vuelos: VuelosService;
   pagos: PagosService;
@@ -64,22 +66,24 @@ export function sagasFor(style: Config['style']): SagaDefinition[] {
 
 export async function createSystem(config: Config, options: SystemOptions = {}): Promise<System> {
   const infra = await openInfrastructure(config, options);
-  const { sequelize, store, transport, relay } = infra;
+  const { sequelize, store, transport, relay, health } = infra;
   const log = options.log;
   const inspection = await openInspection(config.inspect, { log });
   const runtime = new SagaRuntime({
     store,
     transport,
     relay,
+    health,
     sagas: sagasFor(config.style),
-    startSettings: { plazos: { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs } },
+    startSettings: { plazos: plazosOf(config) },
     clock: options.clock,
     log,
     deadlinePollMs: options.deadlinePollMs,
+    outageGraceMs: config.outageGraceMs,
     maxBatch: options.maxBatch,
     onTransition: inspection?.onTransition,
   });
-  const deps = { store, relay, clock: options.clock, log, maxBatch: options.maxBatch };
+  const deps = { store, relay, health, testMode: config.testEndpoints, clock: options.clock, log, maxBatch: options.maxBatch };
   const participants = {
     vuelos: new VuelosService(deps),
     pagos: new PagosService(deps),
@@ -94,6 +98,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     store,
     transport,
     relay,
+    health,
     runtime,
     ...participants,
     async requestReserva(input) {
@@ -115,8 +120,8 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
       relay.start();
     },
     async close() {
-      await runtime.close();
-      for (const participant of all) await participant.close();
+      await runtime.close(config.shutdownTimeoutMs);
+      for (const participant of all) await participant.close(config.shutdownTimeoutMs);
       await infra.close();
       inspection?.close();
     },

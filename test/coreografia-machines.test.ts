@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
 import {
-  PLAZOS_PARTICIPANTE,
   gdsReservaSaga,
   pagosReservaSaga,
   seguimientoSaga,
@@ -11,6 +10,7 @@ import {
   type SeguimientoContext,
   type VuelosReservaContext,
 } from '../machines/coreografia/index.ts';
+import { DEFAULT_PLAZOS } from '../machines/compensacion.ts';
 import { EVENT_TOPICS, TOPICS, type CommandType, type Commands, type EventType, type Events, type MessageType } from '../machines/messages.ts';
 import { resolveEffects, statusOf, type Effect } from '../runtime/effects.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
@@ -218,10 +218,10 @@ describe('the choreographed saga machines', () => {
 
       it('should use the default deadlines and 3 attempts when neither the process nor the request gives any', () => {
         const vuelos = Instance.startedBy<VuelosReservaContext>(vuelosReservaSaga, { type: 'IniciarReserva', data: solicitud() }, {});
-        expect(vuelos.context.plazos).to.deep.equal(PLAZOS_PARTICIPANTE);
+        expect(vuelos.context.plazos).to.deep.equal(DEFAULT_PLAZOS);
         expect(vuelos.context.maxReintentos).to.equal(3);
         expect(vuelos.context.intentos).to.equal(0);
-        expect(vuelos.timers).to.deep.equal([schedule(stepDeadline(ID, 'creando'), PLAZOS_PARTICIPANTE.paso)]);
+        expect(vuelos.timers).to.deep.equal([schedule(stepDeadline(ID, 'creando'), DEFAULT_PLAZOS.paso)]);
       });
     });
 

@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import { TOPICS, type Events } from '../messages.ts';
-import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
 
 /**
  * gds' part of one reservation in the choreographed saga: confirms with the GDS once the
@@ -14,6 +14,7 @@ export const gdsReservaMachine = setup({
     RevertirConfirmacion: command<'RevertirConfirmacion'>(),
     registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
+    registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
   },
   guards: participanteGuards,
   delays: participanteDelays,
@@ -51,13 +52,13 @@ export const gdsReservaMachine = setup({
         'contarIntento',
         { type: 'RevertirConfirmacion', params: ({ context }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva, motivo: context.motivo ?? 'compensación' }) },
       ],
-      on: { ConfirmacionGDSRevertida: 'revertido', ReversionConfirmacionFallida: reintentar('revirtiendo', 'RevertirConfirmacion') },
+      on: { ConfirmacionGDSRevertida: 'revertido', ReversionConfirmacionFallida: registrarFallo },
       after: { plazoCompensacion: reintentar('revirtiendo', 'RevertirConfirmacion') },
     },
     completado: { type: 'final', tags: ['completed'] },
     fallido: { type: 'final', tags: ['compensated'] },
     revertido: { type: 'final', tags: ['compensated'] },
-    reparacionManual: { type: 'final', tags: ['failed'] },
+    reparacionManual: reparacionManual('ConfirmacionGDSRevertida', 'revertido'),
   },
 });
 

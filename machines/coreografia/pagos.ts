@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import { TOPICS, type Events } from '../messages.ts';
-import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
 
 /**
  * pagos' part of one reservation in the choreographed saga. No coordinator: it charges
@@ -15,6 +15,7 @@ export const pagosReservaMachine = setup({
     RevertirPago: command<'RevertirPago'>(),
     registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
+    registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
   },
   guards: participanteGuards,
   delays: participanteDelays,
@@ -60,13 +61,13 @@ export const pagosReservaMachine = setup({
         'contarIntento',
         { type: 'RevertirPago', params: ({ context }) => ({ ...base(context), motivo: context.motivo ?? 'compensación' }) },
       ],
-      on: { PagoRevertido: 'revertido', ReversionPagoFallida: reintentar('revirtiendo', 'RevertirPago') },
+      on: { PagoRevertido: 'revertido', ReversionPagoFallida: registrarFallo },
       after: { plazoCompensacion: reintentar('revirtiendo', 'RevertirPago') },
     },
     completado: { type: 'final', tags: ['completed'] },
     fallido: { type: 'final', tags: ['compensated'] },
     revertido: { type: 'final', tags: ['compensated'] },
-    reparacionManual: { type: 'final', tags: ['failed'] },
+    reparacionManual: reparacionManual('PagoRevertido', 'revertido'),
   },
 });
 

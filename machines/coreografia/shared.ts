@@ -1,3 +1,4 @@
+import { esperaCompensacion, intentosEnHorizonte, plazosDe, type Plazos } from '../compensacion.ts';
 import type { Commands, EventType, Events, SimulatedFailure } from '../messages.ts';
 
 /**
@@ -8,7 +9,7 @@ export interface ParticipanteInput {
   id_correlacion: string;
   id_reserva: string;
   simular_fallo?: SimulatedFailure;
-  plazos?: { paso?: number; compensacion?: number };
+  plazos?: Partial<Plazos>;
   maxReintentos?: number;
 }
 
@@ -16,18 +17,18 @@ export interface ParticipanteContext {
   id_correlacion: string;
   id_reserva: string;
   simular_fallo?: SimulatedFailure;
-  plazos: { paso: number; compensacion: number };
+  plazos: Plazos;
   maxReintentos: number;
   /** Attempts of the compensation (the first send counts as 1). */
   intentos: number;
   motivo?: string;
+  /** The reason the last attempt of the compensation failed. */
+  ultimoFallo?: string;
 }
-
-export const PLAZOS_PARTICIPANTE = { paso: 30_000, compensacion: 10_000 };
 
 /** What the process running a participant gives each new instance (its configured deadlines). */
 export interface ParticipanteSettings {
-  plazos?: { paso?: number; compensacion?: number };
+  plazos?: Partial<Plazos>;
 }
 
 /** A domain event as a machine sees it. */
@@ -38,8 +39,8 @@ export function contextoInicial(input: ParticipanteInput): ParticipanteContext {
     id_correlacion: input.id_correlacion,
     id_reserva: input.id_reserva,
     ...(input.simular_fallo ? { simular_fallo: input.simular_fallo } : {}),
-    plazos: { ...PLAZOS_PARTICIPANTE, ...input.plazos },
-    maxReintentos: input.maxReintentos ?? 3,
+    plazos: plazosDe(input.plazos),
+    maxReintentos: input.maxReintentos ?? intentosEnHorizonte(plazosDe(input.plazos)),
     intentos: 0,
   };
 }
@@ -64,7 +65,8 @@ type Ctx = { context: ParticipanteContext };
 export const participanteGuards = { quedanIntentos: ({ context }: Ctx) => context.intentos < context.maxReintentos };
 export const participanteDelays = {
   plazoPaso: ({ context }: Ctx) => context.plazos.paso,
-  plazoCompensacion: ({ context }: Ctx) => context.plazos.compensacion,
+  // Doubling waits: an unconfirmed compensation is sent again later each time.
+  plazoCompensacion: ({ context }: Ctx) => esperaCompensacion(context.plazos, context.intentos),
 };
 
 /** The reason to record: the one given, else the failure event's own, else its type. */
@@ -72,10 +74,26 @@ export function motivoDe(event: { type: string; data: object }, params: { motivo
   return params.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type);
 }
 
-/** A failed or unconfirmed compensation is sent again, up to `maxReintentos` attempts, then needs manual repair. */
+/** The reason a compensation's attempt failed, kept; the compensation is sent again when its wait runs out, not at once. */
+export const registrarFallo = { actions: 'registrarFallo' } as const;
+
+/** Records the reason a compensation's attempt failed. */
+export function ultimoFalloDe({ event }: { event: { type: string; data: object } }): string {
+  return 'motivo' in event.data ? String(event.data.motivo) : event.type;
+}
+
+/** An unconfirmed compensation is sent again, up to `maxReintentos` attempts, then needs manual repair. */
 export function reintentar(estado: string, comando: string) {
   return [
     { guard: 'quedanIntentos', target: estado, reenter: true },
     { target: 'reparacionManual', actions: { type: 'registrarMotivo', params: { motivo: `compensación agotada: ${comando}` } } },
   ] as const;
+}
+
+/**
+ * Manual repair: not final, so the confirmation that comes late still ends the saga part
+ * in `destino` (its compensated final state).
+ */
+export function reparacionManual(confirmacion: EventType, destino: string) {
+  return { tags: ['failed'], on: { [confirmacion]: destino } } as const;
 }

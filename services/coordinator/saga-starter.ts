@@ -1,6 +1,10 @@
 import { parseEnvelope, TOPICS, type Commands } from '../../machines/messages.ts';
 import type { ReservaInput } from '../../machines/reserva.ts';
-import { SagaAlreadyExistsError, SagaError } from '../../runtime/errors.ts';
+import type { Plazos } from '../../machines/compensacion.ts';
+import { withRetries } from '../../runtime/batch-transaction.ts';
+import { recordBrokerDeadLetters } from '../../runtime/broker-dead-letters.ts';
+import { classify, SagaAlreadyExistsError, SagaError } from '../../runtime/errors.ts';
+import type { Health } from '../../runtime/health.ts';
 import type { Delivery, SagaStore, Subscription, Transport } from '../../runtime/ports.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 
@@ -13,33 +17,56 @@ import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
  * await new SagaStarter(runtime, store).listen(transport);
  */
 export class SagaStarter {
-  private subscription: Subscription | null = null;
+  /** The durable subscription the starter consumes `IniciarReserva` with. */
+  static readonly subscription = 'coordinator';
+  private subscriptions: Subscription[] = [];
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly runtime: SagaRuntime,
     private readonly store: SagaStore,
-    private readonly defaults: { paso: number; compensacion: number },
+    private readonly defaults: Partial<Plazos>,
+    private readonly options: { health?: Health; log?: (message: string, fields?: Record<string, unknown>) => void } = {},
   ) {}
 
+  /** Subscribes to `IniciarReserva`, and to the broker's dead-letter topic of that subscription. */
   async listen(transport: Transport): Promise<void> {
-    this.subscription = await transport.subscribe({
-      topics: [TOPICS.IniciarReserva],
-      subscription: 'coordinator',
-      handler: (delivery) => this.deliver(delivery),
-    });
+    const subscription = SagaStarter.subscription;
+    this.subscriptions.push(await transport.subscribe({ topics: [TOPICS.IniciarReserva], subscription, handler: (delivery) => this.deliver(delivery) }));
+    const { health, log } = this.options;
+    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store: this.store, subscription, health, log, signal: this.stopping.signal }));
   }
 
-  async close(): Promise<void> {
-    await this.subscription?.close();
-    this.subscription = null;
+  /** Lets the requests in flight start their sagas (for at most `drainMs`), then stops consuming. */
+  async close(drainMs = 10_000): Promise<void> {
+    const subscriptions = this.subscriptions.splice(0);
+    await Promise.all(subscriptions.map((s) => s.drain?.(drainMs)));
+    this.stopping.abort();
+    await Promise.all(subscriptions.map((s) => s.close()));
   }
 
   async deliver(delivery: Delivery): Promise<void> {
     const parsed = parseEnvelope(delivery.payload);
     const envelope = parsed.ok ? parsed.envelope : null;
     const deadLetter = (code: string, reason: string) =>
-      this.store.transaction((uow) =>
-        uow.deadLetter({ messageId: envelope?.id ?? null, type: envelope?.type ?? null, topic: delivery.topic, sagaId: envelope?.data.id_correlacion ?? null, code, reason: `coordinator: ${reason}`, payload: delivery.payload, at: Date.now() }),
+      withRetries(
+        () =>
+          this.store.transaction((uow) =>
+            uow.deadLetter({
+              source: 'message',
+              consumer: SagaStarter.subscription,
+              messageId: envelope?.id ?? null,
+              type: envelope?.type ?? null,
+              topic: delivery.topic,
+              key: delivery.key,
+              sagaId: envelope?.data.id_correlacion ?? null,
+              code,
+              reason: `coordinator: ${reason}`,
+              payload: delivery.payload,
+              at: Date.now(),
+            }),
+          ),
+        { health: this.options.health, signal: this.stopping.signal },
       );
     if (!parsed.ok) return deadLetter('invalid', parsed.reason);
     if (parsed.envelope.type !== 'IniciarReserva') return deadLetter('invalid', `${parsed.envelope.type} is not IniciarReserva`);
@@ -58,8 +85,9 @@ export class SagaStarter {
       await this.runtime.startSaga('reserva', input, { id: data.id_correlacion });
     } catch (error) {
       if (error instanceof SagaAlreadyExistsError) return; // a redelivery: the saga runs already
-      if (error instanceof SagaError && !error.retryable) return deadLetter(error.code, error.message);
-      throw error; // retryable: negative ack, redelivered
+      // The runtime waits out outages itself: what reaches here can never start (or the process is stopping).
+      if (classify(error) !== 'transient') return deadLetter(error instanceof SagaError ? error.code : 'error', (error as Error)?.message ?? String(error));
+      throw error; // stopping: not acknowledged, so delivered again after restart
     }
   }
 }

@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import Koa from 'koa';
+import { DeadLetters } from '../../runtime/dead-letters.ts';
 import type { System } from '../system.ts';
 import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
+import { deadLetterRoutes } from './routes-dead-letters.ts';
 import { healthRoutes } from './routes-health.ts';
 import { participantRoutes } from './routes-participants.ts';
 import { reservaRoutes } from './routes-reservas.ts';
@@ -28,6 +30,7 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
   healthRoutes(router, system);
   reservaRoutes(router, { config: system.config, start: (input) => system.requestReserva(input) });
   sagaRoutes(router, system);
+  deadLetterRoutes(router, new DeadLetters(system.store, { log: options.log }));
   uiRoutes(router, system);
   participantRoutes(router, system);
   if (system.config.testEndpoints) testRoutes(router, system);

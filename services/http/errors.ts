@@ -1,6 +1,10 @@
 import type { Middleware } from 'koa';
 import {
   ConcurrencyError,
+  DeadLetterResolvedError,
+  MessageTooLargeError,
+  RejectedByDatabaseError,
+  UnknownDeadLetterError,
   SagaAlreadyExistsError,
   UnavailableError,
   UnknownMachineVersionError,
@@ -32,6 +36,10 @@ const STATUS_OF: [ErrorClass, number][] = [
   [ValidationError, 400],
   [UnknownMachineVersionError, 400],
   [UnknownSagaError, 404],
+  [UnknownDeadLetterError, 404],
+  [DeadLetterResolvedError, 409],
+  [MessageTooLargeError, 413],
+  [RejectedByDatabaseError, 422],
   [SagaAlreadyExistsError, 409],
   [ConcurrencyError, 409],
   [UnavailableError, 503],

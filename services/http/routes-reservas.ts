@@ -3,7 +3,7 @@ import type Router from '@koa/router';
 import { SIMULATED_FAILURES, type Itinerario, type SimulatedFailure } from '../../machines/messages.ts';
 import type { ReservaInput } from '../../machines/reserva.ts';
 import { ValidationError } from '../../runtime/errors.ts';
-import type { Config } from '../config.ts';
+import { plazosOf, type Config } from '../config.ts';
 import { readJsonBody } from './body.ts';
 
 /** The fields of `POST /reservas`, validated and with their defaults. */
@@ -55,7 +55,7 @@ export function reservaRoutes(router: Router, deps: { config: Config; start: (in
       ...request,
       id_correlacion: randomUUID(),
       id_reserva: randomUUID(),
-      plazos: { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs },
+      plazos: plazosOf(config),
     };
     await deps.start(input);
     ctx.status = 202;

@@ -6,7 +6,7 @@ import type { SagaStore } from '../../runtime/ports.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 
 /**
- * `GET /sagas`, `GET /sagas/:id`, `GET /sagas/:id/verify` and `GET /dead-letters`.
+ * `GET /sagas`, `GET /sagas/:id` and `GET /sagas/:id/verify`.
  *
  * @example
  * sagaRoutes(router, system); // GET /sagas?status=completed&limit=10 -> { sagas: [...] }
@@ -28,10 +28,6 @@ export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: Sa
   router.get('/sagas/:id/verify', async (ctx) => {
     const record = await findSaga(store, ctx.params.id, runtime.registry.types());
     ctx.body = await runtime.verify(record.sagaType, record.id);
-  });
-  router.get('/dead-letters', async (ctx) => {
-    const limit = parseLimit(single(ctx.query.limit, 'limit'));
-    ctx.body = { deadLetters: await store.listDeadLetters(limit) };
   });
 }
 

@@ -6,7 +6,10 @@ import { makeEnvelope } from '../../runtime/envelope.ts';
 import type { OutboxRelay } from '../../runtime/outbox-relay.ts';
 import { transactEach } from '../../runtime/batch-transaction.ts';
 import { Batcher } from '../../runtime/batcher.ts';
-import type { Delivery, Subscription, Transport } from '../../runtime/ports.ts';
+import { recordBrokerDeadLetters } from '../../runtime/broker-dead-letters.ts';
+import { SagaError } from '../../runtime/errors.ts';
+import type { Health } from '../../runtime/health.ts';
+import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
 
 /** An event a participant answers with. */
 export type Reply = { [T in EventType]: { type: T; data: Events[T] } }[EventType];
@@ -18,6 +21,13 @@ export interface ParticipantDeps {
   log?: (message: string, fields?: Record<string, unknown>) => void;
   /** Most deliveries applied in one transaction (default 64). */
   maxBatch?: number;
+  /**
+   * Test mode of this process: honour `simular_fallo` in the messages it receives (default
+   * off: a message asking for a simulated failure is handled as if it did not).
+   */
+  testMode?: boolean;
+  /** What the process knows of its database and broker, shared by its parts. */
+  health?: Health;
 }
 
 /**
@@ -33,8 +43,10 @@ export abstract class Participant {
   abstract readonly topics: readonly string[];
   protected readonly clock: () => number;
   protected readonly log: NonNullable<ParticipantDeps['log']>;
-  private subscription: Subscription | null = null;
+  private subscriptions: Subscription[] = [];
   private readonly batcher: Batcher<Received, void>;
+  /** Aborted on close: stops waiting out an outage. */
+  private readonly stopping = new AbortController();
 
   constructor(protected readonly deps: ParticipantDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -43,6 +55,10 @@ export abstract class Participant {
       (received) =>
         transactEach(deps.store, received, (uow, r) => this.applyDelivery(uow as SequelizeUnitOfWork, r), {
           log: this.log,
+          health: deps.health,
+          signal: this.stopping.signal,
+          // Outages are waited out; only what can never succeed is dead-lettered.
+          onTerminal: (uow, r, error) => this.deadLetter(uow, r, error instanceof SagaError ? error.code : 'error', (error as Error)?.message ?? String(error)),
           onCommit: () => deps.relay.kick(),
           prefetch: async (uow, batch) => {
             const messages = batch.flatMap(({ parsed }) => (parsed.ok ? [parsed.envelope] : []));
@@ -66,17 +82,25 @@ export abstract class Participant {
   /** Reads ahead, for a batch, the rows `apply` will read (one statement instead of one per message). */
   protected async prefetch(_uow: SequelizeUnitOfWork, _messages: Envelope[]): Promise<void> {}
 
+  /** Subscribes to its topics, and to the broker's dead-letter topic of its subscription. */
   async listen(transport: Transport): Promise<void> {
-    this.subscription = await transport.subscribe({
-      topics: this.topics,
-      subscription: this.name,
-      handler: (delivery) => this.deliver(delivery),
-    });
+    this.subscriptions.push(
+      await transport.subscribe({
+        topics: this.topics,
+        subscription: this.name,
+        handler: (delivery) => this.deliver(delivery),
+      }),
+    );
+    const { store, health, clock, log } = this.deps;
+    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store, subscription: this.name, health, signal: this.stopping.signal, clock, log }));
   }
 
-  async close(): Promise<void> {
-    await this.subscription?.close();
-    this.subscription = null;
+  /** Lets the deliveries in flight commit and be acknowledged (for at most `drainMs`), then stops consuming. */
+  async close(drainMs = 10_000): Promise<void> {
+    const subscriptions = this.subscriptions.splice(0);
+    await Promise.all(subscriptions.map((s) => s.drain?.(drainMs)));
+    this.stopping.abort();
+    await Promise.all(subscriptions.map((s) => s.close()));
   }
 
   /**
@@ -89,13 +113,11 @@ export abstract class Participant {
     return this.batcher.submit({ delivery, parsed });
   }
 
-  private async applyDelivery(uow: SequelizeUnitOfWork, { delivery, parsed }: Received): Promise<void> {
+  private async applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<void> {
     const now = this.clock();
-    if (!parsed.ok) {
-      await uow.deadLetter({ messageId: null, type: null, topic: delivery.topic, sagaId: null, code: 'invalid', reason: `${this.name}: ${parsed.reason}`, payload: delivery.payload, at: now });
-      return;
-    }
-    const message = parsed.envelope;
+    const { parsed } = received;
+    if (!parsed.ok) return this.deadLetter(uow, received, 'invalid', parsed.reason);
+    const message = this.deps.testMode ? parsed.envelope : withoutSimulatedFailure(parsed.envelope, this.log);
     if (await uow.seen(this.name, message.id)) return;
     await uow.remember(this.name, message.id, now);
     const replies = await this.apply(message, uow);
@@ -114,11 +136,38 @@ export abstract class Participant {
       }),
     );
   }
+
+  /** Records a delivery that can never be applied, with its reason; it is then acknowledged. */
+  private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string): Promise<void> {
+    const envelope = parsed.ok ? parsed.envelope : null;
+    await uow.deadLetter({
+      source: 'message',
+      consumer: this.name,
+      messageId: envelope?.id ?? null,
+      type: envelope?.type ?? null,
+      topic: delivery.topic,
+      key: delivery.key,
+      sagaId: envelope?.data.id_correlacion ?? null,
+      code,
+      reason: `${this.name}: ${reason}`,
+      payload: delivery.payload,
+      at: this.clock(),
+    });
+    this.log(`${this.name}: dead-lettered`, { code, reason, messageId: envelope?.id });
+  }
 }
 
 interface Received {
   delivery: Delivery;
   parsed: ParseResult;
+}
+
+/** The message without `simular_fallo`: failures are simulated only where test mode is on. */
+function withoutSimulatedFailure(message: Envelope, log: NonNullable<ParticipantDeps['log']>): Envelope {
+  if (!('simular_fallo' in message.data)) return message;
+  log('simular_fallo ignored: test mode is off in this process', { messageId: message.id, type: message.type });
+  const { simular_fallo: _ignored, ...data } = message.data as Record<string, unknown>;
+  return { ...message, data: data as Envelope['data'] };
 }
 
 /** A payload `parseEnvelope` validated against its type's schema. */
