@@ -184,12 +184,13 @@ describe('reservaMachine', () => {
       expect(raises[0].params).to.deep.include({ delay: 4_321, event: stepDeadline('creandoReserva') });
     });
 
-    it('should use the default deadlines and 3 attempts when the input gives none', () => {
+    it('should use the default deadlines, and as many compensation attempts as fit in 6 hours, when the input gives none', () => {
       const { plazos: _, ...input } = reservaInput();
       const saga = SagaUnderTest.start(input);
       expect(saga.schedules.map((s) => s.delay)).to.deep.equal([DEFAULT_PLAZOS.paso]);
-      expect(saga.snapshot.context.plazos).to.deep.equal(DEFAULT_PLAZOS);
-      expect(saga.snapshot.context.maxReintentos).to.equal(3);
+      expect(saga.snapshot.context.plazos).to.deep.equal({ paso: 30_000, compensacion: 10_000, compensacionMax: 600_000, horizonte: 6 * 3_600_000 });
+      // Waits of 10, 20, 40, 80, 160, 320 s, then 10 min each: 6 + 34 attempts stay within 6 h.
+      expect(saga.snapshot.context.maxReintentos).to.equal(40);
     });
 
     it('should carry simular_fallo from the input into every command', () => {
@@ -340,35 +341,41 @@ describe('reservaMachine', () => {
   });
 
   describe('failed compensation', () => {
-    it('should re-send RevertirPago when ReversionPagoFallida arrives and continue once it succeeds', () => {
+    it('should record a failure answer and send the compensation again only when its wait runs out, then continue once it succeeds', () => {
       const saga = SagaUnderTest.start().given(...TO.confirmandoGds, event('ConfirmacionFallida', { motivo: 'GDS caído' }));
-      saga.receive(event('ReversionPagoFallida'));
+      saga.receive(event('ReversionPagoFallida', { motivo: 'pasarela caída' }));
+      expect(saga.effects, 'nothing is sent at once, the wait goes on').to.deep.equal([]);
+      expect(saga.state).to.equal('revirtiendoPago');
+      expect(saga.snapshot.context.ultimoFallo).to.equal('pasarela caída');
+
+      saga.receive(compensationDeadline('revirtiendoPago'));
       expect(saga.commandEffects.map((c) => [c.type, c.data])).to.deep.equal([
         ['RevertirPago', { id_correlacion: 'saga-1', id_reserva: 'R-1', motivo: 'GDS caído' }],
       ]);
-      expect(saga.state).to.equal('revirtiendoPago');
-      expect(saga.effects.filter((e) => e.kind !== 'command'), 'the compensation deadline restarts').to.deep.equal([
-        { kind: 'cancel', timerId: 'xstate.after.plazoCompensacion.reserva.revirtiendoPago' },
-        {
-          kind: 'schedule',
-          timerId: 'xstate.after.plazoCompensacion.reserva.revirtiendoPago',
-          delay: PLAZOS.compensacion,
-          event: compensationDeadline('revirtiendoPago'),
-        },
+      expect(saga.schedules.map((s) => [s.timerId, s.delay]), 'the second wait is twice the first').to.deep.equal([
+        ['xstate.after.plazoCompensacion.reserva.revirtiendoPago', 2 * PLAZOS.compensacion],
       ]);
 
       saga.receive(event('PagoRevertido'));
       expect(saga.commands).to.deep.equal(['CancelarReserva']);
+      expect(saga.schedules.map((s) => s.delay), 'the next compensation starts with the first wait').to.deep.equal([PLAZOS.compensacion]);
       saga.receive(event('ReservaCancelada'));
       expectCompensated(saga, 'GDS caído');
       expect(saga.sentOf('RevertirPago')).to.have.length(2);
     });
 
-    it('should re-send a compensation whose confirmation deadline expired', () => {
-      const saga = SagaUnderTest.start().given(...TO.pagando, event('PagoFallido'));
-      saga.receive(compensationDeadline('cancelandoReserva'));
-      expect(saga.commands).to.deep.equal(['CancelarReserva']);
-      expect(saga.state).to.equal('cancelandoReserva');
+    it('should wait twice as long before each new attempt, up to compensacionMax', () => {
+      const saga = SagaUnderTest.start(reservaInput({ plazos: { ...PLAZOS, compensacionMax: 2_000 } })).given(...TO.pagando, event('PagoFallido'));
+      const waits = [saga.schedules[0].delay];
+      for (let i = 0; i < 4; i++) waits.push(saga.receive(compensationDeadline('cancelandoReserva')).schedules[0].delay);
+      expect(waits).to.deep.equal([700, 1_400, 2_000, 2_000, 2_000]);
+      expect(saga.sentOf('CancelarReserva')).to.have.length(5);
+    });
+
+    it('should try for the horizon it is given: the attempts whose waits add up to it at most', () => {
+      const saga = SagaUnderTest.start(reservaInput({ plazos: { paso: 1_000, compensacion: 1_000, compensacionMax: 4_000, horizonte: 15_000 } }));
+      // 1 + 2 + 4 + 4 + 4 = 15 s: five attempts.
+      expect(saga.snapshot.context.maxReintentos).to.equal(5);
     });
 
     const exhausted: { compensation: CompensationCommand; given: Incoming[] }[] = [
@@ -377,52 +384,71 @@ describe('reservaMachine', () => {
       { compensation: 'CancelarReserva', given: [...TO.pagando, event('PagoFallido')] },
     ];
     for (const { compensation, given } of exhausted) {
-      const { state, failure } = COMPENSATIONS[compensation];
-      it(`should stop in reparacionManual after maxReintentos attempts of ${compensation}`, () => {
+      const { state, failure, confirmation } = COMPENSATIONS[compensation];
+      it(`should stop in reparacionManual, not final, after maxReintentos unconfirmed attempts of ${compensation}`, () => {
         const saga = SagaUnderTest.start(reservaInput({ maxReintentos: 3 })).given(...given);
         const sentBefore = saga.sent.length;
-        saga.receive(event(failure)).receive(event(failure));
-        expect(saga.state, 'after 2 failed attempts').to.equal(state);
-        saga.receive(event(failure));
+        saga.receive(event(failure)).receive(compensationDeadline(state)).receive(event(failure)).receive(compensationDeadline(state));
+        expect(saga.state, 'after 2 unconfirmed attempts').to.equal(state);
+        saga.receive(compensationDeadline(state));
 
         expect(saga.sentOf(compensation), `${compensation} attempts`).to.have.length(3);
-        expect(saga.sent.slice(sentBefore).map((c) => c.type), 'commands after the failures').to.deep.equal([compensation, compensation]);
-        expect(saga.effects, 'effects of the last failure').to.deep.equal([
-          { kind: 'cancel', timerId: `xstate.after.plazoCompensacion.reserva.${state}` },
-        ]);
+        expect(saga.sent.slice(sentBefore).map((c) => c.type), 'commands after the first').to.deep.equal([compensation, compensation]);
+        expect(saga.commands, 'nothing sent on the last wait').to.deep.equal([]);
         expect(saga.state).to.equal('reparacionManual');
-        expect(saga.snapshot.status).to.equal('done');
+        expect(saga.snapshot.status, 'a late confirmation may still come').to.equal('active');
         expect(saga.snapshot.hasTag('failed')).to.equal(true);
         expect(statusOf(saga.snapshot)).to.equal('failed');
         expect(saga.snapshot.context.motivo).to.equal(`compensación agotada: ${state}`);
+        expect(saga.snapshot.can(event(confirmation)), `${confirmation} resumes it`).to.equal(true);
       });
     }
 
-    it('should count expired compensation deadlines as failed attempts', () => {
+    it('should resume the compensation chain when the confirmation comes while the saga waits in manual repair', () => {
+      const saga = SagaUnderTest.start(reservaInput({ maxReintentos: 2 })).given(...TO.confirmandoGds, event('ConfirmacionFallida', { motivo: 'GDS caído' }));
+      saga.given(compensationDeadline('revirtiendoPago'), compensationDeadline('revirtiendoPago'));
+      expect(saga.state).to.equal('reparacionManual');
+      saga.receive(event('ReservaCancelada'));
+      expect(saga.state, 'the confirmation of another compensation changes nothing').to.equal('reparacionManual');
+
+      saga.receive(event('PagoRevertido'));
+      expect(saga.state).to.equal('cancelandoReserva');
+      expect(statusOf(saga.snapshot)).to.equal('running');
+      expect(saga.commands).to.deep.equal(['CancelarReserva']);
+      saga.receive(event('ReservaCancelada'));
+      expect(saga.state).to.equal('compensada');
+      expect(statusOf(saga.snapshot)).to.equal('compensated');
+    });
+
+    it('should count only the waits that ran out, not the failure answers', () => {
       const saga = SagaUnderTest.start(reservaInput({ maxReintentos: 2 })).given(...TO.confirmandoGds, event('ConfirmacionFallida'));
+      saga.given(event('ReversionPagoFallida'), event('ReversionPagoFallida'), event('ReversionPagoFallida'));
+      expect(saga.state).to.equal('revirtiendoPago');
       saga.receive(compensationDeadline('revirtiendoPago'));
       expect(saga.commands).to.deep.equal(['RevertirPago']);
-      saga.receive(event('ReversionPagoFallida'));
+      saga.receive(compensationDeadline('revirtiendoPago'));
       expect(saga.state).to.equal('reparacionManual');
       expect(saga.sentOf('RevertirPago')).to.have.length(2);
       expect(saga.snapshot.context.motivo).to.equal('compensación agotada: revirtiendoPago');
     });
 
-    it('should need manual repair at the first failure when maxReintentos is 1', () => {
+    it('should need manual repair when the first wait runs out and maxReintentos is 1', () => {
       const saga = SagaUnderTest.start(reservaInput({ maxReintentos: 1 })).given(...TO.pagando, event('PagoFallido'));
       saga.receive(event('CancelacionReservaFallida'));
+      expect(saga.state).to.equal('cancelandoReserva');
+      saga.receive(compensationDeadline('cancelandoReserva'));
       expect(saga.commands).to.deep.equal([]);
       expect(saga.state).to.equal('reparacionManual');
     });
 
     it('should count attempts per compensation', () => {
       const saga = SagaUnderTest.start(reservaInput({ maxReintentos: 3 })).given(...TO.aprobando, event('AprobacionReservaFallida'));
-      saga.given(event('ReversionConfirmacionFallida'), event('ReversionConfirmacionFallida'), event('ConfirmacionGDSRevertida'));
+      saga.given(compensationDeadline('revirtiendoConfirmacion'), compensationDeadline('revirtiendoConfirmacion'), event('ConfirmacionGDSRevertida'));
       expect(saga.sentOf('RevertirConfirmacion')).to.have.length(3);
       expect(saga.commands).to.deep.equal(['RevertirPago']);
 
-      saga.given(event('ReversionPagoFallida'), event('ReversionPagoFallida'));
-      expect(saga.state, 'RevertirPago after 2 failures of 3 allowed').to.equal('revirtiendoPago');
+      saga.given(compensationDeadline('revirtiendoPago'), compensationDeadline('revirtiendoPago'));
+      expect(saga.state, 'RevertirPago after 2 unconfirmed of 3 allowed').to.equal('revirtiendoPago');
       expect(saga.sentOf('RevertirPago')).to.have.length(3);
       saga.given(event('PagoRevertido'), event('ReservaCancelada'));
       expectCompensated(saga, 'aprobación rechazada');
@@ -430,7 +456,7 @@ describe('reservaMachine', () => {
   });
 
   describe('events that do not apply', () => {
-    const cases: { state: string; given: Incoming[]; ignored: Incoming[] }[] = [
+    const cases: { state: string; given: Incoming[]; ignored: Incoming[]; input?: Partial<ReservaInput> }[] = [
       {
         state: 'creandoReserva',
         given: [],
@@ -448,13 +474,14 @@ describe('reservaMachine', () => {
       { state: 'compensada', given: [event('CreacionReservaFallida')], ignored: [event('ReservaCreada'), stepDeadline('creandoReserva')] },
       {
         state: 'reparacionManual',
-        given: [...TO.pagando, event('PagoFallido'), event('CancelacionReservaFallida'), event('CancelacionReservaFallida'), event('CancelacionReservaFallida')],
-        ignored: [event('ReservaCancelada'), compensationDeadline('cancelandoReserva')],
+        input: { maxReintentos: 3 },
+        given: [...TO.pagando, event('PagoFallido'), ...Array(3).fill(compensationDeadline('cancelandoReserva'))],
+        ignored: [event('PagoRevertido'), event('ConfirmacionGDSRevertida'), event('CancelacionReservaFallida'), compensationDeadline('cancelandoReserva')],
       },
     ];
-    for (const { state, given, ignored } of cases) {
+    for (const { state, given, ignored, input } of cases) {
       it(`should change nothing in ${state} on ${ignored.map((e) => e.type.replace(/^xstate\.after\./, 'timer ')).join(', ')}`, () => {
-        const saga = SagaUnderTest.start().given(...given);
+        const saga = SagaUnderTest.start(reservaInput(input)).given(...given);
         expect(saga.state).to.equal(state);
         for (const incoming of ignored) {
           const before = saga.snapshot;

@@ -6,7 +6,8 @@ import type { ReservaInput } from '../../machines/reserva.ts';
 
 /** A whole orchestrated system in this process on `databaseUrl`, polling fast for tests. */
 export async function startSystem(databaseUrl: string, options: SystemOptions = {}): Promise<System> {
-  const config = { ...loadConfig({}), databaseUrl };
+  // No grace after start: the tests that want one set it.
+  const config = { ...loadConfig({}), databaseUrl, outageGraceMs: 0 };
   return createSystem(config, { relayPollMs: 50, deadlinePollMs: 100, ...options });
 }
 
