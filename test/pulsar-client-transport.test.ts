@@ -57,11 +57,13 @@ class FakeMessage implements PulsarMessage {
     readonly key: string,
     readonly payload: string,
     readonly redeliveryCount = 0,
+    readonly properties: Record<string, string> = {},
   ) {}
   getTopicName = () => this.topic;
   getData = () => Buffer.from(this.payload, 'utf8');
   getPartitionKey = () => this.key;
   getRedeliveryCount = () => this.redeliveryCount;
+  getProperties = () => this.properties;
 }
 
 class FakeConsumer implements PulsarConsumer {
@@ -76,8 +78,8 @@ class FakeConsumer implements PulsarConsumer {
 
   constructor(readonly config: PulsarConsumerConfig) {}
 
-  push(key: string, payload: string, redeliveryCount = 0): void {
-    const message = new FakeMessage(this.config.topic, key, payload, redeliveryCount);
+  push(key: string, payload: string, redeliveryCount = 0, properties: Record<string, string> = {}): void {
+    const message = new FakeMessage(this.config.topic, key, payload, redeliveryCount, properties);
     if (this.waiter) {
       const { resolve } = this.waiter;
       this.waiter = null;
@@ -322,8 +324,8 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     expect(consumer.acked).to.deep.equal(['good']);
     expect(consumer.nacked).to.deep.equal(['bad']);
     expect(deliveries).to.deep.equal([
-      { topic: 'evento', key: 'k1', payload: 'good', redeliveryCount: 2 },
-      { topic: 'evento', key: null, payload: 'bad', redeliveryCount: 0 },
+      { topic: 'evento', key: 'k1', payload: 'good', redeliveryCount: 2, properties: {} },
+      { topic: 'evento', key: null, payload: 'bad', redeliveryCount: 0, properties: {} },
     ]);
   });
 
