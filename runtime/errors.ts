@@ -87,10 +87,33 @@ export class DeadLetterResolvedError extends SagaError {
   readonly code = 'dead_letter_resolved';
 }
 
-/** The broker refused this message for good (too large for it, or refused as invalid): publishing it again cannot succeed. */
+/**
+ * The broker refused this message for good (too big for its frame or size limit, not
+ * decodable): sending the same bytes again will fail again. Whoever publishes it should set
+ * it aside (dead-letter it) and go on with the next message.
+ *
+ * @example
+ * try { await transport.publish(topic, message); }
+ * catch (error) { if (error instanceof MessageRejectedError) deadLetter(message, error.message); else throw error; }
+ */
 export class MessageRejectedError extends SagaError {
   readonly retryable = false;
   readonly code = 'message_rejected';
+}
+
+/**
+ * The broker refused the connection's credentials (HTTP 401 or 403 on the WebSocket
+ * upgrade, an authentication error of the native client): a missing, wrong or expired
+ * `PULSAR_TOKEN`, or a role without permission. Terminal for the connection, not for any
+ * message: no message is at fault, and the process should stop with this error rather
+ * than retry or dead-letter what it was sending.
+ *
+ * @example
+ * await transport.subscribe(options).catch((error) => { if (error instanceof BrokerAuthError) process.exit(1); throw error; });
+ */
+export class BrokerAuthError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'broker_auth';
 }
 
 /** A command built by a transition is larger than a message may be (`LIMITS.messageBytes`). */

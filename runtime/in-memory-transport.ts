@@ -1,11 +1,20 @@
-import type { Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport } from './ports.ts';
+import { MessageRejectedError } from './errors.ts';
+import type { Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport, TransportAvailability } from './ports.ts';
 
 export interface InMemoryTransportOptions {
   /** Delay before a negatively acknowledged message is redelivered (default 50 ms). */
   nackDelayMs?: number;
   /** Unacknowledged messages one consumer holds at most (default 1000). */
   maxInFlightPerConsumer?: number;
+  /**
+   * Largest payload (UTF-8 bytes) `publish` accepts; a larger one is refused with
+   * {@link MessageRejectedError}, as a broker refuses a message over its limit. Default: no limit.
+   */
+  maxPayloadBytes?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
 }
+
+type Settings = Required<Pick<InMemoryTransportOptions, 'nackDelayMs' | 'maxInFlightPerConsumer'>> & Pick<InMemoryTransportOptions, 'maxPayloadBytes' | 'log'>;
 
 interface Pending {
   topic: string;
@@ -13,6 +22,7 @@ interface Pending {
   payload: string;
   redeliveryCount: number;
   notBefore: number;
+  properties?: Record<string, string>;
 }
 
 interface InFlight {
@@ -26,6 +36,10 @@ interface Consumer {
   handler: SubscribeOptions['handler'];
   inFlight: Set<InFlight>;
   closed: boolean;
+  /** Draining: nothing more is dispatched to it. */
+  draining: boolean;
+  /** Called each time one of its deliveries settles. */
+  onSettled: (() => void) | null;
 }
 
 class DurableSubscription {
@@ -41,7 +55,7 @@ class DurableSubscription {
     readonly name: string,
     readonly topics: Set<string>,
     private readonly transport: InMemoryTransport,
-    private readonly options: Required<InMemoryTransportOptions>,
+    private readonly options: Settings,
   ) {
     this.deadLetterTopic = `${name}-DLQ`;
   }
@@ -61,7 +75,7 @@ class DurableSubscription {
   }
 
   private dispatch(): void {
-    const live = this.consumers.filter((c) => !c.closed);
+    const live = this.consumers.filter((c) => !c.closed && !c.draining);
     if (live.length === 0) return;
     const now = Date.now();
     let earliest = Infinity;
@@ -96,7 +110,13 @@ class DurableSubscription {
     const entry: InFlight = { key, message, abandoned: false };
     consumer.inFlight.add(entry);
     this.busyKeys.add(key);
-    const delivery: Delivery = { topic: message.topic, key: message.key, payload: message.payload, redeliveryCount: message.redeliveryCount };
+    const delivery: Delivery = {
+      topic: message.topic,
+      key: message.key,
+      payload: message.payload,
+      redeliveryCount: message.redeliveryCount,
+      ...(message.properties ? { properties: { ...message.properties } } : {}),
+    };
     // Asynchronous delivery, as from a broker: never within publish's call stack.
     void Promise.resolve()
       .then(() => consumer.handler(delivery))
@@ -111,6 +131,7 @@ class DurableSubscription {
         if (entry.abandoned) return;
         consumer.inFlight.delete(entry);
         this.busyKeys.delete(key);
+        consumer.onSettled?.();
         this.schedule();
       });
   }
@@ -129,8 +150,11 @@ class DurableSubscription {
   private nack(message: Pending): void {
     const redeliveryCount = message.redeliveryCount + 1;
     if (redeliveryCount > this.maxRedeliveries) {
-      // After the transport closed there is nobody left to read the dead letter.
-      this.transport.publish(this.deadLetterTopic, { key: message.key ?? '', payload: message.payload }).catch(() => undefined);
+      // As Pulsar does, the dead letter names where it came from. After the transport closed
+      // there is nobody left to read it.
+      this.transport
+        .deliver(this.deadLetterTopic, { key: message.key, payload: message.payload, properties: { ...message.properties, REAL_TOPIC: message.topic, REAL_SUBSCRIPTION: this.name } })
+        .catch(() => undefined);
       return;
     }
     this.backlog.unshift({ ...message, redeliveryCount, notBefore: Date.now() + this.options.nackDelayMs });
@@ -152,18 +176,34 @@ class DurableSubscription {
  */
 export class InMemoryTransport implements Transport {
   private readonly subscriptions = new Map<string, DurableSubscription>();
-  private readonly options: Required<InMemoryTransportOptions>;
+  private readonly options: Settings;
   private closed = false;
 
   constructor(options: InMemoryTransportOptions = {}) {
-    this.options = { nackDelayMs: options.nackDelayMs ?? 50, maxInFlightPerConsumer: options.maxInFlightPerConsumer ?? 1000 };
+    this.options = {
+      nackDelayMs: options.nackDelayMs ?? 50,
+      maxInFlightPerConsumer: options.maxInFlightPerConsumer ?? 1000,
+      maxPayloadBytes: options.maxPayloadBytes,
+      log: options.log,
+    };
   }
 
+  /** @throws MessageRejectedError for a payload over `maxPayloadBytes`. */
   async publish(topic: string, message: OutgoingMessage): Promise<void> {
+    if (this.closed) throw new Error('transport is closed');
+    const bytes = Buffer.byteLength(message.payload, 'utf8');
+    if (this.options.maxPayloadBytes !== undefined && bytes > this.options.maxPayloadBytes) {
+      throw new MessageRejectedError(`message for ${topic} is too big: ${bytes} bytes of payload, over the limit of ${this.options.maxPayloadBytes}`);
+    }
+    await this.deliver(topic, { key: message.key || null, payload: message.payload });
+  }
+
+  /** Puts a message in every subscription of `topic` (with properties, which `publish` has none of). */
+  async deliver(topic: string, message: { key: string | null; payload: string; properties?: Record<string, string> }): Promise<void> {
     if (this.closed) throw new Error('transport is closed');
     for (const subscription of this.subscriptions.values()) {
       if (subscription.topics.has(topic)) {
-        subscription.enqueue({ topic, key: message.key || null, payload: message.payload, redeliveryCount: 0, notBefore: 0 });
+        subscription.enqueue({ topic, key: message.key, payload: message.payload, redeliveryCount: 0, notBefore: 0, ...(message.properties ? { properties: message.properties } : {}) });
       }
     }
   }
@@ -178,18 +218,41 @@ export class InMemoryTransport implements Transport {
     options.topics.forEach((t) => subscription.topics.add(t));
     if (options.maxRedeliveries !== undefined) subscription.maxRedeliveries = options.maxRedeliveries;
     if (options.deadLetterTopic) subscription.deadLetterTopic = options.deadLetterTopic;
-    const consumer: Consumer = { handler: options.handler, inFlight: new Set(), closed: false };
+    const consumer: Consumer = { handler: options.handler, inFlight: new Set(), closed: false, draining: false, onSettled: null };
     subscription.consumers.push(consumer);
     subscription.schedule();
     const owner = subscription;
+    const log = this.options.log;
     return {
+      drain: async (timeoutMs: number) => {
+        consumer.draining = true;
+        // Its keys may go to the other consumers from now on.
+        owner.schedule();
+        if (consumer.inFlight.size === 0 || consumer.closed) return;
+        let timer: NodeJS.Timeout | undefined;
+        const drained = await new Promise<boolean>((resolve) => {
+          consumer.onSettled = () => {
+            if (consumer.inFlight.size === 0) resolve(true);
+          };
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
+        clearTimeout(timer);
+        consumer.onSettled = null;
+        if (!drained) log?.('in-memory transport: drain timed out, handlers still running', { subscription: owner.name, running: consumer.inFlight.size, timeoutMs });
+      },
       close: async () => {
         if (consumer.closed) return;
         consumer.closed = true;
         owner.consumers.splice(owner.consumers.indexOf(consumer), 1);
         owner.release(consumer);
+        consumer.onSettled?.();
       },
     };
+  }
+
+  /** The in-process broker is always there: nothing to report. */
+  watch(_listener: (state: TransportAvailability) => void): () => void {
+    return () => undefined;
   }
 
   /** Messages waiting (not in flight) in a subscription: for tests and diagnostics. */

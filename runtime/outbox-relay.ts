@@ -1,5 +1,5 @@
 import { withRetries } from './batch-transaction.ts';
-import { classify, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
+import { BrokerAuthError, MessageRejectedError, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
 import type { OutboxMessage, SagaStore, Transport } from './ports.ts';
 
@@ -155,14 +155,14 @@ export class OutboxRelay {
           this.attempts.delete(row.seq);
           this.options.health?.up('broker');
         } catch (error) {
-          if (error instanceof UnavailableError) {
+          if (error instanceof UnavailableError || error instanceof BrokerAuthError) {
             this.options.health?.down('broker', error.message);
             throw error; // the broker, not this row: stop the round
           }
           const attempts = (this.attempts.get(row.seq) ?? 0) + 1;
-          if (classify(error) === 'terminal' || attempts >= this.maxRowAttempts) {
+          if (error instanceof MessageRejectedError || attempts >= this.maxRowAttempts) {
             this.attempts.delete(row.seq);
-            await this.refuse(row, classify(error) === 'terminal' ? error : new RepeatedFailureError(attempts, error));
+            await this.refuse(row, error instanceof MessageRejectedError ? error : new RepeatedFailureError(attempts, error));
             continue;
           }
           this.attempts.set(row.seq, attempts);

@@ -193,7 +193,11 @@ export interface Delivery {
   payload: string;
   /** How many times this message was delivered before (0 on first delivery). */
   redeliveryCount: number;
-  /** The message's properties (Pulsar puts e.g. `REAL_TOPIC` on what it moved to a dead-letter topic). */
+  /**
+   * The message's properties, where the transport has them. A broker dead-letter topic's
+   * messages carry `REAL_TOPIC` (the topic it came from, full name on Pulsar),
+   * `REAL_SUBSCRIPTION` and, on Pulsar, `ORIGIN_MESSAGE_ID`.
+   */
   properties?: Record<string, string>;
 }
 
@@ -215,10 +219,18 @@ export interface SubscribeOptions {
 
 export interface Subscription {
   /**
-   * Stops taking new messages and waits until every message in flight was handled and
-   * acknowledged (or negatively acknowledged), for at most `timeoutMs`.
+   * Graceful stop: takes no new message from now on (the consumer asks the broker for no
+   * more), waits until every handler in flight has settled and its acknowledgement (or
+   * negative acknowledgement) was sent, then resolves; after `timeoutMs` at the latest, logging
+   * what was still running. What the consumer holds unhandled goes back to the broker on
+   * `close()`, which still has to be called: drain never loses a message.
+   *
+   * @example
+   * await subscription.drain(10_000); // on SIGTERM: let in-flight transactions commit and acknowledge
+   * await subscription.close();
    */
-  drain?(timeoutMs: number): Promise<void>;
+  drain(timeoutMs: number): Promise<void>;
+  /** Stops at once; unacknowledged messages are redelivered (to another consumer). */
   close(): Promise<void>;
 }
 
@@ -228,14 +240,32 @@ export interface OutgoingMessage {
   payload: string;
 }
 
+/** Whether a transport reaches its broker; `reason` names what was lost. */
+export interface TransportAvailability {
+  available: boolean;
+  reason?: string;
+}
+
 /** A message broker. Subscriptions exist once `subscribe` resolves. */
 export interface Transport {
+  /**
+   * @throws MessageRejectedError (terminal) when the broker refuses this message for good
+   * (too big, not decodable); UnavailableError (retryable) when the broker cannot take it now;
+   * BrokerAuthError (terminal, for the connection) when the broker refuses the credentials.
+   */
   publish(topic: string, message: OutgoingMessage): Promise<void>;
+  /** @throws UnavailableError when the broker cannot be reached in time; BrokerAuthError when it refuses the credentials. */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /**
-   * Reports when the broker becomes unreachable and reachable again; returns the function
-   * that stops the reports. A transport without it is always reachable.
+   * Reports changes of availability: `available: false` when the transport loses the broker
+   * (a connection closed or failed, or a publish found no connection), `available: true` when
+   * every connection is back. A listener added while the broker is lost hears so at once.
+   * Returns a function that removes the listener. Optional: a transport without it (the
+   * in-process one) is always available.
+   *
+   * @example
+   * const stop = transport.watch?.(({ available, reason }) => health.set('broker', available, reason));
    */
-  watch?(listener: (state: { available: boolean; reason?: string }) => void): () => void;
+  watch?(listener: (state: TransportAvailability) => void): () => void;
   close(): Promise<void>;
 }

@@ -12,8 +12,9 @@
  * Written against pulsar-client 1.18.0 (its `index.d.ts` and `src/Consumer.cc`).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { UnavailableError } from './errors.ts';
-import type { Delivery, DeliveryHandler, OutgoingMessage, SubscribeOptions, Subscription, Transport } from './ports.ts';
+import { AvailabilityMonitor } from './availability-monitor.ts';
+import { BrokerAuthError, MessageRejectedError, UnavailableError } from './errors.ts';
+import type { Delivery, DeliveryHandler, OutgoingMessage, SubscribeOptions, Subscription, Transport, TransportAvailability } from './ports.ts';
 import { fullTopicName, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -61,6 +62,7 @@ export interface PulsarMessage {
   getData(): Buffer;
   getPartitionKey(): string;
   getRedeliveryCount(): number;
+  getProperties(): Record<string, string>;
 }
 
 export interface PulsarProducer {
@@ -129,6 +131,19 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** libpulsar results (in the error's message) that blame the message: sending it again fails again. */
+const REJECTED = /MessageTooBig|InvalidMessage|ChecksumError|IncompatibleSchema/i;
+/** libpulsar results that blame the credentials. */
+const REFUSED = /AuthenticationError|AuthorizationError|NotAuthorized/i;
+
+/** A failure of the client as a typed error: the message's fault, the credentials', or for now. */
+function classify(detail: string, error: unknown): Error {
+  const reason = messageOf(error);
+  if (REJECTED.test(reason)) return new MessageRejectedError(`${detail}: ${reason}`, { cause: error });
+  if (REFUSED.test(reason)) return new BrokerAuthError(`${detail}: ${reason} (check PULSAR_TOKEN)`, { cause: error });
+  return new UnavailableError(`${detail}: ${reason}`, { cause: error });
+}
+
 /**
  * One consumer of one topic: it asks the client for the next message only while fewer
  * than `maxInFlight` are in its handlers, runs one key's messages one at a time in order,
@@ -141,8 +156,12 @@ function messageOf(error: unknown): string {
  */
 class ConsumerLoop {
   private readonly chains = new Map<string, Promise<void>>();
+  /** Every handler not yet settled (its acknowledgement sent). */
+  private readonly running = new Set<Promise<void>>();
+  private idle: (() => void)[] = [];
   private inFlight = 0;
   private closed = false;
+  private draining = false;
   private wake: (() => void) | null = null;
 
   constructor(
@@ -150,13 +169,28 @@ class ConsumerLoop {
     private readonly topic: string,
     private readonly handler: DeliveryHandler,
     private readonly settings: Settings,
+    private readonly availability: AvailabilityMonitor,
   ) {
     this.pump().catch((error: unknown) => this.settings.log?.('pulsar-client: consumer loop stopped', { topic: this.topic, error: messageOf(error) }));
+  }
+
+  /** Receives nothing more and resolves when every handler settled, or after `timeoutMs` (logging what was left). */
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    this.wake?.();
+    if (this.running.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const settled = new Promise<boolean>((resolve) => this.idle.push(() => resolve(true)));
+    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const done = await Promise.race([settled, expired]);
+    clearTimeout(timer);
+    if (!done) this.settings.log?.('pulsar-client: drain timed out, handlers still running', { topic: this.topic, running: this.running.size, timeoutMs });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.availability.forget(this);
     this.wake?.();
     // Closing fails the pending receive() (and a message it still yields is not handled);
     // unacknowledged messages go back to the broker for the subscription's other consumers.
@@ -165,7 +199,7 @@ class ConsumerLoop {
 
   private async pump(): Promise<void> {
     let failures = 0;
-    while (!this.closed) {
+    while (!this.closed && !this.draining) {
       if (this.inFlight >= this.settings.maxInFlight) {
         await new Promise<void>((resolve) => (this.wake = resolve));
         this.wake = null;
@@ -175,16 +209,18 @@ class ConsumerLoop {
       try {
         message = await this.consumer.receive();
         failures = 0;
+        this.availability.up(this);
       } catch (error) {
         if (this.closed) return;
         const reason = messageOf(error);
         this.settings.log?.('pulsar-client: receive failed', { topic: this.topic, error: reason });
         if (/AlreadyClosed/i.test(reason)) return;
+        this.availability.down(this, `consumer ${this.topic}: ${reason}`);
         await delay(Math.min(5_000, 100 * 2 ** failures++));
         continue;
       }
-      // A message received while closing is not handled: unacknowledged, it is redelivered.
-      if (this.closed) return;
+      // A message received while closing or draining is not handled: unacknowledged, it is redelivered after close.
+      if (this.closed || this.draining) return;
       this.dispatch(message);
     }
   }
@@ -192,11 +228,13 @@ class ConsumerLoop {
   private dispatch(message: PulsarMessage): void {
     const partitionKey = message.getPartitionKey();
     const key = partitionKey === '' ? null : partitionKey;
+    const properties = message.getProperties();
     const delivery: Delivery = {
       topic: this.topic,
       key,
       payload: message.getData().toString('utf8'),
       redeliveryCount: message.getRedeliveryCount(),
+      ...(properties && typeof properties === 'object' ? { properties: { ...properties } } : {}),
     };
     this.inFlight++;
     const previous = (key !== null && this.chains.get(key)) || Promise.resolve();
@@ -211,18 +249,21 @@ class ConsumerLoop {
       )
       .finally(() => {
         if (key !== null && this.chains.get(key) === next) this.chains.delete(key);
+        this.running.delete(next);
+        if (this.running.size === 0) this.idle.splice(0).forEach((wake) => wake());
       });
     if (key !== null) this.chains.set(key, next);
+    this.running.add(next);
   }
 
-  private settle(message: PulsarMessage, ok: boolean): void {
+  private async settle(message: PulsarMessage, ok: boolean): Promise<void> {
     this.inFlight--;
     this.wake?.();
     // An answer after close is void: the broker redelivers the message to another consumer.
     if (this.closed) return;
     try {
       if (ok) {
-        this.consumer.acknowledge(message).catch((error: unknown) => this.settings.log?.('pulsar-client: acknowledge failed', { topic: this.topic, error: messageOf(error) }));
+        await this.consumer.acknowledge(message).catch((error: unknown) => this.settings.log?.('pulsar-client: acknowledge failed', { topic: this.topic, error: messageOf(error) }));
       } else {
         this.consumer.negativeAcknowledge(message);
       }
@@ -252,6 +293,7 @@ class ConsumerLoop {
 export class PulsarClientTransport implements Transport {
   private readonly producers = new Map<string, Promise<PulsarProducer>>();
   private readonly consumers = new Set<ConsumerLoop>();
+  private readonly availability = new AvailabilityMonitor();
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -296,11 +338,12 @@ export class PulsarClientTransport implements Transport {
   async publish(topic: string, message: OutgoingMessage): Promise<void> {
     if (this.closing) throw new UnavailableError('transport is closed');
     const pending = this.producer(topic);
+    const part = `producer ${topic}`;
     let producer: PulsarProducer;
     try {
       producer = await pending;
     } catch (error) {
-      throw new UnavailableError(`no Pulsar producer for ${this.fullName(topic)}: ${messageOf(error)}`, { cause: error });
+      throw this.unavailable(part, classify(`no Pulsar producer for ${this.fullName(topic)}`, error));
     }
     try {
       await producer.send({ data: Buffer.from(message.payload, 'utf8'), ...(message.key ? { partitionKey: message.key } : {}) });
@@ -308,8 +351,19 @@ export class PulsarClientTransport implements Transport {
       const reason = messageOf(error);
       // A producer the client closed for good is replaced on the next publish.
       if (/AlreadyClosed|ProducerFenced/i.test(reason) && this.producers.get(topic) === pending) this.producers.delete(topic);
-      throw new UnavailableError(`Pulsar did not take the message for ${this.fullName(topic)}: ${reason}`, { cause: error });
+      throw this.unavailable(part, classify(`Pulsar did not take the message for ${this.fullName(topic)}`, error));
     }
+    this.availability.up(part);
+  }
+
+  watch(listener: (state: TransportAvailability) => void): () => void {
+    return this.availability.watch(listener);
+  }
+
+  /** Reports a publish that found no broker (not one whose message was refused) and returns the error. */
+  private unavailable(part: string, error: Error): Error {
+    if (error instanceof UnavailableError) this.availability.down(part, `${part}: ${error.message}`);
+    return error;
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -334,11 +388,15 @@ export class PulsarClientTransport implements Transport {
     if (failed || this.closing) {
       await Promise.allSettled(created.map((consumer) => consumer.close()));
       if (!failed) throw new UnavailableError('transport is closed');
-      throw new UnavailableError(`cannot subscribe ${options.subscription} to ${options.topics.join(', ')}: ${messageOf(failed.reason)}`, { cause: failed.reason });
+      const error = classify(`cannot subscribe ${options.subscription} to ${options.topics.join(', ')}`, failed.reason);
+      throw error instanceof MessageRejectedError ? new UnavailableError(error.message, { cause: failed.reason }) : error;
     }
-    const loops = created.map((consumer, i) => new ConsumerLoop(consumer, options.topics[i], options.handler, this.settings));
+    const loops = created.map((consumer, i) => new ConsumerLoop(consumer, options.topics[i], options.handler, this.settings, this.availability));
     loops.forEach((loop) => this.consumers.add(loop));
     return {
+      drain: async (timeoutMs: number) => {
+        await Promise.all(loops.map((loop) => loop.drain(timeoutMs)));
+      },
       close: async () => {
         await Promise.all(loops.map((loop) => (this.consumers.delete(loop), loop.close())));
       },

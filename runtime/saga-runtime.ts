@@ -199,7 +199,7 @@ export class SagaRuntime {
   async close(drainMs = 10_000): Promise<void> {
     const subscriptions = this.subscriptions.splice(0);
     this.listening = false;
-    await Promise.all(subscriptions.map((s) => s.drain?.(drainMs)));
+    await Promise.all(subscriptions.map((s) => s.drain(drainMs)));
     this.stopping.abort();
     await Promise.all(subscriptions.map((s) => s.close()));
     await this.scheduler.stop();

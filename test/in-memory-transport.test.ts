@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
+import { MessageRejectedError } from '../runtime/errors.ts';
 import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import type { Delivery } from '../runtime/ports.ts';
 import { transportContract } from './transport-contract.ts';
@@ -125,6 +126,57 @@ describe('InMemoryTransport', () => {
         listeners.forEach((listener) => process.on('unhandledRejection', listener));
       }
       expect(unhandled.map(String)).to.deep.equal([]);
+    });
+  });
+
+  describe('maxPayloadBytes', () => {
+    it('should refuse a payload over the limit with MessageRejectedError and go on publishing', async () => {
+      const limited = new InMemoryTransport({ maxPayloadBytes: 10 });
+      try {
+        const received: string[] = [];
+        await limited.subscribe({ topics: ['t'], subscription: 's', handler: async (d) => void received.push(d.payload) });
+        let error: unknown;
+        await limited.publish('t', { key: 'k', payload: 'ñ'.repeat(6) }).catch((e: unknown) => (error = e)); // 12 bytes
+        expect(error).to.be.instanceOf(MessageRejectedError);
+        expect(error).to.include({ retryable: false, code: 'message_rejected' });
+        await limited.publish('t', { key: 'k', payload: 'ñ'.repeat(5) }); // 10 bytes
+        await waitFor(() => received.length === 1, 'the delivery');
+        expect(received).to.deep.equal(['ñ'.repeat(5)]);
+      } finally {
+        await limited.close();
+      }
+    });
+  });
+
+  describe('drain()', () => {
+    it('should let the subscription\'s other consumers take the keys a draining consumer no longer takes', async () => {
+      const drainingSaw: string[] = [];
+      const otherSaw: string[] = [];
+      let release: () => void = () => undefined;
+      const draining = await transport.subscribe({
+        topics: ['t'],
+        subscription: 's',
+        handler: async (d) => {
+          drainingSaw.push(d.payload);
+          if (d.payload === 'slow') await new Promise<void>((resolve) => (release = resolve));
+        },
+      });
+      await transport.subscribe({ topics: ['t'], subscription: 's', handler: async (d) => void otherSaw.push(d.payload) });
+      // One key goes to one consumer: find a key of the first consumer's.
+      let key = '';
+      for (let i = 0; drainingSaw.length === 0; i++) {
+        key = `k${i}`;
+        await transport.publish('t', { key, payload: 'slow' });
+        await waitFor(() => drainingSaw.length + otherSaw.length === i + 1, 'the delivery');
+      }
+      const drained = draining.drain(2_000);
+      await transport.publish('t', { key, payload: 'same key, during the drain' });
+      await delay(20);
+      expect(otherSaw, 'waits behind the key in flight').to.not.include('same key, during the drain');
+      release();
+      await drained;
+      await waitFor(() => otherSaw.includes('same key, during the drain'), 'the other consumer takes the key');
+      expect(drainingSaw).to.deep.equal(['slow']);
     });
   });
 

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
-import { UnavailableError } from '../runtime/errors.ts';
-import type { Delivery } from '../runtime/ports.ts';
+import { BrokerAuthError, MessageRejectedError, UnavailableError } from '../runtime/errors.ts';
+import type { Delivery, TransportAvailability } from '../runtime/ports.ts';
 import {
   PulsarClientTransport,
   type PulsarAuthentication,
@@ -57,11 +57,13 @@ class FakeMessage implements PulsarMessage {
     readonly key: string,
     readonly payload: string,
     readonly redeliveryCount = 0,
+    readonly properties: Record<string, string> = {},
   ) {}
   getTopicName = () => this.topic;
   getData = () => Buffer.from(this.payload, 'utf8');
   getPartitionKey = () => this.key;
   getRedeliveryCount = () => this.redeliveryCount;
+  getProperties = () => this.properties;
 }
 
 class FakeConsumer implements PulsarConsumer {
@@ -76,8 +78,8 @@ class FakeConsumer implements PulsarConsumer {
 
   constructor(readonly config: PulsarConsumerConfig) {}
 
-  push(key: string, payload: string, redeliveryCount = 0): void {
-    const message = new FakeMessage(this.config.topic, key, payload, redeliveryCount);
+  push(key: string, payload: string, redeliveryCount = 0, properties: Record<string, string> = {}): void {
+    const message = new FakeMessage(this.config.topic, key, payload, redeliveryCount, properties);
     if (this.waiter) {
       const { resolve } = this.waiter;
       this.waiter = null;
@@ -139,6 +141,7 @@ class FakeBroker {
   producerCreations = 0;
   failProducerCreation: string | null = null;
   failSubscribeTo: string | null = null;
+  failSubscribeWith = 'Failed to create consumer: TopicNotFound';
   clientsClosed = 0;
 
   readonly module: PulsarClientModule;
@@ -159,7 +162,7 @@ class FakeBroker {
       }
       async subscribe(config: PulsarConsumerConfig): Promise<PulsarConsumer> {
         await delay(1);
-        if (config.topic.endsWith(`/${broker.failSubscribeTo}`)) throw new Error('Failed to create consumer: TopicNotFound');
+        if (config.topic.endsWith(`/${broker.failSubscribeTo}`)) throw new Error(broker.failSubscribeWith);
         const consumer = new FakeConsumer(config);
         broker.consumers.push(consumer);
         return consumer;
@@ -322,8 +325,8 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     expect(consumer.acked).to.deep.equal(['good']);
     expect(consumer.nacked).to.deep.equal(['bad']);
     expect(deliveries).to.deep.equal([
-      { topic: 'evento', key: 'k1', payload: 'good', redeliveryCount: 2 },
-      { topic: 'evento', key: null, payload: 'bad', redeliveryCount: 0 },
+      { topic: 'evento', key: 'k1', payload: 'good', redeliveryCount: 2, properties: {} },
+      { topic: 'evento', key: null, payload: 'bad', redeliveryCount: 0, properties: {} },
     ]);
   });
 
@@ -403,6 +406,96 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     await delay(10);
     expect(consumer.acked).to.deep.equal([]);
     expect(consumer.late, 'acknowledgements attempted after close').to.deep.equal([]);
+  });
+
+  it('should drain: take nothing more from the client, wait for the handler in flight and its acknowledgement', async () => {
+    const started: string[] = [];
+    let release: () => void = () => undefined;
+    const subscription = await transport.subscribe({
+      topics: ['drenaje'],
+      subscription: 's',
+      handler: async (d) => {
+        started.push(d.payload);
+        if (d.payload === 'first') await new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    const consumer = broker.consumer('drenaje');
+    consumer.push('a', 'first');
+    await waitFor(() => started.length === 1, 'the first delivery');
+    let drained = false;
+    const draining = subscription.drain(5_000).then(() => (drained = true));
+    consumer.push('b', 'second'); // answers the receive() the loop had pending
+    consumer.push('c', 'third');
+    await delay(20);
+    expect(drained, 'drain resolved while its handler was running').to.equal(false);
+    const receives = consumer.receives;
+    release();
+    await draining;
+    expect(consumer.acked, 'acknowledged before drain resolved').to.deep.equal(['first']);
+    await delay(20);
+    expect(started, 'handled after the drain began').to.deep.equal(['first']);
+    expect(consumer.receives, 'receive() calls after the drain began').to.equal(receives);
+    expect(consumer.queue.map((m) => m.payload), 'left with the client, redelivered after close').to.deep.equal(['third']);
+  });
+
+  it('should resolve drain after its timeout when a handler never settles, logging what was left', async () => {
+    const logged: string[] = [];
+    const logging = await open({ log: (message) => void logged.push(message) });
+    const subscription = await logging.subscribe({ topics: ['atascado'], subscription: 's', handler: () => hold() });
+    broker.consumer('atascado').push('k', 'stuck');
+    await waitFor(() => releases.length === 1, 'the delivery');
+    const began = Date.now();
+    await subscription.drain(100);
+    expect(Date.now() - began).to.be.within(90, 600);
+    expect(logged).to.include('pulsar-client: drain timed out, handlers still running');
+    await logging.close();
+  });
+
+  it('should pass each message\'s properties with its delivery', async () => {
+    const deliveries: Delivery[] = [];
+    await transport.subscribe({ topics: ['sagas-DLQ'], subscription: 's', handler: async (d) => void deliveries.push(d) });
+    broker.consumer('sagas-DLQ').push('k', 'muerto', 0, { REAL_TOPIC: 'persistent://t/ns/evento', ORIGIN_MESSAGE_ID: '1:2:-1' });
+    await waitFor(() => deliveries.length === 1, 'the delivery');
+    expect(deliveries[0].properties).to.deep.equal({ REAL_TOPIC: 'persistent://t/ns/evento', ORIGIN_MESSAGE_ID: '1:2:-1' });
+  });
+
+  it('should reject publish with MessageRejectedError when the client refuses the message itself, and go on publishing', async () => {
+    await transport.publish('comando', { key: 'k', payload: 'first' });
+    for (const result of ['MessageTooBig', 'InvalidMessage']) {
+      broker.producers[0].failWith = `Failed to send message: ${result}`;
+      const error = await rejection(transport.publish('comando', { key: 'k', payload: 'bad' }));
+      expect(error, result).to.be.instanceOf(MessageRejectedError);
+      expect(error.message).to.include(result);
+    }
+    broker.producers[0].failWith = null;
+    await transport.publish('comando', { key: 'k', payload: 'next' });
+    expect(broker.producers[0].sent.map((m) => m.data.toString())).to.deep.equal(['first', 'next']);
+  });
+
+  it('should reject publish and subscribe with BrokerAuthError when the broker refuses the credentials', async () => {
+    broker.failProducerCreation = 'Failed to create producer: AuthenticationError';
+    const publishing = await rejection(transport.publish('comando', { key: 'k', payload: 'p' }));
+    expect(publishing).to.be.instanceOf(BrokerAuthError);
+    broker.failSubscribeTo = 'prohibido';
+    broker.failSubscribeWith = 'Failed to create consumer: AuthorizationError';
+    const subscribing = await rejection(transport.subscribe({ topics: ['prohibido'], subscription: 's', handler: async () => undefined }));
+    expect(subscribing).to.be.instanceOf(BrokerAuthError);
+    expect(subscribing).to.include({ retryable: false, code: 'broker_auth' });
+  });
+
+  it('should report the broker lost when a publish finds no broker, and back when one goes through', async () => {
+    const states: TransportAvailability[] = [];
+    transport.watch((state) => states.push(state));
+    await transport.publish('comando', { key: 'k', payload: 'p' });
+    broker.producers[0].failWith = 'Failed to send message: TimeOut';
+    await rejection(transport.publish('comando', { key: 'k', payload: 'p' }));
+    expect(states.map((s) => s.available)).to.deep.equal([false]);
+    expect(states[0].reason).to.include('TimeOut');
+    broker.producers[0].failWith = 'Failed to send message: MessageTooBig'; // the message's fault, not the broker's
+    await rejection(transport.publish('comando', { key: 'k', payload: 'p' }));
+    broker.producers[0].failWith = null;
+    await transport.publish('comando', { key: 'k', payload: 'p' });
+    expect(states.map((s) => s.available)).to.deep.equal([false, true]);
   });
 
   it('should close the consumers it created when subscribing to one of the topics fails', async () => {

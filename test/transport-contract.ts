@@ -47,10 +47,11 @@ export function transportContract(
     const unique = (label: string) => `contract-${label}-${runId}-${++counter}-${randomUUID().slice(0, 8)}`;
 
     /** Subscribes and returns an idempotent close, so teardown never closes a consumer twice. */
-    async function consume(subscribeOptions: SubscribeOptions): Promise<{ close: () => Promise<void> }> {
+    async function consume(subscribeOptions: SubscribeOptions): Promise<{ drain: (timeoutMs: number) => Promise<void>; close: () => Promise<void> }> {
       const entry = { subscription: await transport.subscribe(subscribeOptions), closed: false };
       open.push(entry);
       return {
+        drain: (drainTimeoutMs) => entry.subscription.drain(drainTimeoutMs),
         close: async () => {
           if (entry.closed) return;
           entry.closed = true;
@@ -228,6 +229,69 @@ export function transportContract(
       expect(attempts, 'redeliveryCount of each attempt').to.deep.equal([0, 1, 2]);
       expect(deadLetters.map((d) => d.payload)).to.deep.equal([payload]);
       expect(deadLetters[0].topic).to.equal(deadLetterTopic);
+      // Where it came from, for whoever reads the dead-letter topic (the full topic name on Pulsar).
+      const realTopic = deadLetters[0].properties?.REAL_TOPIC ?? '';
+      expect(realTopic === topic || realTopic.endsWith(`/${topic}`), `REAL_TOPIC ${JSON.stringify(realTopic)} names ${topic}`).to.equal(true);
+    });
+
+    it('should drain: wait for the handler in flight, acknowledge its message, and deliver nothing new to the draining consumer', async () => {
+      const topic = unique('drain');
+      const subscription = unique('sub');
+      const first = `first-${randomUUID()}`;
+      const second = `second-${randomUUID()}`;
+      const seen: string[] = [];
+      let release: () => void = () => undefined;
+      let finished = false;
+      const old = await consume({
+        topics: [topic],
+        subscription,
+        handler: async (delivery) => {
+          seen.push(delivery.payload);
+          if (delivery.payload !== first) return;
+          await new Promise<void>((resolve) => (release = resolve));
+          finished = true;
+        },
+      });
+      await transport.publish(topic, { key: `a-${randomUUID()}`, payload: first });
+      await waitFor(() => seen.length >= 1, () => 'the first delivery');
+
+      let drained = false;
+      const draining = old.drain(4 * timeoutMs).then(() => (drained = true));
+      await transport.publish(topic, { key: `b-${randomUUID()}`, payload: second });
+      await quiet();
+      expect(drained, 'drain resolved while its handler was running').to.equal(false);
+      release();
+      await draining;
+      expect(finished, 'the handler finished before drain resolved').to.equal(true);
+      await quiet();
+      expect(seen, 'deliveries to the draining consumer').to.deep.equal([first]);
+      await old.close();
+
+      // The drained message was acknowledged; what the draining consumer did not take was not lost.
+      const after: string[] = [];
+      await consume({ topics: [topic], subscription, handler: async (d) => void after.push(d.payload) });
+      await waitFor(() => after.length >= 1, () => 'the message published during the drain, at the new consumer');
+      await quiet();
+      expect(after, 'deliveries to the new consumer').to.deep.equal([second]);
+    });
+
+    it('should resolve drain after its timeout when a handler never settles', async () => {
+      const topic = unique('drain-timeout');
+      let started = false;
+      const consumer = await consume({
+        topics: [topic],
+        subscription: unique('sub'),
+        handler: () => {
+          started = true;
+          return hang();
+        },
+      });
+      await transport.publish(topic, { key: 'k', payload: `stuck-${randomUUID()}` });
+      await waitFor(() => started, () => 'the delivery');
+      const began = Date.now();
+      await consumer.drain(300);
+      const took = Date.now() - began;
+      expect(took, 'drain time with a handler that never settles').to.be.within(280, 300 + 1_000);
     });
 
     it('should redeliver messages a closed consumer never acknowledged to a new consumer of the same subscription', async () => {

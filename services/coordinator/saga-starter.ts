@@ -40,7 +40,7 @@ export class SagaStarter {
   /** Lets the requests in flight start their sagas (for at most `drainMs`), then stops consuming. */
   async close(drainMs = 10_000): Promise<void> {
     const subscriptions = this.subscriptions.splice(0);
-    await Promise.all(subscriptions.map((s) => s.drain?.(drainMs)));
+    await Promise.all(subscriptions.map((s) => s.drain(drainMs)));
     this.stopping.abort();
     await Promise.all(subscriptions.map((s) => s.close()));
   }

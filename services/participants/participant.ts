@@ -98,7 +98,7 @@ export abstract class Participant {
   /** Lets the deliveries in flight commit and be acknowledged (for at most `drainMs`), then stops consuming. */
   async close(drainMs = 10_000): Promise<void> {
     const subscriptions = this.subscriptions.splice(0);
-    await Promise.all(subscriptions.map((s) => s.drain?.(drainMs)));
+    await Promise.all(subscriptions.map((s) => s.drain(drainMs)));
     this.stopping.abort();
     await Promise.all(subscriptions.map((s) => s.close()));
   }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Local Apache Pulsar standalone broker for tests, resolved from Maven Central.
 #
-#   bash tools/pulsar/pulsar.sh start|stop|status|smoke|resolve|clean
+#   bash tools/pulsar/pulsar.sh start [--auth]|stop|status|smoke|resolve|clean
 #
 # start    resolve jars into .pulsar/lib if needed (mvn), launch the broker in the
 #          background (pid in .pulsar/broker.pid, log in .pulsar/broker.log) and
 #          return once a WebSocket produce/consume round trip works. Idempotent.
+#          --auth (or PULSAR_AUTH=token): token authentication and authorization on;
+#          the secret key and tokens are generated once under $PULSAR_STATE_DIR/auth
+#          (mode 600) and the client token's path is printed (export PULSAR_TOKEN).
 # stop     SIGTERM, then SIGKILL after PULSAR_STOP_TIMEOUT seconds; removes the pid file.
 # status   prints running/stopped; exit 0 if running, 1 if stopped.
 # smoke    one WebSocket round trip against the running broker (tools/pulsar/ws-smoke.mjs).
@@ -20,6 +23,9 @@
 #   PULSAR_MEM        heap/direct memory flags (default "-Xms256m -Xmx1g -XX:MaxDirectMemorySize=512m")
 #   PULSAR_EXTRA_OPTS extra JVM flags
 #   PULSAR_STATE_DIR  state folder (default <repo>/.pulsar)
+#   PULSAR_LIB_DIR    jar folder (default $PULSAR_STATE_DIR/lib): another instance's lib
+#                     saves copying 235 MB for a second broker
+#   PULSAR_AUTH       token | none (default none); `start --auth` is PULSAR_AUTH=token
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,9 +33,12 @@ ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 POM="$SCRIPT_DIR/pom.xml"
 BASE_CONF="$SCRIPT_DIR/standalone.conf"
 SMOKE="$SCRIPT_DIR/ws-smoke.mjs"
+AUTH_TOOL="$SCRIPT_DIR/auth-tokens.mjs"
 
 STATE_DIR="${PULSAR_STATE_DIR:-$ROOT/.pulsar}"
-LIB_DIR="$STATE_DIR/lib"
+LIB_DIR="${PULSAR_LIB_DIR:-$STATE_DIR/lib}"
+AUTH_DIR="$STATE_DIR/auth"
+CLIENT_ROLE=saga-client
 DATA_DIR="$STATE_DIR/data"
 PID_FILE="$STATE_DIR/broker.pid"
 LOG_FILE="$STATE_DIR/broker.log"
@@ -41,6 +50,7 @@ BROKER_PORT="${PULSAR_BROKER_PORT:-6650}"
 BOOKIE_PORT="${PULSAR_BOOKIE_PORT:-3181}"
 START_TIMEOUT="${PULSAR_START_TIMEOUT:-180}"
 STOP_TIMEOUT="${PULSAR_STOP_TIMEOUT:-30}"
+AUTH_MODE="${PULSAR_AUTH:-none}"
 PULSAR_MEM="${PULSAR_MEM:--Xms256m -Xmx1g -XX:MaxDirectMemorySize=512m}"
 MIN_JAVA=21            # Pulsar 4.0.x LTS: Java 21 is the documented broker runtime (bytecode targets 17)
 MAX_PREFERRED_JAVA=25  # newest JDK this setup was verified with (Temurin 25)
@@ -119,12 +129,57 @@ resolve_jars() {
   log "resolved $(ls "$LIB_DIR"/*.jar | wc -l) jars ($(du -sh "$LIB_DIR" | cut -f1))"
 }
 
+# --- token authentication -----------------------------------------------------
+# The mode the running broker was started with (from its generated config).
+running_auth() {
+  if [[ -f "$EFFECTIVE_CONF" ]] && grep -q '^authenticationEnabled=true' "$EFFECTIVE_CONF"; then echo token; else echo none; fi
+}
+
+# Generates (once) the HS256 secret key and the admin and client tokens, mode 600.
+ensure_auth_files() {
+  command -v node >/dev/null || die "node not found (needed to generate the auth tokens)"
+  node "$AUTH_TOOL" init "$AUTH_DIR"
+}
+
+# Overrides that turn token authentication and authorization on. The standalone broker
+# validates tokens with the secret key; its own internal client (which also serves the
+# WebSocket API's producers and consumers, and creates public/default at first start) uses
+# the admin token, a superuser. The WebSocket service is part of the broker, so it checks
+# the same settings: a client without a valid token gets HTTP 401 on the upgrade.
+auth_overrides() {
+  cat <<CONF
+authenticationEnabled=true
+authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken
+tokenSecretKey=file://$AUTH_DIR/secret.key
+authorizationEnabled=true
+superUserRoles=admin
+brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken
+brokerClientAuthenticationParameters=file://$AUTH_DIR/admin.token
+CONF
+}
+
+# curl against the admin API, as the superuser when authentication is on.
+admin_curl() {
+  if [[ "$(running_auth)" == token ]]; then
+    curl -H "Authorization: Bearer $(cat "$AUTH_DIR/admin.token")" "$@"
+  else
+    curl "$@"
+  fi
+}
+
+# The client role may produce and consume in public/default (idempotent).
+grant_client() {
+  admin_curl -sf -m 5 -X POST -H 'Content-Type: application/json' -d '["produce","consume"]' \
+    "http://127.0.0.1:$WEB_PORT/admin/v2/namespaces/public/default/permissions/$CLIENT_ROLE" >/dev/null
+}
+
 # --- config files generated at start ----------------------------------------
 write_runtime_files() {
   mkdir -p "$DATA_DIR"
   { cat "$BASE_CONF"
     printf '\n### --- overrides written by pulsar.sh --- ###\n'
     printf 'webServicePort=%s\nbrokerServicePort=%s\n' "$WEB_PORT" "$BROKER_PORT"
+    if [[ "$AUTH_MODE" == token ]]; then auth_overrides; fi
   } > "$EFFECTIVE_CONF"
   cat > "$LOG4J_CONF" <<'EOF'
 status = warn
@@ -143,12 +198,17 @@ EOF
 
 # --- readiness ----------------------------------------------------------------
 admin_ready() {
-  curl -sf -m 3 "http://127.0.0.1:$WEB_PORT/admin/v2/clusters" 2>/dev/null | grep -q standalone
+  admin_curl -sf -m 3 "http://127.0.0.1:$WEB_PORT/admin/v2/clusters" 2>/dev/null | grep -q standalone
 }
 
 run_smoke() { # $1 = timeout ms
   command -v node >/dev/null || die "node not found (needed for the WebSocket smoke test)"
-  (cd "$ROOT" && PULSAR_WEB_PORT="$WEB_PORT" node "$SMOKE" --web "127.0.0.1:$WEB_PORT" --timeout "${1:-15000}")
+  local -a tokens=()
+  if [[ "$(running_auth)" == token ]]; then
+    # The round trip as the client role, the admin API calls as the superuser.
+    tokens=(--token-file "$AUTH_DIR/client.token" --admin-token-file "$AUTH_DIR/admin.token")
+  fi
+  (cd "$ROOT" && PULSAR_WEB_PORT="$WEB_PORT" node "$SMOKE" --web "127.0.0.1:$WEB_PORT" --timeout "${1:-15000}" "${tokens[@]}")
 }
 
 wait_ready() { # $1 = deadline (epoch seconds); returns 0 when a round trip worked
@@ -162,7 +222,9 @@ wait_ready() { # $1 = deadline (epoch seconds); returns 0 when a round trip work
       return 2
     fi
     if admin_ready; then
-      if last_err="$(run_smoke 15000 2>&1 >/dev/null)"; then
+      if [[ "$(running_auth)" == token ]] && ! grant_client; then
+        last_err="could not grant $CLIENT_ROLE produce/consume on public/default"
+      elif last_err="$(run_smoke 15000 2>&1 >/dev/null)"; then
         return 0
       fi
     fi
@@ -182,9 +244,12 @@ cmd_start() {
   mkdir -p "$STATE_DIR"
   deadline=$(( t0 + START_TIMEOUT ))
   if is_running; then
+    [[ "$(running_auth)" == "$AUTH_MODE" ]] \
+      || die "already running (pid $(read_pid)) with authentication '$(running_auth)', not '$AUTH_MODE'; stop it first to change"
     log "already running (pid $(read_pid)); checking it is ready ..."
     wait_ready "$deadline" || die "running broker is not healthy"
     log "already running and ready (pid $(read_pid)) on ws://127.0.0.1:$WEB_PORT / pulsar://127.0.0.1:$BROKER_PORT"
+    print_auth_hint
     return 0
   fi
   rm -f "$PID_FILE"
@@ -193,6 +258,7 @@ cmd_start() {
   done
 
   resolve_jars
+  if [[ "$AUTH_MODE" == token ]]; then ensure_auth_files; fi
   write_runtime_files
   java_home="$(pick_java_home)"
   major="$(java_major "$java_home")"
@@ -243,6 +309,7 @@ cmd_start() {
   wait_ready "$deadline" || rc=$?
   if (( rc == 0 )); then
     log "ready in $(( $(date +%s) - t0 ))s (pid $pid): http://127.0.0.1:$WEB_PORT ws://127.0.0.1:$WEB_PORT/ws/v2 pulsar://127.0.0.1:$BROKER_PORT"
+    print_auth_hint
     return 0
   fi
   if (( rc == 1 )); then
@@ -250,6 +317,13 @@ cmd_start() {
     cmd_stop >/dev/null 2>&1 || true
   fi
   exit 1
+}
+
+print_auth_hint() {
+  [[ "$(running_auth)" == token ]] || return 0
+  log "token authentication is on; client token (role $CLIENT_ROLE, produce+consume on public/default): $AUTH_DIR/client.token"
+  log "  export PULSAR_TOKEN=\"\$(cat $AUTH_DIR/client.token)\""
+  log "superuser token (admin API, other namespaces): $AUTH_DIR/admin.token"
 }
 
 cmd_stop() {
@@ -277,7 +351,8 @@ cmd_stop() {
 
 cmd_status() {
   if is_running; then
-    echo "running (pid $(read_pid)) http://127.0.0.1:$WEB_PORT pulsar://127.0.0.1:$BROKER_PORT"
+    echo "running (pid $(read_pid)) http://127.0.0.1:$WEB_PORT pulsar://127.0.0.1:$BROKER_PORT auth=$(running_auth)"
+    if [[ "$(running_auth)" == token ]]; then echo "client token: $AUTH_DIR/client.token"; fi
     return 0
   fi
   [[ -f "$PID_FILE" ]] && rm -f "$PID_FILE"   # stale pid file
@@ -298,11 +373,18 @@ lock_state() { # serialize start/stop/clean of the same state dir (e.g. parallel
 }
 
 case "${1:-}" in
-  start)   lock_state; cmd_start ;;
+  start)
+    case "${2:-}" in
+      --auth) AUTH_MODE=token ;;
+      '') ;;
+      *) echo "usage: $0 start [--auth]" >&2; exit 2 ;;
+    esac
+    [[ "$AUTH_MODE" == token || "$AUTH_MODE" == none ]] || die "PULSAR_AUTH must be token or none, got '$AUTH_MODE'"
+    lock_state; cmd_start ;;
   stop)    lock_state; cmd_stop ;;
   status)  cmd_status ;;
   smoke)   is_running || die "broker is not running"; run_smoke 15000 ;;
   resolve) mkdir -p "$STATE_DIR"; resolve_jars ;;
   clean)   lock_state; cmd_clean ;;
-  *) echo "usage: $0 start|stop|status|smoke|resolve|clean" >&2; exit 2 ;;
+  *) echo "usage: $0 start [--auth]|stop|status|smoke|resolve|clean" >&2; exit 2 ;;
 esac

@@ -3,6 +3,10 @@
 // to decide that the broker is really up).
 //
 //   node tools/pulsar/ws-smoke.mjs [--web 127.0.0.1:8080] [--timeout 15000] [--keep-topic]
+//                                  [--token-file F] [--admin-token-file F]
+//
+// With token authentication (pulsar.sh start --auth) the WebSocket sockets use the token in
+// --token-file (the clients' role) and the admin API calls the one in --admin-token-file.
 //
 // 1. opens a consumer  ws://HOST/ws/v2/consumer/persistent/public/default/smoke-<rand>/smoke-sub
 // 2. opens a producer  ws://HOST/ws/v2/producer/persistent/public/default/smoke-<rand>
@@ -12,6 +16,7 @@
 // Exit code 0 on success (one JSON line on stdout), 1 on failure (reason on stderr).
 import WebSocket from 'ws';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const opt = (name, def) => {
@@ -21,6 +26,9 @@ const opt = (name, def) => {
 const web = opt('--web', `127.0.0.1:${process.env.PULSAR_WEB_PORT || '8080'}`);
 const timeoutMs = Number(opt('--timeout', '15000'));
 const keepTopic = args.includes('--keep-topic');
+const bearer = (file) => (file ? { Authorization: `Bearer ${readFileSync(file, 'utf8').trim()}` } : {});
+const wsHeaders = bearer(opt('--token-file', ''));
+const adminHeaders = bearer(opt('--admin-token-file', ''));
 
 const topic = `smoke-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 const topicPath = `persistent/public/default/${topic}`;
@@ -39,7 +47,7 @@ const timer = setTimeout(() => fail(`timed out after ${timeoutMs} ms`), timeoutM
 
 function open(url) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers: wsHeaders });
     sockets.push(ws);
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => {
@@ -61,7 +69,7 @@ function nextMessage(ws, label) {
 }
 
 async function http(method, path) {
-  const res = await fetch(`http://${web}${path}`, { method });
+  const res = await fetch(`http://${web}${path}`, { method, headers: adminHeaders });
   const text = await res.text();
   return { status: res.status, text };
 }
