@@ -4,6 +4,7 @@ import { migrate } from '../db/migrator.ts';
 import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { Transport } from '../runtime/ports.ts';
+import { DAY_MS, RetentionJob, type RetentionOptions } from '../runtime/retention.ts';
 import type { Config } from './config.ts';
 import { openTransport } from './transport.ts';
 
@@ -13,6 +14,10 @@ export interface InfrastructureOptions {
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
   relayPollMs?: number;
+  /** False: a process that only inspects the database (the CLI) and runs no retention. */
+  listen?: boolean;
+  /** Retention settings over the configuration's (e.g. a short `firstRunMs` in tests); false: no retention. */
+  retention?: Partial<RetentionOptions> | false;
 }
 
 export interface Infrastructure {
@@ -20,12 +25,15 @@ export interface Infrastructure {
   store: SequelizeSagaStore;
   transport: Transport;
   relay: OutboxRelay;
+  /** Deletes what is done and older than `SAGA_RETENTION_DAYS`; started here, stopped by `close`. */
+  retention: RetentionJob;
   close(): Promise<void>;
 }
 
 /**
- * What every process needs: the migrated database, the store, the transport and the
- * outbox relay that publishes what the process commits.
+ * What every process needs: the migrated database, the store, the transport, the
+ * outbox relay that publishes what the process commits, and the retention job (armed
+ * here, first pass ~30 s later, unless `listen: false` or `SAGA_RETENTION_DAYS=0`).
  *
  * @example
  * const infra = await openInfrastructure(loadConfig());
@@ -44,12 +52,22 @@ export async function openInfrastructure(config: Config, options: Infrastructure
   }
   const store = new SequelizeSagaStore(sequelize);
   const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs });
+  const retention = new RetentionJob(store, {
+    keepMs: config.retention.days * DAY_MS,
+    intervalMs: config.retention.intervalMs,
+    clock: options.clock,
+    log: options.log,
+    ...(options.retention || {}),
+  });
+  if (options.listen !== false && options.retention !== false) retention.start();
   return {
     sequelize,
     store,
     transport,
     relay,
+    retention,
     async close() {
+      await retention.stop();
       await relay.stop();
       if (!options.transport) await transport.close();
       await store.close();
