@@ -1,4 +1,4 @@
-import type { DeadLetter, Deadline, LogEntry, NewOutboxMessage, OutboxMessage, SagaInstanceRecord, SagaStatus } from '../runtime/ports.ts';
+import type { DeadLetter, Deadline, LogEntry, NewOutboxMessage, OutboxMessage, SagaInstanceRecord, SagaInstanceSummary, SagaStatus } from '../runtime/ports.ts';
 import type { DeadLetterRow, DeadlineRow, OutboxRow, SagaInstanceRow, SagaLogRow } from './models.ts';
 
 /**
@@ -21,13 +21,20 @@ export function toInstance(row: SagaInstanceRow): SagaInstanceRecord {
 
 /** The record with `snapshot: null`, for a caller that keeps the row's JSON itself. */
 export function toInstanceWithoutSnapshot(row: SagaInstanceRow): SagaInstanceRecord {
+  return { ...toInstanceSummary(row), snapshot: null };
+}
+
+/** Every column but the snapshot: what a list reads. */
+export const INSTANCE_SUMMARY_COLUMNS = INSTANCE_COLUMNS.filter((c) => c !== 'snapshot');
+
+/** A row read with `INSTANCE_SUMMARY_COLUMNS` (a whole row works too; its snapshot is ignored). */
+export function toInstanceSummary(row: Omit<SagaInstanceRow, 'snapshot'>): SagaInstanceSummary {
   return {
     sagaType: row.saga_type,
     id: row.id,
     version: Number(row.version),
     stateValue: row.state_value,
     status: row.status as SagaStatus,
-    snapshot: null,
     rowVersion: Number(row.row_version),
     logSeq: Number(row.log_seq),
     createdAt: Number(row.created_at),

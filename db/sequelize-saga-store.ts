@@ -1,8 +1,9 @@
 import type { Sequelize } from 'sequelize';
-import type { DeadLetter, DeadLetterQuery, Deadline, InstanceQuery, LogEntry, OutboxMessage, SagaInstanceRecord, SagaStore } from '../runtime/ports.ts';
+import type { DeadLetter, DeadLetterQuery, Deadline, InstanceQuery, LogEntry, OutboxMessage, PruneOptions, PruneReport, SagaInstanceRecord, SagaInstanceSummary, SagaStore } from '../runtime/ports.ts';
 import { translate } from './driver-errors.ts';
-import { defineModels, type DeadlineRow, type OutboxRow, type SagaModels } from './models.ts';
-import { DEADLINE_COLUMNS, OUTBOX_COLUMNS, toDeadLetter, toDeadline, toInstance, toLogEntry, toOutboxMessage } from './rows.ts';
+import { defineModels, type DeadlineRow, type OutboxRow, type SagaInstanceRow, type SagaModels } from './models.ts';
+import { AGED_TABLES, Pruner, type AgedTable } from './retention.ts';
+import { DEADLINE_COLUMNS, INSTANCE_SUMMARY_COLUMNS, OUTBOX_COLUMNS, toDeadLetter, toDeadline, toInstance, toInstanceSummary, toLogEntry, toOutboxMessage } from './rows.ts';
 import { Sql } from './sql.ts';
 import { SequelizeUnitOfWork } from './sequelize-unit-of-work.ts';
 
@@ -24,7 +25,11 @@ export class SequelizeSagaStore implements SagaStore {
   private readonly sql: Sql;
   private writeQueue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly sequelize: Sequelize) {
+  /** `agedTables`: the tables retention prunes by age besides the runtime's own (default `AGED_TABLES`). */
+  constructor(
+    readonly sequelize: Sequelize,
+    private readonly options: { agedTables?: readonly AgedTable[] } = {},
+  ) {
     this.models = defineModels(sequelize);
     this.sqlite = sequelize.getDialect() === 'sqlite';
     this.sql = new Sql(sequelize);
@@ -32,7 +37,7 @@ export class SequelizeSagaStore implements SagaStore {
 
   /** Runs `work`, then writes what its unit of work held back, then commits. */
   transaction<T>(work: (uow: SequelizeUnitOfWork) => Promise<T>): Promise<T> {
-    const run = () =>
+    return this.queued(() =>
       this.sequelize
         .transaction(async (transaction) => {
           const uow = new SequelizeUnitOfWork(this.sequelize, transaction);
@@ -42,7 +47,22 @@ export class SequelizeSagaStore implements SagaStore {
         })
         .catch((error: unknown) => {
           throw translate(error);
-        });
+        }),
+    );
+  }
+
+  /** Runs plain statements in one transaction, queued like `transaction` (for maintenance such as retention). */
+  private statements<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    return this.queued(() =>
+      this.sequelize
+        .transaction((transaction) => work(new Sql(this.sequelize, transaction)))
+        .catch((error: unknown) => {
+          throw translate(error);
+        }),
+    );
+  }
+
+  private queued<T>(run: () => Promise<T>): Promise<T> {
     if (!this.sqlite) return run();
     // SQLite has one writer: queue this process's transactions instead of letting them
     // fight over the lock (other processes still wait through the busy timeout).
@@ -61,17 +81,39 @@ export class SequelizeSagaStore implements SagaStore {
     return rows.map(toInstance);
   }
 
-  async listInstances(query: InstanceQuery = {}): Promise<SagaInstanceRecord[]> {
-    const where: Record<string, unknown> = {};
-    if (query.status) where.status = query.status;
-    if (query.sagaType) where.saga_type = query.sagaType;
-    const rows = await this.models.SagaInstance.findAll({
-      where,
-      order: [['created_at', 'DESC'], ['id', 'ASC']],
-      limit: query.limit ?? 100,
-      raw: true,
-    });
-    return rows.map(toInstance);
+  /**
+   * Never reads the snapshot column, and each filter has an index in this order
+   * (migration 0005): `created_at, id, saga_type`, `status, created_at, …`,
+   * `saga_type, created_at, …` and `saga_type, status, created_at, …`, which reads just
+   * the rows returned, in order; an id filter uses `saga_instances_id` and sorts its few
+   * rows. MySQL/MariaDB are told the index: with a saga type, their planner would rather
+   * read every row of that type through the primary key and sort them.
+   */
+  async listInstances(query: InstanceQuery = {}): Promise<SagaInstanceSummary[]> {
+    const sql = this.sql;
+    const where = [
+      query.status !== undefined ? `status = ${sql.escape(query.status)}` : null,
+      query.sagaType !== undefined ? `saga_type = ${sql.escape(query.sagaType)}` : null,
+      query.id !== undefined ? `id = ${sql.escape(query.id)}` : null,
+    ].filter((w) => w !== null);
+    const index =
+      query.id !== undefined
+        ? null
+        : query.sagaType !== undefined
+          ? query.status !== undefined
+            ? 'saga_instances_type_status_newest'
+            : 'saga_instances_type_newest'
+          : query.status !== undefined
+            ? 'saga_instances_status_newest'
+            : 'saga_instances_newest';
+    const hint = sql.mysql && index ? ` FORCE INDEX (${index})` : '';
+    // With one saga type the type is no sort key (MariaDB would sort by it, a constant, rather than read the index in order).
+    const order = query.sagaType !== undefined ? 'created_at DESC, id DESC' : 'created_at DESC, id DESC, saga_type DESC';
+    const rows = await sql.select<Omit<SagaInstanceRow, 'snapshot'>>(
+      `SELECT ${INSTANCE_SUMMARY_COLUMNS.join(', ')} FROM saga_instances${hint}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+        `ORDER BY ${order} LIMIT ${sql.escape(query.limit ?? 100)}`,
+    );
+    return rows.map(toInstanceSummary);
   }
 
   async readLog(sagaType: string, id: string): Promise<LogEntry[]> {
@@ -125,6 +167,11 @@ export class SequelizeSagaStore implements SagaStore {
   async getDeadLetter(id: number): Promise<DeadLetter | null> {
     const row = await this.models.DeadLetter.findByPk(id, { raw: true });
     return row ? toDeadLetter(row) : null;
+  }
+
+  /** See `SagaStore.prune`; the deletes are `Pruner`'s (db/retention.ts), each chunk its own short transaction. */
+  prune(before: number, options?: PruneOptions): Promise<PruneReport> {
+    return new Pruner((work) => this.statements(work), this.options.agedTables ?? AGED_TABLES).prune(before, options);
   }
 
   async close(): Promise<void> {

@@ -9,8 +9,8 @@ export const SAGA_STATUSES: readonly SagaStatus[] = ['running', 'completed', 'co
 /** `note`: something the runtime records about an input, e.g. an event the saga's state did not accept. */
 export type LogKind = 'event' | 'command' | 'timer' | 'state' | 'note';
 
-/** One saga instance: its persisted XState snapshot and bookkeeping. */
-export interface SagaInstanceRecord {
+/** One saga instance without its snapshot: what lists show, read without the (large) snapshot column. */
+export interface SagaInstanceSummary {
   sagaType: string;
   id: string;
   /** Version of the machine definition the instance started on (and stays on). */
@@ -18,14 +18,18 @@ export interface SagaInstanceRecord {
   /** The snapshot's state value, JSON-encoded when nested. */
   stateValue: string;
   status: SagaStatus;
-  /** XState's persisted snapshot. */
-  snapshot: unknown;
   /** Optimistic concurrency: bumped by every update. */
   rowVersion: number;
   /** Sequence number of the last saga log entry. */
   logSeq: number;
   createdAt: number;
   updatedAt: number;
+}
+
+/** One saga instance: its persisted XState snapshot and bookkeeping. */
+export interface SagaInstanceRecord extends SagaInstanceSummary {
+  /** XState's persisted snapshot. */
+  snapshot: unknown;
 }
 
 /** An append-only saga log entry: every event, command, fired timer and state change. */
@@ -157,7 +161,30 @@ export interface DeadLetterQuery {
 export interface InstanceQuery {
   status?: SagaStatus;
   sagaType?: string;
+  /** Only the instances with this id (the parts of a choreographed saga share it). */
+  id?: string;
+  /** Default 100. */
   limit?: number;
+}
+
+/** How a retention pass deletes: in chunks, with a pause between them, until done or aborted. */
+export interface PruneOptions {
+  /** Most rows one statement deletes (default 500). */
+  chunkSize?: number;
+  /** Pause between two chunks, so the message path gets the database in between (default 50 ms). */
+  pauseMs?: number;
+  /** Checked before each chunk: an aborted pass stops there (what it deleted stays deleted). */
+  signal?: AbortSignal;
+}
+
+/** What a retention pass deleted. */
+export interface PruneReport {
+  /** Rows deleted per table (every table the pass looked at, 0 included). */
+  deleted: Record<string, number>;
+  /** Delete statements run. */
+  statements: number;
+  /** False when the pass was aborted before it was done. */
+  complete: boolean;
 }
 
 /**
@@ -170,7 +197,11 @@ export interface SagaStore {
   getInstance(sagaType: string, id: string): Promise<SagaInstanceRecord | null>;
   /** Instances with this id, of any saga type. */
   findInstances(id: string): Promise<SagaInstanceRecord[]>;
-  listInstances(query?: InstanceQuery): Promise<SagaInstanceRecord[]>;
+  /**
+   * Instances newest first (`createdAt`, then id, descending), without their snapshot:
+   * served by an index for every filter, whatever the table's size.
+   */
+  listInstances(query?: InstanceQuery): Promise<SagaInstanceSummary[]>;
   readLog(sagaType: string, id: string): Promise<LogEntry[]>;
   pendingOutbox(limit: number): Promise<OutboxMessage[]>;
   /** `UnitOfWork.markSent` in a transaction of its own. */
@@ -183,6 +214,13 @@ export interface SagaStore {
   /** Newest first. */
   listDeadLetters(query?: DeadLetterQuery): Promise<DeadLetter[]>;
   getDeadLetter(id: number): Promise<DeadLetter | null>;
+  /**
+   * Retention: deletes, in chunks, what is done and older than `before` (epoch ms): sent
+   * outbox rows, processed message ids (except those of a running saga), ended sagas with
+   * their log and deadlines, resolved dead letters. Unsent rows, running sagas and open
+   * dead letters are kept whatever their age.
+   */
+  prune(before: number, options?: PruneOptions): Promise<PruneReport>;
   close(): Promise<void>;
 }
 

@@ -61,6 +61,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** `SAGA_INSPECT`: live inspection in Stately's inspector (`1`, a port, or a `ws://` relay URL); null when off. */
   inspect: InspectSetting | null;
+  /** Retention: what is done is deleted after `days` (`SAGA_RETENTION_DAYS`, default 30; 0 is off), checked every `intervalMs` (`SAGA_RETENTION_INTERVAL_MS`, default 1 h). */
+  retention: { days: number; intervalMs: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -94,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     outageGraceMs: int(env, 'SAGA_OUTAGE_GRACE_MS', 30_000),
     shutdownTimeoutMs: int(env, 'SAGA_SHUTDOWN_TIMEOUT_MS', 10_000),
     inspect: parseInspectSetting(env.SAGA_INSPECT),
+    retention: { days: int(env, 'SAGA_RETENTION_DAYS', 30), intervalMs: positive('SAGA_RETENTION_INTERVAL_MS', int(env, 'SAGA_RETENTION_INTERVAL_MS', 3_600_000)) },
   };
 }
 
@@ -104,6 +107,11 @@ export function plazosOf(config: Config): Plazos {
 
 function isPulsarDriver(value: string): value is PulsarDriver {
   return (PULSAR_DRIVERS as readonly string[]).includes(value);
+}
+
+function positive(name: string, value: number): number {
+  if (value === 0) throw new Error(`${name} must be a positive integer, got "0"`);
+  return value;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

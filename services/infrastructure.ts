@@ -5,6 +5,7 @@ import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import { Health } from '../runtime/health.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { Transport } from '../runtime/ports.ts';
+import { DAY_MS, RetentionJob, type RetentionOptions } from '../runtime/retention.ts';
 import type { Config } from './config.ts';
 import { openTransport } from './transport.ts';
 
@@ -14,6 +15,10 @@ export interface InfrastructureOptions {
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
   relayPollMs?: number;
+  /** False: a process that only inspects the database (the CLI) and runs no retention. */
+  listen?: boolean;
+  /** Retention settings over the configuration's (e.g. a short `firstRunMs` in tests); false: no retention. */
+  retention?: Partial<RetentionOptions> | false;
 }
 
 export interface Infrastructure {
@@ -23,12 +28,15 @@ export interface Infrastructure {
   relay: OutboxRelay;
   /** The process's view of its database and broker: consumers wait while one is down, `/ready` reports it. */
   health: Health;
+  /** Deletes what is done and older than `SAGA_RETENTION_DAYS`; started here, stopped by `close`. */
+  retention: RetentionJob;
   close(): Promise<void>;
 }
 
 /**
- * What every process needs: the migrated database, the store, the transport and the
- * outbox relay that publishes what the process commits.
+ * What every process needs: the migrated database, the store, the transport, the
+ * outbox relay that publishes what the process commits, and the retention job (armed
+ * here, first pass ~30 s later, unless `listen: false` or `SAGA_RETENTION_DAYS=0`).
  *
  * @example
  * const infra = await openInfrastructure(loadConfig());
@@ -51,15 +59,25 @@ export async function openInfrastructure(config: Config, options: Infrastructure
   const unwatch = transport.watch?.((state) => (state.available ? health.up('broker') : health.down('broker', state.reason ?? 'disconnected')));
   // Publish what waited for the outage as soon as it ends.
   const stopKicking = health.onChange(() => health.available && relay.kick());
+  const retention = new RetentionJob(store, {
+    keepMs: config.retention.days * DAY_MS,
+    intervalMs: config.retention.intervalMs,
+    clock: options.clock,
+    log: options.log,
+    ...(options.retention || {}),
+  });
+  if (options.listen !== false && options.retention !== false) retention.start();
   return {
     sequelize,
     store,
     transport,
     relay,
     health,
+    retention,
     async close() {
       unwatch?.();
       stopKicking();
+      await retention.stop();
       await relay.stop();
       if (!options.transport) await transport.close();
       await store.close();

@@ -1,5 +1,5 @@
 import { UnknownSagaError } from '../runtime/errors.ts';
-import type { SagaInstanceRecord, SagaStatus, SagaStore } from '../runtime/ports.ts';
+import type { SagaInstanceRecord, SagaInstanceSummary, SagaStatus, SagaStore } from '../runtime/ports.ts';
 
 /** A saga instance as `GET /sagas` lists it; times are epoch ms. */
 export interface SagaSummary {
@@ -58,8 +58,8 @@ export async function sagaDetail(store: SagaStore, id: string, types?: readonly 
   };
 }
 
-/** The list view of one instance. */
-export function summary(record: SagaInstanceRecord): SagaSummary {
+/** The list view of one instance (a whole record works too: its snapshot is left out). */
+export function summary(record: SagaInstanceSummary): SagaSummary {
   const { id, sagaType: type, version, status, stateValue: state, createdAt, updatedAt } = record;
   return { id, type, version, status, state, createdAt, updatedAt };
 }

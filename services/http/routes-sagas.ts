@@ -9,7 +9,7 @@ import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
  * `GET /sagas`, `GET /sagas/:id` and `GET /sagas/:id/verify`.
  *
  * @example
- * sagaRoutes(router, system); // GET /sagas?status=completed&limit=10 -> { sagas: [...] }
+ * sagaRoutes(router, system); // GET /sagas?status=completed&type=reserva&limit=10 -> { sagas: [...] }
  */
 export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: SagaRuntime }): void {
   const { store, runtime } = deps;
@@ -19,7 +19,8 @@ export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: Sa
       throw new ValidationError(`"status" must be one of ${SAGA_STATUSES.join(', ')}`);
     }
     const limit = parseLimit(single(ctx.query.limit, 'limit'));
-    const records = await store.listInstances({ status: status as SagaStatus | undefined, limit });
+    const sagaType = single(ctx.query.type, 'type');
+    const records = await store.listInstances({ status: status as SagaStatus | undefined, sagaType, limit });
     ctx.body = { sagas: records.map(summary) };
   });
   router.get('/sagas/:id', async (ctx) => {

@@ -1,4 +1,4 @@
-import { SAGA_STATUSES, type SagaInstanceRecord } from '../../runtime/ports.ts';
+import { SAGA_STATUSES, type SagaInstanceSummary } from '../../runtime/ports.ts';
 import { compact, duration, html, raw, utc, type Html } from './html.ts';
 import { DETAIL_SCRIPT, LIST_SCRIPT } from './scripts.ts';
 import { renderChart, chartModel } from './statechart.ts';
@@ -53,12 +53,12 @@ export function filterQuery(filter: ListFilter): string {
 
 export const DEFAULT_LIMIT = 100;
 
-export function sagaHref(record: Pick<SagaInstanceRecord, 'id' | 'sagaType'>): string {
+export function sagaHref(record: Pick<SagaInstanceSummary, 'id' | 'sagaType'>): string {
   return `/ui/sagas/${encodeURIComponent(record.id)}?type=${encodeURIComponent(record.sagaType)}`;
 }
 
 /** `GET /ui`: the filter form and the sagas, newest first, refreshed while the page is open. */
-export function listPage(records: SagaInstanceRecord[], filter: ListFilter, types: string[], now: number): Html {
+export function listPage(records: SagaInstanceSummary[], filter: ListFilter, types: string[], now: number): Html {
   const option = (value: string, label: string, selected: boolean) => html`<option value="${value}"${selected ? raw(' selected') : ''}>${label}</option>`;
   return layout(
     'Sagas',
@@ -79,12 +79,12 @@ export function listPage(records: SagaInstanceRecord[], filter: ListFilter, type
   );
 }
 
-export function listCount(records: SagaInstanceRecord[]): string {
+export function listCount(records: SagaInstanceSummary[]): string {
   return records.length === 1 ? '1 saga' : `${records.length} sagas`;
 }
 
 /** The rows of the list (also served alone, by `GET /ui/list`, for the page's refresh). */
-export function listRows(records: SagaInstanceRecord[], now: number): Html {
+export function listRows(records: SagaInstanceSummary[], now: number): Html {
   if (records.length === 0) return html`<tr class="empty"><td colspan="6">No sagas match.</td></tr>`;
   return html`${records.map(
     (r) => html`
