@@ -39,7 +39,8 @@ function discover(modules: readonly Record<string, unknown>[]): SagaDefinition[]
 }
 
 /** Deadlines far in the future: only the test's clock makes them due. */
-export const MODEL_PLAZOS = { paso: 600_000, compensacion: 300_000 };
+// The horizon fits three attempts of a compensation (300 + 600 + 600 s), so the paths stay few.
+export const MODEL_PLAZOS = { paso: 600_000, compensacion: 300_000, compensacionMax: 600_000, horizonte: 1_500_000 };
 
 /** What the participants' processes pass to `startedBy` (see `services/process.ts`). */
 export const MODEL_START_SETTINGS = { plazos: MODEL_PLAZOS };

@@ -141,7 +141,6 @@ export async function drivePath(model: SagaModel, path: ModelPath, freshDatabase
 
   let expected: Expected | null = null;
   let logLength = 0;
-  let outboxLength = 0;
   const nodeIdByPath = new Map(getStateNodes(machine.root).map((n) => [n.path.join('.'), n.id]));
   const seen = (stateValue: string) => {
     for (const p of statePathsOf(stateValue.startsWith('{') ? JSON.parse(stateValue) : stateValue)) options.coverage?.states.add(nodeIdByPath.get(p) ?? p);
@@ -170,7 +169,7 @@ export async function drivePath(model: SagaModel, path: ModelPath, freshDatabase
 
     const commands = added.filter((l) => l.kind === 'command');
     const outbox = (await store.pendingOutbox(10_000)).filter((row) => row.sagaType === sagaType && row.sagaId === id);
-    const enqueued = outbox.slice(outboxLength);
+    const enqueued = outbox; // every earlier step's rows were published
     expect(enqueued.map((r) => `${r.topic} ${JSON.parse(r.payload).type}`), `${where}: outbox rows enqueued`).to.deep.equal(
       commands.map((c) => `${(c.payload as { topic: string }).topic} ${c.type}`),
     );
@@ -183,7 +182,8 @@ export async function drivePath(model: SagaModel, path: ModelPath, freshDatabase
       expect(message.time, `${where}: command time`).to.equal(now);
       expect(message.data, `${where}: data of outbox ${message.type}`).to.deep.equal((commands[i].payload as { data: unknown }).data);
     });
-    outboxLength = outbox.length;
+    // The relay publishes what the step enqueued, now: that arms the deadlines that wait for it.
+    await store.markSent(enqueued, now);
 
     const deadlines = (await store.deadlinesOf(sagaType, id)).map((d) => ({ timerId: d.timerId, dueAt: d.dueAt, event: d.event.type }));
     const timers = [...e.timers].map(([timerId, t]) => ({ timerId, dueAt: t.dueAt, event: t.event }));
