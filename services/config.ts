@@ -52,6 +52,11 @@ export interface Config {
   plazoCompensacionMs: number;
   /** `SAGA_INSPECT`: live inspection in Stately's inspector (`1`, a port, or a `ws://` relay URL); null when off. */
   inspect: InspectSetting | null;
+  /**
+   * `SAGA_ALLOWED_ORIGINS`: origins (`https://app.example.com`) besides the server's own
+   * whose browser pages may send state-changing requests (comma-separated; default none).
+   */
+  allowedOrigins: string[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -80,8 +85,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     testEndpoints: flag === undefined ? !production : flag === '1' || flag === 'true',
     plazoPasoMs: int(env, 'SAGA_PLAZO_PASO_MS', 30_000),
     plazoCompensacionMs: int(env, 'SAGA_PLAZO_COMPENSACION_MS', 10_000),
-    inspect: parseInspectSetting(env.SAGA_INSPECT),
+    inspect: parseInspectSetting(env.SAGA_INSPECT, env.HOST ?? '127.0.0.1'),
+    allowedOrigins: parseOrigins(env.SAGA_ALLOWED_ORIGINS),
   };
+}
+
+/**
+ * Reads `SAGA_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]` origins, each
+ * normalized as browsers send it in `Origin` (lower-case host, no default port, no path).
+ *
+ * @throws Error naming the variable for an entry that is not an http(s) origin
+ * @example
+ * parseOrigins('https://App.example.com:443, http://localhost:8000'); // ['https://app.example.com', 'http://localhost:8000']
+ */
+export function parseOrigins(value: string | undefined): string[] {
+  const origins: string[] = [];
+  for (const raw of (value ?? '').split(',').map((o) => o.trim()).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new Error(`SAGA_ALLOWED_ORIGINS must list http(s) origins such as https://app.example.com, got "${raw}"`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname.replace(/\/$/, '') !== '' || url.search || url.hash || url.username) {
+      throw new Error(`SAGA_ALLOWED_ORIGINS must list http(s) origins (scheme://host[:port], no path), got "${raw}"`);
+    }
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
 }
 
 function isPulsarDriver(value: string): value is PulsarDriver {

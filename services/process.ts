@@ -54,7 +54,7 @@ export async function startService(name: ServiceName, config: Config, options: I
   const deps = { store, relay, clock: options.clock, log: options.log };
   const plazos = { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs };
   // The coordinator serves the relay to Stately's inspector; the other services connect to it.
-  const inspection = await openInspection(config.inspect, { log: options.log, serve: name === 'coordinator' });
+  const inspection = await openInspection(config.inspect, { log: options.log, serve: name === 'coordinator', host: config.host });
   if (inspection) stops.push(async () => inspection.close());
   const startRuntime = async (sagas: SagaDefinition[], subscription: string) => {
     const runtime = new SagaRuntime({ store, transport, relay, sagas, subscription, startSettings: { plazos }, clock: options.clock, log: options.log, onTransition: inspection?.onTransition });

@@ -27,6 +27,8 @@ export interface SystemOptions {
   deadlinePollMs?: number;
   /** Most messages applied in one transaction, by the runtime and by each participant (default 64). */
   maxBatch?: number;
+  /** Open Stately's inspector in the desktop's browser when this process starts the `SAGA_INSPECT` relay (default true). */
+  openInspector?: boolean;
 }
 
 export interface System {
@@ -66,7 +68,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
   const infra = await openInfrastructure(config, options);
   const { sequelize, store, transport, relay } = infra;
   const log = options.log;
-  const inspection = await openInspection(config.inspect, { log });
+  const inspection = await openInspection(config.inspect, { log, host: config.host, open: options.openInspector });
   const runtime = new SagaRuntime({
     store,
     transport,
