@@ -111,7 +111,7 @@ export async function startService(name: ServiceName, config: Config, options: I
   relay.start();
   return {
     name,
-    app: koaApp(router, { log: options.log }),
+    app: koaApp(router, { log: options.log, allowedOrigins: config.allowedOrigins }),
     async close() {
       for (const stop of stops.reverse()) await stop();
       await infra.close();

@@ -4,6 +4,7 @@ import type { System } from '../system.ts';
 import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
 import { healthRoutes } from './routes-health.ts';
 import { participantRoutes } from './routes-participants.ts';
+import { requestGuard, type RequestGuardOptions } from './request-guard.ts';
 import { reservaRoutes } from './routes-reservas.ts';
 import { sagaRoutes } from './routes-sagas.ts';
 import { testRoutes } from './routes-test.ts';
@@ -12,6 +13,8 @@ import { uiRoutes } from './routes-ui.ts';
 export interface AppOptions {
   /** Where unexpected errors are reported (default `console.error`). */
   log?: ErrorHandlerOptions['log'];
+  /** Origins besides the server's own whose pages may change state (`config.allowedOrigins`; default none). */
+  allowedOrigins?: RequestGuardOptions['allowedOrigins'];
 }
 
 /**
@@ -31,13 +34,21 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
   uiRoutes(router, system);
   participantRoutes(router, system);
   if (system.config.testEndpoints) testRoutes(router, system);
-  return koaApp(router, options);
+  return koaApp(router, { allowedOrigins: system.config.allowedOrigins, ...options });
 }
 
-/** A Koa app with the one error middleware in front of `router`. */
+/**
+ * A Koa app with the one error middleware and the request guard (JSON only and no foreign
+ * origin for state-changing methods, see `requestGuard`) in front of `router`. Every
+ * process serves its routes through it.
+ *
+ * @example
+ * const app = koaApp(router, { log, allowedOrigins: config.allowedOrigins });
+ */
 export function koaApp(router: Router, options: AppOptions = {}): Koa {
   const app = new Koa();
   app.use(errorHandler({ log: options.log }));
+  app.use(requestGuard({ allowedOrigins: options.allowedOrigins }));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
