@@ -13,6 +13,7 @@ import { SagaStarter } from './coordinator/saga-starter.ts';
 import { koaApp } from './http/app.ts';
 import { healthRoutes } from './http/routes-health.ts';
 import { participantRoutes } from './http/routes-participants.ts';
+import { ReservaEntry } from './http/reserva-entry.ts';
 import { reservaRoutes } from './http/routes-reservas.ts';
 import { sagaRoutes } from './http/routes-sagas.ts';
 import { testRoutes } from './http/routes-test.ts';
@@ -37,7 +38,8 @@ export interface ServiceProcess {
  * - coordinator: the saga runtime, the starter of sagas (`IniciarReserva`), `GET /sagas…`;
  *   in choreography (`SAGA_STYLE=choreography`) only the tracker behind `GET /sagas…`, and
  *   vuelos, pagos and gds each run their own part of the saga;
- * - vuelos: reservations; `POST /reservas` asks the coordinator for a saga;
+ * - vuelos: reservations; `POST /reservas` asks the coordinator for a saga (an
+ *   `IniciarReserva` in its outbox, committed with the request's `Idempotency-Key`);
  * - pagos, gds: their commands and the tutorial's `/prueba-*` endpoints of their context;
  * - notificaciones: e-mails for reservation outcomes.
  *
@@ -82,15 +84,23 @@ export async function startService(name: ServiceName, config: Config, options: I
     const vuelos = new VuelosService(deps);
     await startParticipant(vuelos, vuelosReservaSaga);
     participantRoutes(router, { vuelos });
-    // The coordinator runs the saga: vuelos only asks for one, through the broker.
-    reservaRoutes(router, {
+    // The coordinator runs the saga: vuelos only asks for one, through the broker. The
+    // request is committed with its IniciarReserva outbox row (and its Idempotency-Key):
+    // once answered it is published, whether the broker is up now or later.
+    const entry = new ReservaEntry({
+      store,
       config,
-      start: (input) =>
-        transport.publish(TOPICS.IniciarReserva, {
-          key: input.id_correlacion,
-          payload: JSON.stringify(makeEnvelope('IniciarReserva', input, vuelos.serviceName, { id: randomUUID() })),
-        }),
+      clock: options.clock,
+      record: async (uow, input) => {
+        const now = (options.clock ?? Date.now)();
+        const envelope = makeEnvelope('IniciarReserva', input, vuelos.serviceName, { id: randomUUID(), now });
+        await uow.enqueue([
+          { messageId: envelope.id, sagaType: vuelos.name, sagaId: input.id_correlacion, topic: TOPICS.IniciarReserva, key: input.id_correlacion, payload: JSON.stringify(envelope), createdAt: now },
+        ]);
+      },
+      start: async () => relay.kick(),
     });
+    reservaRoutes(router, { config, entry });
   } else if (name === 'pagos') {
     const pagos = new PagosService(deps);
     await startParticipant(pagos, pagosReservaSaga);

@@ -5,6 +5,7 @@ import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
 import { healthRoutes } from './routes-health.ts';
 import { participantRoutes } from './routes-participants.ts';
 import { requestGuard, type RequestGuardOptions } from './request-guard.ts';
+import { ReservaEntry } from './reserva-entry.ts';
 import { reservaRoutes } from './routes-reservas.ts';
 import { sagaRoutes } from './routes-sagas.ts';
 import { testRoutes } from './routes-test.ts';
@@ -29,7 +30,8 @@ export interface AppOptions {
 export function createApp(system: System, options: AppOptions = {}): Koa {
   const router = new Router();
   healthRoutes(router, system);
-  reservaRoutes(router, { config: system.config, start: (input) => system.requestReserva(input) });
+  // The key is recorded first, then the saga starts under the recorded id (an existing one is started).
+  reservaRoutes(router, { config: system.config, entry: new ReservaEntry({ store: system.store, config: system.config, start: (input) => system.requestReserva(input) }) });
   sagaRoutes(router, system);
   uiRoutes(router, system);
   participantRoutes(router, system);

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import { LIMITS, maxLengthOf, SIMULATED_FAILURES, type Itinerario, type SimulatedFailure } from '../../machines/messages.ts';
 import { ValidationError } from '../../runtime/errors.ts';
-import type { ReservaInput } from '../../machines/reserva.ts';
 import type { Config } from '../config.ts';
 import { readJsonBody } from './body.ts';
+import { parseIdempotencyKey, type ReservaEntry } from './reserva-entry.ts';
 
 /** The fields of `POST /reservas`, validated and with their defaults. */
 export interface ReservaRequest {
@@ -54,27 +53,26 @@ export function parseReservaRequest(body: unknown, options: { testEndpoints: boo
 }
 
 /**
- * `POST /reservas`: starts a reservation saga and answers 202 with its ids and
- * `Location: /sagas/<id_correlacion>`.
+ * `POST /reservas`: starts a reservation saga through `entry` and answers 202 with its ids
+ * and `Location: /sagas/<id_correlacion>`. With an `Idempotency-Key` header, a retry of the
+ * same request gets the first answer again (with `Idempotent-Replayed: true`) and starts
+ * no second saga; the key with another request is 409. The body may hold at most
+ * {@link RESERVA_BODY_LIMIT} bytes (413).
  *
  * @example
- * reservaRoutes(router, { config, start: (input) => runtime.startSaga('reserva', input, { id: input.id_correlacion }) });
- * // POST /reservas { "id_cliente": "c-1", "monto": 100 } -> 202 { id_correlacion, id_reserva }
+ * reservaRoutes(router, { config, entry: new ReservaEntry({ store, config, start }) });
+ * // POST /reservas { "id_cliente": "c-1", "monto": 100 }, Idempotency-Key: pedido-42 -> 202 { id_correlacion, id_reserva }
  */
-export function reservaRoutes(router: Router, deps: { config: Config; start: (input: ReservaInput) => Promise<unknown> }): void {
-  const { config } = deps;
+export function reservaRoutes(router: Router, deps: { config: Config; entry: ReservaEntry }): void {
+  const { config, entry } = deps;
   router.post('/reservas', async (ctx) => {
+    const key = parseIdempotencyKey(ctx.headers['idempotency-key']);
     const request = parseReservaRequest(await readJsonBody(ctx, RESERVA_BODY_LIMIT), { testEndpoints: config.testEndpoints });
-    const input: ReservaInput = {
-      ...request,
-      id_correlacion: randomUUID(),
-      id_reserva: randomUUID(),
-      plazos: { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs },
-    };
-    await deps.start(input);
-    ctx.status = 202;
-    ctx.set('Location', `/sagas/${encodeURIComponent(input.id_correlacion)}`);
-    ctx.body = { id_correlacion: input.id_correlacion, id_reserva: input.id_reserva };
+    const accepted = await entry.accept(request, key);
+    ctx.status = accepted.status;
+    ctx.set('Location', `/sagas/${encodeURIComponent(accepted.body.id_correlacion)}`);
+    if (accepted.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.body = accepted.body;
   });
 }
 
