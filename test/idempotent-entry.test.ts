@@ -192,6 +192,18 @@ describe('idempotent entry: POST /reservas with an Idempotency-Key', function ()
         }
       };
 
+      const outboxRows = async (url: string) => {
+        const sequelize = await connect(url);
+        try {
+          const rows = await new Sql(sequelize).select<{ topic: string; msg_key: string; sent: number | string }>(
+            'SELECT topic, msg_key, CASE WHEN sent_at IS NULL THEN 0 ELSE 1 END AS sent FROM outbox ORDER BY seq',
+          );
+          return rows.map((r) => ({ ...r, sent: Number(r.sent) }));
+        } finally {
+          await sequelize.close();
+        }
+      };
+
       it('should accept a request while the broker is down, publish its IniciarReserva once the broker is back, and answer a retry with the same saga', async function () {
         const url = await db.fresh();
         const key = randomUUID();
@@ -221,9 +233,13 @@ describe('idempotent entry: POST /reservas with an Idempotency-Key', function ()
         expect(retry.status).to.equal(202);
         expect(retry.body).to.deep.equal({ id_correlacion, id_reserva });
         expect(retry.headers.get('idempotent-replayed')).to.equal('true');
-        await new Promise((resolve) => setTimeout(resolve, 500)); // ten relay polls
+        // Everything vuelos ever committed to send: the one IniciarReserva, published once.
+        const rows = await until(async () => {
+          const all = await outboxRows(url);
+          return all.every((r) => r.sent === 1) ? all : undefined;
+        }, 'the outbox marked sent');
+        expect(rows).to.deep.equal([{ topic: TOPICS.IniciarReserva, msg_key: id_correlacion, sent: 1 }]);
         expect(requests.map((d) => JSON.parse(d.payload).data.id_correlacion)).to.deep.equal([id_correlacion]);
-        expect(await pendingOutbox(url)).to.deep.equal([]);
       });
 
       it('should refuse an id_cliente of 65 characters with 400 naming it, and send nothing', async function () {

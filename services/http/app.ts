@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import Koa from 'koa';
+import type { ReservaInput } from '../../machines/reserva.ts';
 import type { System } from '../system.ts';
 import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
 import { healthRoutes } from './routes-health.ts';
@@ -30,8 +31,13 @@ export interface AppOptions {
 export function createApp(system: System, options: AppOptions = {}): Koa {
   const router = new Router();
   healthRoutes(router, system);
-  // The key is recorded first, then the saga starts under the recorded id (an existing one is started).
-  reservaRoutes(router, { config: system.config, entry: new ReservaEntry({ store: system.store, config: system.config, start: (input) => system.requestReserva(input) }) });
+  // The key is recorded first, then the saga starts under the recorded id (an existing one
+  // is started: a replay looks first, so it does not fail a batch of the runtime).
+  const start = async (input: ReservaInput, { replayed }: { replayed: boolean }) => {
+    if (replayed && (await system.store.findInstances(input.id_correlacion)).length > 0) return;
+    await system.requestReserva(input);
+  };
+  reservaRoutes(router, { config: system.config, entry: new ReservaEntry({ store: system.store, config: system.config, start }) });
   sagaRoutes(router, system);
   uiRoutes(router, system);
   participantRoutes(router, system);

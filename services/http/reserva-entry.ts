@@ -33,11 +33,11 @@ export interface ReservaEntryOptions {
    */
   record?: (uow: SequelizeUnitOfWork, input: ReservaInput) => Promise<void>;
   /**
-   * Runs after that commit, and again for a replayed key with the first request's ids:
-   * it must treat a saga that exists already as started (the all-in-one process starts
-   * the saga here; vuelos kicks its outbox relay).
+   * Runs after that commit, and again for a replayed key with the first request's ids
+   * (`replayed`): it must treat a saga that exists already as started (the all-in-one
+   * process starts the saga here; vuelos kicks its outbox relay).
    */
-  start?: (input: ReservaInput) => Promise<void>;
+  start?: (input: ReservaInput, how: { replayed: boolean }) => Promise<void>;
   clock?: () => number;
 }
 
@@ -77,7 +77,7 @@ export class ReservaEntry {
     const answer: ReservaAnswer = { status: 202, body: { id_correlacion: input.id_correlacion, id_reserva: input.id_reserva } };
     if (idempotencyKey === undefined) {
       if (record) await store.transaction((uow) => record(uow, input));
-      await start?.(input);
+      await start?.(input, { replayed: false });
       return { ...answer, replayed: false };
     }
     const requestHash = hashRequest(request);
@@ -88,7 +88,7 @@ export class ReservaEntry {
       throw new HttpError(409, 'idempotency_key_reused', `Idempotency-Key "${idempotencyKey}" was used for another request; use a new key for a new reservation`);
     }
     const first = claim.record.response as ReservaAnswer;
-    await start?.({ ...input, ...first.body });
+    await start?.({ ...input, ...first.body }, { replayed: !claim.claimed });
     return { ...first, replayed: !claim.claimed };
   }
 }
