@@ -2,6 +2,7 @@ import { QueryTypes, type Sequelize } from 'sequelize';
 import * as sagaCore from './migrations/0001-saga-core.ts';
 import * as participants from './migrations/0002-participants.ts';
 import * as faultTolerance from './migrations/0003-fault-tolerance.ts';
+import * as entry from './migrations/0004-entry.ts';
 import * as retention from './migrations/0005-retention.ts';
 
 /** Every migration, in order. Append new ones; never edit an applied one. */
@@ -9,6 +10,7 @@ export const MIGRATIONS = [
   { name: '0001-saga-core', up: sagaCore.up },
   { name: '0002-participants', up: participants.up },
   { name: '0003-fault-tolerance', up: faultTolerance.up },
+  { name: '0004-entry', up: entry.up },
   { name: '0005-retention', up: retention.up },
 ];
 

@@ -1,5 +1,5 @@
-import net from 'node:net';
 import type { AnyStateMachine } from 'xstate';
+import { openBrowser, startInspectorRelay, type InspectorRelay } from './inspector-relay.ts';
 import type { SagaDefinition } from './registry.ts';
 
 /**
@@ -380,22 +380,35 @@ export interface InspectSetting {
 /**
  * Reads `SAGA_INSPECT`: unset, empty or `0` is off; `1` serves the relay on port 8090 and
  * connects to it; a port number does the same on that port; a `ws://` or `wss://` URL only
- * connects to a relay that runs elsewhere.
+ * connects to a relay that runs elsewhere. `host` is where the relay listens (`HOST`): the
+ * URL connects there, or to 127.0.0.1 when it listens on every interface.
  *
  * @throws Error naming the variable for any other value
+ * @example
+ * parseInspectSetting('1'); // { url: 'ws://127.0.0.1:8090', port: 8090 }
+ * parseInspectSetting('9000', '10.0.0.5'); // { url: 'ws://10.0.0.5:9000', port: 9000 }
  */
-export function parseInspectSetting(value: string | undefined): InspectSetting | null {
+export function parseInspectSetting(value: string | undefined, host = '127.0.0.1'): InspectSetting | null {
   const raw = (value ?? '').trim();
   if (raw === '' || raw === '0' || raw === 'false') return null;
-  if (raw === '1' || raw === 'true') return { url: `ws://127.0.0.1:${DEFAULT_INSPECT_PORT}`, port: DEFAULT_INSPECT_PORT };
-  if (/^\d+$/.test(raw) && Number(raw) > 0 && Number(raw) < 65536) return { url: `ws://127.0.0.1:${Number(raw)}`, port: Number(raw) };
+  const local = (port: number) => ({ url: `ws://${connectHost(host)}:${port}`, port });
+  if (raw === '1' || raw === 'true') return local(DEFAULT_INSPECT_PORT);
+  if (/^\d+$/.test(raw) && Number(raw) > 0 && Number(raw) < 65536) return local(Number(raw));
   if (/^wss?:\/\/\S+$/.test(raw)) return { url: raw };
   throw new Error(`SAGA_INSPECT must be 1, a port or a ws:// URL, got "${raw}"`);
+}
+
+/** The address a client on this machine reaches a server listening on `host` at. */
+function connectHost(host: string): string {
+  if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 export interface OpenInspectionOptions extends SagaInspectionOptions {
   /** Serve the relay when the setting has a port (default true); false only connects. */
   serve?: boolean;
+  /** Interface the relay listens on (`HOST`, default 127.0.0.1), like every listener of the process. */
+  host?: string;
   /** Open Stately's inspector in the browser when this process starts the relay (default true). */
   open?: boolean;
 }
@@ -411,23 +424,28 @@ export interface Inspection {
 
 /**
  * Connects to Stately's inspector through `@statelyai/inspect`'s WebSocket inspector.
- * With a port, this process first starts the package's relay (`createInspectorServer`),
- * which serves a page that embeds https://stately.ai/inspect and forwards the events to it,
- * unless something already listens there (another process of the system serves it).
- * Returns null when `setting` is null; the package is loaded only then.
+ * With a port, this process first starts the relay (`startInspectorRelay`) on
+ * `options.host`, which serves a page that embeds https://stately.ai/inspect and forwards
+ * the events to it, unless something already listens there (another process of the system
+ * serves it). Returns null when `setting` is null; the package is loaded only then.
+ *
+ * @example
+ * const inspection = await openInspection(config.inspect, { host: config.host, log });
  */
 export async function openInspection(setting: InspectSetting | null, options: OpenInspectionOptions = {}): Promise<Inspection | null> {
   if (!setting) return null;
   const log = options.log ?? (() => {});
-  let server: { stop(): void } | null = null;
+  let relay: InspectorRelay | null = null;
   let page: string | undefined;
   if (setting.port !== undefined && options.serve !== false) {
-    page = `http://localhost:${setting.port}`;
-    if (await portIsFree(setting.port)) {
-      const { createInspectorServer } = await import('@statelyai/inspect/server');
-      server = createInspectorServer({ port: setting.port, autoOpen: options.open ?? true });
-      log('Stately inspector relay started', { page });
-    } else {
+    const host = options.host ?? '127.0.0.1';
+    page = `http://${pageHost(host)}:${setting.port}`;
+    try {
+      relay = await startInspectorRelay({ host, port: setting.port });
+      log('Stately inspector relay started', { page, host });
+      if (options.open ?? true) openBrowser(page);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
       log('Stately inspector relay already running', { page });
     }
   }
@@ -440,16 +458,13 @@ export async function openInspection(setting: InspectSetting | null, options: Op
     ...(page ? { page } : {}),
     close() {
       inspection.close();
-      server?.stop();
+      void relay?.close();
     },
   };
 }
 
-/** Whether nothing listens on the port (on every interface, like the relay). */
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, () => probe.close(() => resolve(true)));
-  });
+/** The host a browser on this machine opens the page at. */
+function pageHost(host: string): string {
+  if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]' || host === '127.0.0.1' || host === '::1') return 'localhost';
+  return connectHost(host);
 }

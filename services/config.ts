@@ -63,6 +63,11 @@ export interface Config {
   inspect: InspectSetting | null;
   /** Retention: what is done is deleted after `days` (`SAGA_RETENTION_DAYS`, default 30; 0 is off), checked every `intervalMs` (`SAGA_RETENTION_INTERVAL_MS`, default 1 h). */
   retention: { days: number; intervalMs: number };
+  /**
+   * `SAGA_ALLOWED_ORIGINS`: origins (`https://app.example.com`) besides the server's own
+   * whose browser pages may send state-changing requests (comma-separated; default none).
+   */
+  allowedOrigins: string[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -95,14 +100,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     horizonteCompensacionMs: int(env, 'SAGA_HORIZONTE_COMPENSACION_MS', 6 * 3_600_000),
     outageGraceMs: int(env, 'SAGA_OUTAGE_GRACE_MS', 30_000),
     shutdownTimeoutMs: int(env, 'SAGA_SHUTDOWN_TIMEOUT_MS', 10_000),
-    inspect: parseInspectSetting(env.SAGA_INSPECT),
+    inspect: parseInspectSetting(env.SAGA_INSPECT, env.HOST ?? '127.0.0.1'),
+    allowedOrigins: parseOrigins(env.SAGA_ALLOWED_ORIGINS),
     retention: { days: int(env, 'SAGA_RETENTION_DAYS', 30), intervalMs: positive('SAGA_RETENTION_INTERVAL_MS', int(env, 'SAGA_RETENTION_INTERVAL_MS', 3_600_000)) },
   };
 }
 
 /** The deadlines new sagas get. */
-export function plazosOf(config: Config): Plazos {
+export function plazosOf(config: Pick<Config, 'plazoPasoMs' | 'plazoCompensacionMs' | 'plazoCompensacionMaxMs' | 'horizonteCompensacionMs'>): Plazos {
   return { paso: config.plazoPasoMs, compensacion: config.plazoCompensacionMs, compensacionMax: config.plazoCompensacionMaxMs, horizonte: config.horizonteCompensacionMs };
+}
+
+/**
+ * Reads `SAGA_ALLOWED_ORIGINS`: comma-separated `scheme://host[:port]` origins, each
+ * normalized as browsers send it in `Origin` (lower-case host, no default port, no path).
+ *
+ * @throws Error naming the variable for an entry that is not an http(s) origin
+ * @example
+ * parseOrigins('https://App.example.com:443, http://localhost:8000'); // ['https://app.example.com', 'http://localhost:8000']
+ */
+export function parseOrigins(value: string | undefined): string[] {
+  const origins: string[] = [];
+  for (const raw of (value ?? '').split(',').map((o) => o.trim()).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new Error(`SAGA_ALLOWED_ORIGINS must list http(s) origins such as https://app.example.com, got "${raw}"`);
+    }
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname.replace(/\/$/, '') !== '' || url.search || url.hash || url.username) {
+      throw new Error(`SAGA_ALLOWED_ORIGINS must list http(s) origins (scheme://host[:port], no path), got "${raw}"`);
+    }
+    if (!origins.includes(url.origin)) origins.push(url.origin);
+  }
+  return origins;
 }
 
 function isPulsarDriver(value: string): value is PulsarDriver {

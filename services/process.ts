@@ -15,6 +15,7 @@ import { koaApp } from './http/app.ts';
 import { deadLetterRoutes } from './http/routes-dead-letters.ts';
 import { healthRoutes } from './http/routes-health.ts';
 import { participantRoutes } from './http/routes-participants.ts';
+import { ReservaEntry } from './http/reserva-entry.ts';
 import { reservaRoutes } from './http/routes-reservas.ts';
 import { sagaRoutes } from './http/routes-sagas.ts';
 import { testRoutes } from './http/routes-test.ts';
@@ -39,7 +40,8 @@ export interface ServiceProcess {
  * - coordinator: the saga runtime, the starter of sagas (`IniciarReserva`), `GET /sagas…`;
  *   in choreography (`SAGA_STYLE=choreography`) only the tracker behind `GET /sagas…`, and
  *   vuelos, pagos and gds each run their own part of the saga;
- * - vuelos: reservations; `POST /reservas` asks the coordinator for a saga;
+ * - vuelos: reservations; `POST /reservas` asks the coordinator for a saga (an
+ *   `IniciarReserva` in its outbox, committed with the request's `Idempotency-Key`);
  * - pagos, gds: their commands and the tutorial's `/prueba-*` endpoints of their context;
  * - notificaciones: e-mails for reservation outcomes.
  *
@@ -58,7 +60,7 @@ export async function startService(name: ServiceName, config: Config, options: I
   /** The consumers and saga types whose dead letters this process works. */
   const consumers: string[] = [];
   // The coordinator serves the relay to Stately's inspector; the other services connect to it.
-  const inspection = await openInspection(config.inspect, { log: options.log, serve: name === 'coordinator' });
+  const inspection = await openInspection(config.inspect, { log: options.log, serve: name === 'coordinator', host: config.host });
   if (inspection) stops.push(async () => inspection.close());
   const startRuntime = async (sagas: SagaDefinition[], subscription: string) => {
     const runtime = new SagaRuntime({
@@ -101,15 +103,23 @@ export async function startService(name: ServiceName, config: Config, options: I
     const vuelos = new VuelosService(deps);
     await startParticipant(vuelos, vuelosReservaSaga);
     participantRoutes(router, { vuelos });
-    // The coordinator runs the saga: vuelos only asks for one, through the broker.
-    reservaRoutes(router, {
+    // The coordinator runs the saga: vuelos only asks for one, through the broker. The
+    // request is committed with its IniciarReserva outbox row (and its Idempotency-Key):
+    // once answered it is published, whether the broker is up now or later.
+    const entry = new ReservaEntry({
+      store,
       config,
-      start: (input) =>
-        transport.publish(TOPICS.IniciarReserva, {
-          key: input.id_correlacion,
-          payload: JSON.stringify(makeEnvelope('IniciarReserva', input, vuelos.serviceName, { id: randomUUID() })),
-        }),
+      clock: options.clock,
+      record: async (uow, input) => {
+        const now = (options.clock ?? Date.now)();
+        const envelope = makeEnvelope('IniciarReserva', input, vuelos.serviceName, { id: randomUUID(), now });
+        await uow.enqueue([
+          { messageId: envelope.id, sagaType: vuelos.name, sagaId: input.id_correlacion, topic: TOPICS.IniciarReserva, key: input.id_correlacion, payload: JSON.stringify(envelope), createdAt: now },
+        ]);
+      },
+      start: async () => relay.kick(),
     });
+    reservaRoutes(router, { config, entry });
   } else if (name === 'pagos') {
     const pagos = new PagosService(deps);
     await startParticipant(pagos, pagosReservaSaga);
@@ -132,7 +142,7 @@ export async function startService(name: ServiceName, config: Config, options: I
   relay.start();
   return {
     name,
-    app: koaApp(router, { log: options.log }),
+    app: koaApp(router, { log: options.log, allowedOrigins: config.allowedOrigins }),
     async close() {
       // Consumers first (each drains what it has in flight), then what they wrote is published.
       for (const stop of stops.reverse()) await stop();

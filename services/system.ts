@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Sequelize } from 'sequelize';
 import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } from '../machines/coreografia/index.ts';
 import type { Commands, Envelope } from '../machines/messages.ts';
 import { reservaSaga, type ReservaInput } from '../machines/reserva.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
+import { SagaAlreadyExistsError } from '../runtime/errors.ts';
 import { openInspection } from '../runtime/inspection.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import type { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
@@ -28,6 +30,8 @@ export interface SystemOptions {
   deadlinePollMs?: number;
   /** Most messages applied in one transaction, by the runtime and by each participant (default 64). */
   maxBatch?: number;
+  /** Open Stately's inspector in the desktop's browser when this process starts the `SAGA_INSPECT` relay (default true). */
+  openInspector?: boolean;
 }
 
 export interface System {
@@ -42,7 +46,11 @@ export interface System {
   pagos: PagosService;
   gds: GdsService;
   notificaciones: NotificacionesService;
-  /** Runs a saga for this reservation request, in the configured style; resolves once it is committed. */
+  /**
+   * Runs a saga for this reservation request, in the configured style; resolves once it is
+   * committed. Idempotent per `input.id_correlacion`: a saga that exists already under that
+   * id counts as started, so a retried request starts one saga.
+   */
   requestReserva(input: ReservaInput): Promise<void>;
   listen(): Promise<void>;
   close(): Promise<void>;
@@ -64,11 +72,17 @@ export function sagasFor(style: Config['style']): SagaDefinition[] {
   return style === 'orchestration' ? [reservaSaga] : [vuelosReservaSaga, pagosReservaSaga, gdsReservaSaga, seguimientoSaga];
 }
 
+/** The id of the `IniciarReserva` message of saga `id`: the same for every attempt to start it. */
+function requestMessageId(id: string): string {
+  const hex = createHash('sha256').update(`IniciarReserva\u0000${id}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
 export async function createSystem(config: Config, options: SystemOptions = {}): Promise<System> {
   const infra = await openInfrastructure(config, options);
   const { sequelize, store, transport, relay, health } = infra;
   const log = options.log;
-  const inspection = await openInspection(config.inspect, { log });
+  const inspection = await openInspection(config.inspect, { log, host: config.host, open: options.openInspector });
   const runtime = new SagaRuntime({
     store,
     transport,
@@ -103,12 +117,18 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     ...participants,
     async requestReserva(input) {
       if (config.style === 'orchestration') {
-        await runtime.startSaga('reserva', input, { id: input.id_correlacion });
+        try {
+          await runtime.startSaga('reserva', input, { id: input.id_correlacion });
+        } catch (error) {
+          if (!(error instanceof SagaAlreadyExistsError)) throw error;
+        }
         return;
       }
-      // Choreography: the request starts vuelos' part; the others follow its events.
+      // Choreography: the request starts vuelos' part; the others follow its events. The
+      // message id comes from the saga id, so a repeated request is a duplicate message.
       const request: Commands['IniciarReserva'] = { ...input };
-      const outcome = await runtime.handle(makeEnvelope('IniciarReserva', request, participants.vuelos.serviceName) as unknown as Envelope);
+      const envelope = makeEnvelope('IniciarReserva', request, participants.vuelos.serviceName, { id: requestMessageId(input.id_correlacion) });
+      const outcome = await runtime.handle(envelope as unknown as Envelope);
       if (outcome.status === 'dead-lettered') throw new Error(`reservation request refused: ${outcome.reason}`);
     },
     async listen() {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import type { SimulatedFailure } from '../machines/messages.ts';
 import { freshMysqlDatabase } from './support/databases.ts';
@@ -77,6 +78,22 @@ describe('the services as separate processes over Pulsar and MariaDB', function 
       if (f.pagos === 'revertido' && f.fallo !== 'timeout-pago') expect(await stateOf(cluster, 'pagos', id_reserva)).to.include({ cargos: 1, reembolsos: 1 });
     });
   }
+
+  it('should answer a retry with the same Idempotency-Key after vuelos was killed with SIGKILL with the same saga, and run it once', async () => {
+    const key = randomUUID();
+    const before = (await cluster.json<{ sagas: unknown[] }>('coordinator', '/sagas?limit=1000')).body.sagas.length;
+    const first = await postReserva(cluster, {}, { 'idempotency-key': key });
+    await cluster.kill('vuelos', 'SIGKILL'); // right after the 202: IniciarReserva may not be published yet
+    await cluster.startService('vuelos');
+    const retry = await postReserva(cluster, {}, { 'idempotency-key': key });
+    expect(retry).to.deep.equal(first);
+    // Completed, or compensated when vuelos' restart outlasted the 4 s step deadline (issue 8, item 7).
+    const saga = await waitForFinal(cluster, first.id_correlacion);
+    expect(saga.status).to.be.oneOf(['completed', 'compensated']);
+    const pago = await stateOf(cluster, 'pagos', first.id_reserva);
+    if (pago) expect(Number(pago.cargos), 'charged at most once').to.be.at.most(1);
+    expect((await cluster.json<{ sagas: unknown[] }>('coordinator', '/sagas?limit=1000')).body.sagas.length, 'one saga for both requests').to.equal(before + 1);
+  });
 
   it('should bring every saga to its final state after the coordinator is killed with SIGKILL mid-flight, applying no effect twice', async () => {
     const plan: (SimulatedFailure | null)[] = [];

@@ -1,45 +1,19 @@
 import fs from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../services/config.ts';
-import { createApp } from '../services/http/app.ts';
+import { createApp, type AppOptions } from '../services/http/app.ts';
 import { createSystem, type System } from '../services/system.ts';
+import { serveApp, type Answer, type HttpClient } from './support/http.ts';
 import { startSystem } from './support/system.ts';
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
 /** An app of `system` on a random local port. */
-async function serve(system: System, log: (message: string, fields?: Record<string, unknown>) => void = () => {}) {
-  const server: Server = await new Promise((resolve) => {
-    const s = createApp(system, { log }).listen(0, '127.0.0.1', () => resolve(s));
-  });
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    async request(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-      const init: RequestInit = { method, headers: { ...headers } };
-      if (body !== undefined) {
-        init.body = typeof body === 'string' ? body : JSON.stringify(body);
-        (init.headers as Record<string, string>)['content-type'] ??= 'application/json';
-      }
-      const response = await fetch(base + url, init);
-      const text = await response.text();
-      return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-    },
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+function serve(system: System, log: (message: string, fields?: Record<string, unknown>) => void = () => {}, options: AppOptions = {}) {
+  return serveApp(createApp(system, { log, ...options }));
 }
 
-type Client = Awaited<ReturnType<typeof serve>>;
+type Client = HttpClient;
 
 async function poll(client: Client, url: string, done: (answer: Answer) => boolean, timeoutMs = 10_000): Promise<Answer> {
   const until = Date.now() + timeoutMs;
@@ -155,6 +129,77 @@ describe('HTTP API', function () {
       expect(answer.body.error.code).to.equal('payload_too_large');
     });
 
+    it('should refuse a body over 64 KiB with 413, below what one broker message carries', async function () {
+      const before = (await system.store.listInstances({ limit: 1000 })).length;
+      const answer = await client.request('POST', '/reservas', { ...reserva, relleno: 'x'.repeat(70 * 1024) });
+      expect(answer.status).to.equal(413);
+      expect(answer.body.error.code).to.equal('payload_too_large');
+      expect(await system.store.listInstances({ limit: 1000 })).to.have.length(before);
+    });
+
+    it('should refuse an id_cliente longer than its column (64) with 400 naming it, and accept 64 characters', async function () {
+      const before = (await system.store.listInstances({ limit: 1000 })).length;
+      const tooLong = await client.request('POST', '/reservas', { ...reserva, id_cliente: 'c'.repeat(65) });
+      expect(tooLong.status).to.equal(400);
+      expect(tooLong.body.error).to.include({ code: 'invalid' });
+      expect(tooLong.body.error.message).to.include('"id_cliente"').and.to.include('64');
+      expect(await system.store.listInstances({ limit: 1000 })).to.have.length(before);
+      const longest = await client.request('POST', '/reservas', { ...reserva, id_cliente: 'c'.repeat(64) });
+      expect(longest.status).to.equal(202);
+      const { body: saga } = await poll(client, `/sagas/${longest.body.id_correlacion}`, (a) => a.body?.status !== 'running');
+      expect(saga.status).to.equal('completed');
+    });
+
+    it('should refuse itinerarios over 16 KiB of JSON with 400 naming them', async function () {
+      const before = (await system.store.listInstances({ limit: 1000 })).length;
+      const itinerarios = Array.from({ length: 200 }, (_, i) => ({ origen: 'BOG', destino: 'MDE', nota: `${i}`.padEnd(100, '.') }));
+      const answer = await client.request('POST', '/reservas', { ...reserva, itinerarios });
+      expect(answer.status).to.equal(400);
+      expect(answer.body.error.message).to.include('"itinerarios"');
+      expect(await system.store.listInstances({ limit: 1000 })).to.have.length(before);
+    });
+
+    it('should refuse a state-changing request that is not application/json with 415, with an empty body too', async function () {
+      const before = (await system.store.listInstances({ limit: 1000 })).length;
+      const bare = await fetch(`${client.base}/reservas`, { method: 'POST' });
+      expect(bare.status).to.equal(415);
+      expect((await bare.json()).error.code).to.equal('unsupported_media_type');
+      // What an HTML form or a page's fetch without preflight can send.
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+        const answer = await client.request('POST', '/reservas', JSON.stringify(reserva), { 'content-type': type });
+        expect(answer.status, type).to.equal(415);
+        expect(answer.body.error.code).to.equal('unsupported_media_type');
+      }
+      const test = await client.request('POST', '/prueba-pagar-reserva', 'id_correlacion=c', { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(test.status).to.equal(415);
+      expect(await system.store.listInstances({ limit: 1000 })).to.have.length(before);
+      expect((await client.request('POST', '/reservas', reserva, { 'content-type': 'application/json; charset=utf-8' })).status).to.equal(202);
+    });
+
+    it("should refuse a state-changing request from another site's page with 403 and start no saga", async function () {
+      const before = (await system.store.listInstances({ limit: 1000 })).length;
+      const port = new URL(client.base).port;
+      const foreign: Record<string, string>[] = [
+        { origin: 'https://evil.example' },
+        { origin: 'http://127.0.0.1:1' }, // same host, another port: another origin
+        { origin: 'null' },
+        { 'sec-fetch-site': 'cross-site' },
+        { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      ];
+      for (const headers of foreign) {
+        const answer = await client.request('POST', '/reservas', reserva, headers);
+        expect(answer.status, JSON.stringify(headers)).to.equal(403);
+        expect(answer.body.error.code).to.equal('forbidden_origin');
+        expect(answer.headers.get('access-control-allow-origin')).to.equal(null);
+      }
+      expect(await system.store.listInstances({ limit: 1000 })).to.have.length(before);
+      // A page the server itself serves (its own origin) may post.
+      const own = await client.request('POST', '/reservas', reserva, { origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin' });
+      expect(own.status).to.equal(202);
+      // Reads stay open to links from anywhere (the /ui page).
+      expect((await client.request('GET', '/health', undefined, { 'sec-fetch-site': 'cross-site' })).status).to.equal(200);
+    });
+
     it('should answer 404 JSON for an unknown saga and an unknown route', async function () {
       const saga = await client.request('GET', '/sagas/no-such-saga');
       expect(saga.status).to.equal(404);
@@ -166,7 +211,7 @@ describe('HTTP API', function () {
       expect(route.body.error.code).to.equal('not_found');
     });
 
-    it('should move a saga paused in pagando on with /prueba-reserva-pagada until it completes', async function () {
+    it('should move a saga paused in pagando on with POST /prueba-reserva-pagada (a JSON body) until it completes', async function () {
       const started = await client.request('POST', '/reservas', { ...reserva, simular_fallo: 'timeout-pago' });
       expect(started.status).to.equal(202);
       const { id_correlacion, id_reserva } = started.body;
@@ -174,9 +219,9 @@ describe('HTTP API', function () {
       expect(paused.body.deadlines).to.have.length(1);
       expect(paused.body.deadlines[0].dueAt).to.be.greaterThan(Date.now());
 
-      const query = new URLSearchParams({ id_correlacion, id_reserva, monto: String(reserva.monto), monto_vat: String(reserva.monto_vat) });
-      const published = await client.request('GET', `/prueba-reserva-pagada?${query}`);
+      const published = await client.request('POST', '/prueba-reserva-pagada', { id_correlacion, id_reserva, monto: reserva.monto, monto_vat: reserva.monto_vat });
       expect(published.status).to.equal(202);
+      expect(published.headers.get('deprecation')).to.equal(null);
       expect(published.body).to.include({ published: 'ReservaPagada', topic: 'evento-pago' });
 
       const { body: saga } = await poll(client, `/sagas/${id_correlacion}`, (a) => a.body?.status !== 'running');
@@ -189,20 +234,42 @@ describe('HTTP API', function () {
     });
 
     it('should refuse a test endpoint call without id_correlacion or with a malformed number', async function () {
-      const missing = await client.request('GET', '/prueba-pagar-reserva?id_reserva=R-1&monto=10&monto_vat=0');
+      const missing = await client.request('POST', '/prueba-pagar-reserva', { id_reserva: 'R-1', monto: 10, monto_vat: 0 });
       expect(missing.status).to.equal(400);
       expect(missing.body.error.message).to.include('"id_correlacion"');
-      const number = await client.request('GET', '/prueba-pagar-reserva?id_correlacion=c&id_reserva=R-1&monto=diez&monto_vat=0');
+      const number = await client.request('POST', '/prueba-pagar-reserva', { id_correlacion: 'c', id_reserva: 'R-1', monto: 'diez', monto_vat: 0 });
       expect(number.status).to.equal(400);
       expect(number.body.error.message).to.include('"monto"');
-      const failure = await client.request('GET', '/prueba-confirmar-reserva?id_correlacion=c&id_reserva=R-1&simular_fallo=meteorito');
+      const failure = await client.request('POST', '/prueba-confirmar-reserva', { id_correlacion: 'c', id_reserva: 'R-1', simular_fallo: 'meteorito' });
       expect(failure.status).to.equal(400);
       expect(failure.body.error.message).to.include('simular_fallo');
+      const tooLong = await client.request('POST', '/prueba-confirmar-reserva', { id_correlacion: 'c'.repeat(65), id_reserva: 'R-1' });
+      expect(tooLong.status).to.equal(400);
+      expect(tooLong.body.error.message).to.include('id_correlacion');
+    });
+
+    it('should take the fields of POST /prueba-* from query parameters too, with an empty JSON body', async function () {
+      const query = new URLSearchParams({ id_correlacion: 'sin-saga-q', id_reserva: 'R-Q', monto: '10', monto_vat: '0' });
+      const published = await client.request('POST', `/prueba-pagar-reserva?${query}`, undefined, { 'content-type': 'application/json' });
+      expect(published.status).to.equal(202);
+      expect(published.body).to.include({ published: 'PagarReserva', topic: 'comando-pagar-reserva' });
+    });
+
+    it("should still answer the seed's GET /prueba-* names, marked deprecated, but not for another site's page", async function () {
+      const query = new URLSearchParams({ id_correlacion: 'sin-saga-get', id_reserva: 'R-G' });
+      const published = await client.request('GET', `/prueba-confirmacion-revertida?${query}`);
+      expect(published.status).to.equal(202);
+      expect(published.body).to.include({ published: 'ConfirmacionGDSRevertida' });
+      expect(published.headers.get('deprecation')).to.equal('true');
+      expect(published.headers.get('warning')).to.include('POST /prueba-confirmacion-revertida');
+      // An <img src> on another site's page would send this GET with the user's browser.
+      const forged = await client.request('GET', `/prueba-confirmacion-revertida?${query}`, undefined, { 'sec-fetch-site': 'cross-site' });
+      expect(forged.status).to.equal(403);
+      expect(forged.body.error.code).to.equal('forbidden_origin');
     });
 
     it('should dead-letter an event published for an unknown saga and list it in /dead-letters', async function () {
-      const query = new URLSearchParams({ id_correlacion: 'sin-saga', id_reserva: 'R-0' });
-      const published = await client.request('GET', `/prueba-confirmacion-revertida?${query}`);
+      const published = await client.request('POST', '/prueba-confirmacion-revertida', { id_correlacion: 'sin-saga', id_reserva: 'R-0' });
       expect(published.status).to.equal(202);
       expect(published.body).to.include({ published: 'ConfirmacionGDSRevertida', topic: 'evento-gds' });
       const { body } = await poll(client, '/dead-letters', (a) => a.body.deadLetters.some((l: { messageId: string }) => l.messageId === published.body.id));
@@ -226,11 +293,12 @@ describe('HTTP API', function () {
     });
 
     it('should not register the /prueba-* endpoints', async function () {
-      const query = new URLSearchParams({ id_correlacion: 'c', id_reserva: 'R-1', monto: '1', monto_vat: '0' });
+      const fields = { id_correlacion: 'c', id_reserva: 'R-1', monto: '1', monto_vat: '0' };
       for (const path of ['/prueba-reserva-pagada', '/prueba-pagar-reserva', '/prueba-revertir-confirmacion']) {
-        const answer = await client.request('GET', `${path}?${query}`);
-        expect(answer.status, path).to.equal(404);
-        expect(answer.body.error.code).to.equal('not_found');
+        for (const answer of [await client.request('POST', path, fields), await client.request('GET', `${path}?${new URLSearchParams(fields)}`)]) {
+          expect(answer.status, path).to.equal(404);
+          expect(answer.body.error.code).to.equal('not_found');
+        }
       }
     });
 
@@ -241,6 +309,50 @@ describe('HTTP API', function () {
       expect(await system.store.listInstances()).to.have.length(0);
       const accepted = await client.request('POST', '/reservas', reserva);
       expect(accepted.status).to.equal(202);
+    });
+  });
+
+  describe('with SAGA_ALLOWED_ORIGINS', function () {
+    const allowed = 'https://app.example.com';
+    let system: System;
+    let client: Client;
+    before(async function () {
+      system = await startSystem(freshDatabase());
+      client = await serve(system, () => {}, { allowedOrigins: loadConfig({ SAGA_ALLOWED_ORIGINS: `${allowed}, http://localhost:8000` }).allowedOrigins });
+    });
+    after(async function () {
+      await client?.close();
+      await system?.close();
+    });
+
+    it('should read the listed origins as browsers send them, none by default, and refuse what is not an origin', function () {
+      expect(loadConfig({}).allowedOrigins).to.deep.equal([]);
+      expect(loadConfig({ SAGA_ALLOWED_ORIGINS: 'https://App.Example.com:443, http://localhost:8000/,,' }).allowedOrigins).to.deep.equal(['https://app.example.com', 'http://localhost:8000']);
+      expect(() => loadConfig({ SAGA_ALLOWED_ORIGINS: 'app.example.com' })).to.throw('SAGA_ALLOWED_ORIGINS');
+      expect(() => loadConfig({ SAGA_ALLOWED_ORIGINS: 'https://app.example.com/path' })).to.throw('SAGA_ALLOWED_ORIGINS');
+      expect(() => loadConfig({ SAGA_ALLOWED_ORIGINS: 'ftp://app.example.com' })).to.throw('SAGA_ALLOWED_ORIGINS');
+    });
+
+    it("should let an allowed origin's page post, with CORS answers, and still refuse any other origin", async function () {
+      const preflight = await client.request('OPTIONS', '/reservas', undefined, {
+        origin: allowed,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, idempotency-key',
+      });
+      expect(preflight.status).to.equal(204);
+      expect(preflight.headers.get('access-control-allow-origin')).to.equal(allowed);
+      expect(preflight.headers.get('access-control-allow-methods')).to.include('POST');
+      expect(preflight.headers.get('access-control-allow-headers')).to.include('Idempotency-Key');
+      const posted = await client.request('POST', '/reservas', reserva, { origin: allowed, 'sec-fetch-site': 'cross-site' });
+      expect(posted.status).to.equal(202);
+      expect(posted.headers.get('access-control-allow-origin')).to.equal(allowed);
+      expect(posted.headers.get('access-control-expose-headers')).to.include('Location');
+      expect(posted.headers.get('vary')).to.include('Origin');
+
+      const other = await client.request('POST', '/reservas', reserva, { origin: 'https://evil.example' });
+      expect(other.status).to.equal(403);
+      const otherPreflight = await client.request('OPTIONS', '/reservas', undefined, { origin: 'https://evil.example', 'access-control-request-method': 'POST' });
+      expect(otherPreflight.headers.get('access-control-allow-origin')).to.equal(null);
     });
   });
 

@@ -19,6 +19,8 @@ import {
   type InspectorLike,
 } from '../runtime/inspection.ts';
 import { SagaRuntime, type SagaRuntimeOptions } from '../runtime/saga-runtime.ts';
+import { loadConfig } from '../services/config.ts';
+import { createSystem } from '../services/system.ts';
 import { reservaInput, startSystem } from './support/system.ts';
 
 type Call = { method: 'actor' | 'event' | 'snapshot'; args: unknown[] };
@@ -77,6 +79,22 @@ function freePort(): Promise<number> {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether a TCP connection to host:port is accepted. */
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, host);
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
 
@@ -192,6 +210,13 @@ describe('live inspection (Stately inspector)', function () {
       expect(parseInspectSetting('ws://inspector.local:8090')).to.deep.equal({ url: 'ws://inspector.local:8090' });
       expect(() => parseInspectSetting('yes please')).to.throw('SAGA_INSPECT must be 1, a port or a ws:// URL, got "yes please"');
     });
+
+    it('should connect where the relay listens: HOST, or 127.0.0.1 when HOST is every interface', function () {
+      expect(parseInspectSetting('9123', '10.1.2.3')).to.deep.equal({ url: 'ws://10.1.2.3:9123', port: 9123 });
+      expect(parseInspectSetting('1', '0.0.0.0')).to.deep.equal({ url: 'ws://127.0.0.1:8090', port: 8090 });
+      expect(parseInspectSetting('9123', '::1')).to.deep.equal({ url: 'ws://[::1]:9123', port: 9123 });
+      expect(loadConfig({ HOST: '127.0.0.2', SAGA_INSPECT: '9123' }).inspect).to.deep.equal({ url: 'ws://127.0.0.2:9123', port: 9123 });
+    });
   });
 
   describe('through @statelyai/inspect', function () {
@@ -257,6 +282,46 @@ describe('live inspection (Stately inspector)', function () {
       expect(logged).to.include('Stately inspector relay already running');
       second.onTransition({ ...sagaTransitions()[0], sagaId: 'saga-2' });
       await until(() => received.find((e) => e.type === '@xstate.actor' && e.sessionId === 'reserva/saga-2'), 'the second process’s saga at the page');
+    });
+
+    it('should serve the relay on HOST only (127.0.0.1 by default), not on every interface', async function () {
+      const port = await freePort();
+      const inspection = (await openInspection({ url: `ws://127.0.0.1:${port}`, port }, { open: false }))!;
+      closers.push(() => inspection.close());
+      expect(await reachable('127.0.0.1', port)).to.equal(true);
+      // Another loopback address stands for any other interface: nothing listens there.
+      expect(await reachable('127.0.0.2', port)).to.equal(false);
+    });
+
+    it('should bind the relay a process serves to config.host (createSystem with HOST=127.0.0.2)', async function () {
+      const port = await freePort();
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'saga-inspect-'));
+      closers.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const config = { ...loadConfig({ HOST: '127.0.0.2', SAGA_INSPECT: String(port) }), databaseUrl: `sqlite:${path.join(dir, 'sagas.db')}` };
+      const system = await createSystem(config, { listen: false, openInspector: false });
+      closers.push(() => system.close());
+      expect(await reachable('127.0.0.2', port)).to.equal(true);
+      expect(await reachable('127.0.0.1', port)).to.equal(false);
+    });
+
+    it('should refuse a WebSocket from a page of another site, and accept its own page and Node clients', async function () {
+      const port = await freePort();
+      const inspection = (await openInspection({ url: `ws://127.0.0.1:${port}`, port }, { open: false }))!;
+      closers.push(() => inspection.close());
+      const connect = (headers: Record<string, string>) =>
+        new Promise<string>((resolve) => {
+          const socket = new WebSocket(`ws://127.0.0.1:${port}`, { headers });
+          socket.once('open', () => {
+            socket.close();
+            resolve('open');
+          });
+          socket.once('unexpected-response', (_req, res) => resolve(`refused ${res.statusCode}`));
+          socket.once('error', (error) => resolve(`error ${error.message}`));
+        });
+      expect(await connect({ origin: 'https://evil.example' })).to.match(/^refused 4\d\d$/);
+      expect(await connect({ origin: 'http://localhost:1' })).to.match(/^refused 4\d\d$/);
+      expect(await connect({ origin: `http://127.0.0.1:${port}` })).to.equal('open');
+      expect(await connect({})).to.equal('open');
     });
 
     it('should open nothing when SAGA_INSPECT is off', async function () {

@@ -1,11 +1,14 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { DeadLetters } from '../../runtime/dead-letters.ts';
+import type { ReservaInput } from '../../machines/reserva.ts';
 import type { System } from '../system.ts';
 import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
 import { deadLetterRoutes } from './routes-dead-letters.ts';
 import { healthRoutes } from './routes-health.ts';
 import { participantRoutes } from './routes-participants.ts';
+import { requestGuard, type RequestGuardOptions } from './request-guard.ts';
+import { ReservaEntry } from './reserva-entry.ts';
 import { reservaRoutes } from './routes-reservas.ts';
 import { sagaRoutes } from './routes-sagas.ts';
 import { testRoutes } from './routes-test.ts';
@@ -14,6 +17,8 @@ import { uiRoutes } from './routes-ui.ts';
 export interface AppOptions {
   /** Where unexpected errors are reported (default `console.error`). */
   log?: ErrorHandlerOptions['log'];
+  /** Origins besides the server's own whose pages may change state (`config.allowedOrigins`; default none). */
+  allowedOrigins?: RequestGuardOptions['allowedOrigins'];
 }
 
 /**
@@ -28,19 +33,33 @@ export interface AppOptions {
 export function createApp(system: System, options: AppOptions = {}): Koa {
   const router = new Router();
   healthRoutes(router, system);
-  reservaRoutes(router, { config: system.config, start: (input) => system.requestReserva(input) });
+  // The key is recorded first, then the saga starts under the recorded id (an existing one
+  // is started: a replay looks first, so it does not fail a batch of the runtime).
+  const start = async (input: ReservaInput, { replayed }: { replayed: boolean }) => {
+    if (replayed && (await system.store.findInstances(input.id_correlacion)).length > 0) return;
+    await system.requestReserva(input);
+  };
+  reservaRoutes(router, { config: system.config, entry: new ReservaEntry({ store: system.store, config: system.config, start }) });
   sagaRoutes(router, system);
   deadLetterRoutes(router, new DeadLetters(system.store, { log: options.log }));
   uiRoutes(router, system);
   participantRoutes(router, system);
   if (system.config.testEndpoints) testRoutes(router, system);
-  return koaApp(router, options);
+  return koaApp(router, { allowedOrigins: system.config.allowedOrigins, ...options });
 }
 
-/** A Koa app with the one error middleware in front of `router`. */
+/**
+ * A Koa app with the one error middleware and the request guard (JSON only and no foreign
+ * origin for state-changing methods, see `requestGuard`) in front of `router`. Every
+ * process serves its routes through it.
+ *
+ * @example
+ * const app = koaApp(router, { log, allowedOrigins: config.allowedOrigins });
+ */
 export function koaApp(router: Router, options: AppOptions = {}): Koa {
   const app = new Koa();
   app.use(errorHandler({ log: options.log }));
+  app.use(requestGuard({ allowedOrigins: options.allowedOrigins }));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

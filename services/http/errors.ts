@@ -48,6 +48,7 @@ const STATUS_OF: [ErrorClass, number][] = [
 /** Codes of the statuses Koa and @koa/router answer with themselves (no route, method not allowed, `ctx.throw`). */
 const CODE_OF_STATUS: Record<number, string> = {
   400: 'invalid',
+  403: 'forbidden',
   404: 'not_found',
   405: 'method_not_allowed',
   413: 'payload_too_large',

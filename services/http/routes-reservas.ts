@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
-import { SIMULATED_FAILURES, type Itinerario, type SimulatedFailure } from '../../machines/messages.ts';
-import type { ReservaInput } from '../../machines/reserva.ts';
+import { LIMITS, maxLengthOf, SIMULATED_FAILURES, type Itinerario, type SimulatedFailure } from '../../machines/messages.ts';
 import { ValidationError } from '../../runtime/errors.ts';
-import { plazosOf, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import { readJsonBody } from './body.ts';
+import { parseIdempotencyKey, type ReservaEntry } from './reserva-entry.ts';
 
 /** The fields of `POST /reservas`, validated and with their defaults. */
 export interface ReservaRequest {
@@ -16,7 +15,16 @@ export interface ReservaRequest {
 }
 
 /**
- * Validates a `POST /reservas` body; each message names the field at fault.
+ * Most bytes of a `POST /reservas` body: room for the largest valid request
+ * (`LIMITS.itinerariosBytes` of itinerarios and short fields), well under what one broker
+ * message may carry (`LIMITS.messageBytes`).
+ */
+export const RESERVA_BODY_LIMIT = 64 * 1024;
+
+/**
+ * Validates a `POST /reservas` body; each message names the field at fault. Strings longer
+ * than their column (`maxLengthOf`) and `itinerarios` over `LIMITS.itinerariosBytes` are
+ * refused.
  *
  * @throws ValidationError
  * @example
@@ -27,12 +35,17 @@ export function parseReservaRequest(body: unknown, options: { testEndpoints: boo
   if (!isObject(body)) throw new ValidationError('request body must be a JSON object');
   const { id_cliente, monto, monto_vat = 0, itinerarios = [], simular_fallo } = body;
   if (typeof id_cliente !== 'string' || id_cliente.trim() === '') throw new ValidationError('"id_cliente" must be a non-empty string');
+  checkLength('id_cliente', id_cliente);
   if (!isFiniteNumber(monto) || monto <= 0) throw new ValidationError('"monto" must be a positive number');
   if (!isFiniteNumber(monto_vat) || monto_vat < 0) throw new ValidationError('"monto_vat" must be a number >= 0');
   if (!Array.isArray(itinerarios) || !itinerarios.every(isObject)) throw new ValidationError('"itinerarios" must be an array of objects');
+  if (Buffer.byteLength(JSON.stringify(itinerarios)) > LIMITS.itinerariosBytes) {
+    throw new ValidationError(`"itinerarios" is larger than ${LIMITS.itinerariosBytes} bytes as JSON`);
+  }
   const request: ReservaRequest = { id_cliente, monto, monto_vat, itinerarios: itinerarios as Itinerario[] };
   if (simular_fallo === undefined) return request;
   if (!options.testEndpoints) throw new ValidationError('"simular_fallo" is not accepted: test endpoints are off');
+  if (typeof simular_fallo === 'string') checkLength('simular_fallo', simular_fallo);
   if (!(SIMULATED_FAILURES as readonly unknown[]).includes(simular_fallo)) {
     throw new ValidationError(`"simular_fallo" must be one of ${SIMULATED_FAILURES.join(', ')}`);
   }
@@ -40,28 +53,32 @@ export function parseReservaRequest(body: unknown, options: { testEndpoints: boo
 }
 
 /**
- * `POST /reservas`: starts a reservation saga and answers 202 with its ids and
- * `Location: /sagas/<id_correlacion>`.
+ * `POST /reservas`: starts a reservation saga through `entry` and answers 202 with its ids
+ * and `Location: /sagas/<id_correlacion>`. With an `Idempotency-Key` header, a retry of the
+ * same request gets the first answer again (with `Idempotent-Replayed: true`) and starts
+ * no second saga; the key with another request is 409. The body may hold at most
+ * {@link RESERVA_BODY_LIMIT} bytes (413).
  *
  * @example
- * reservaRoutes(router, { config, start: (input) => runtime.startSaga('reserva', input, { id: input.id_correlacion }) });
- * // POST /reservas { "id_cliente": "c-1", "monto": 100 } -> 202 { id_correlacion, id_reserva }
+ * reservaRoutes(router, { config, entry: new ReservaEntry({ store, config, start }) });
+ * // POST /reservas { "id_cliente": "c-1", "monto": 100 }, Idempotency-Key: pedido-42 -> 202 { id_correlacion, id_reserva }
  */
-export function reservaRoutes(router: Router, deps: { config: Config; start: (input: ReservaInput) => Promise<unknown> }): void {
-  const { config } = deps;
+export function reservaRoutes(router: Router, deps: { config: Config; entry: ReservaEntry }): void {
+  const { config, entry } = deps;
   router.post('/reservas', async (ctx) => {
-    const request = parseReservaRequest(await readJsonBody(ctx), { testEndpoints: config.testEndpoints });
-    const input: ReservaInput = {
-      ...request,
-      id_correlacion: randomUUID(),
-      id_reserva: randomUUID(),
-      plazos: plazosOf(config),
-    };
-    await deps.start(input);
-    ctx.status = 202;
-    ctx.set('Location', `/sagas/${encodeURIComponent(input.id_correlacion)}`);
-    ctx.body = { id_correlacion: input.id_correlacion, id_reserva: input.id_reserva };
+    const key = parseIdempotencyKey(ctx.headers['idempotency-key']);
+    const request = parseReservaRequest(await readJsonBody(ctx, RESERVA_BODY_LIMIT), { testEndpoints: config.testEndpoints });
+    const accepted = await entry.accept(request, key);
+    ctx.status = accepted.status;
+    ctx.set('Location', `/sagas/${encodeURIComponent(accepted.body.id_correlacion)}`);
+    if (accepted.replayed) ctx.set('Idempotent-Replayed', 'true');
+    ctx.body = accepted.body;
   });
+}
+
+/** A string field longer than its column holds is refused here, not by the database later. */
+function checkLength(field: string, value: string): void {
+  if (value.length > maxLengthOf(field)) throw new ValidationError(`"${field}" is longer than ${maxLengthOf(field)} characters`);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

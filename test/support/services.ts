@@ -116,11 +116,11 @@ export interface SagaView {
   log: { kind: string; type: string; messageId: string | null }[];
 }
 
-/** Asks vuelos for a reservation (`POST /reservas`), optionally with a failure to simulate. */
-export async function postReserva(cluster: ServiceCluster, body: Record<string, unknown> = {}): Promise<{ id_correlacion: string; id_reserva: string }> {
+/** Asks vuelos for a reservation (`POST /reservas`), optionally with a failure to simulate and more headers (`Idempotency-Key`). */
+export async function postReserva(cluster: ServiceCluster, body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<{ id_correlacion: string; id_reserva: string }> {
   const response = await cluster.json<{ id_correlacion: string; id_reserva: string }>('vuelos', '/reservas', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ id_cliente: 'cliente-e2e', monto: 320, monto_vat: 60.8, itinerarios: [{ origen: 'BOG', destino: 'CTG' }], ...body }),
   });
   if (response.status !== 202) throw new Error(`POST /reservas answered ${response.status}: ${JSON.stringify(response.body)}`);
