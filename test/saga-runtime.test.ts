@@ -4,7 +4,7 @@ import { QueryTypes } from 'sequelize';
 import { reservaSaga } from '../machines/reserva.ts';
 import type { SimulatedFailure } from '../machines/messages.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
-import { UnknownMachineVersionError } from '../runtime/errors.ts';
+import { UnavailableError, UnknownMachineVersionError } from '../runtime/errors.ts';
 import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import type { OutgoingMessage, SagaStore, Transport, UnitOfWork } from '../runtime/ports.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
@@ -39,7 +39,7 @@ class FaultyTransport implements Transport {
   failAfterPublishing = new Set<string>();
   constructor(private readonly inner: Transport) {}
   async publish(topic: string, message: OutgoingMessage) {
-    if (this.down) throw new Error('broker unreachable');
+    if (this.down) throw new UnavailableError('broker unreachable');
     await this.inner.publish(topic, message);
     const id = JSON.parse(message.payload).id as string;
     this.published.push({ topic, id });
