@@ -1,6 +1,8 @@
+import os from 'node:os';
 import { redact } from '../db/connect.ts';
+import { DeadLetters } from '../runtime/dead-letters.ts';
 import { SagaError } from '../runtime/errors.ts';
-import { SAGA_STATUSES, type SagaStatus } from '../runtime/ports.ts';
+import { DEAD_LETTER_STATUSES, SAGA_STATUSES, type DeadLetterStatus, type SagaStatus } from '../runtime/ports.ts';
 import { loadConfig } from './config.ts';
 import { findSaga, sagaDetail } from './saga-view.ts';
 import { createSystem, type System } from './system.ts';
@@ -10,7 +12,10 @@ const USAGE = `usage: npm run saga -- <command>
   show <id>          state, context, log and pending deadlines of one saga
   list [status]      newest sagas first; status: ${SAGA_STATUSES.join(' | ')}
   verify <id>        rebuild the saga from its log and compare with the stored snapshot (exit 1 on a difference)
-  dead-letters       messages refused for good, newest first
+  dead-letters [list] [status]     what was refused for good, newest first; status: ${DEAD_LETTER_STATUSES.join(' | ')}
+  dead-letters show <id>           one dead letter, with its payload
+  dead-letters replay <id>         put it back on its normal path (after a fix); recorded on the letter
+  dead-letters discard <id> [why]  give it up for good; recorded on the letter
 
 Reads DATABASE_URL (default sqlite:./data/sagas.db). Starts no consumers.`;
 
@@ -60,11 +65,35 @@ const COMMANDS: Record<string, Command> = {
     return 1;
   },
 
-  async 'dead-letters'(system) {
-    const letters = await system.store.listDeadLetters();
-    if (letters.length === 0) print('no dead letters');
-    else print(table(['id', 'at', 'code', 'type', 'topic', 'saga', 'reason'], letters.map((l) => [String(l.id ?? ''), iso(l.at), l.code, l.type ?? '-', l.topic ?? '-', l.sagaId ?? '-', l.reason])));
-    return 0;
+  async 'dead-letters'(system, [action = 'list', ...rest]) {
+    const letters = new DeadLetters(system.store);
+    const by = `cli ${os.userInfo().username}`;
+    if (action === 'list' || (DEAD_LETTER_STATUSES as readonly string[]).includes(action)) {
+      const status = action === 'list' ? rest[0] : action;
+      if (status !== undefined && !(DEAD_LETTER_STATUSES as readonly string[]).includes(status)) {
+        throw new UsageError(`unknown dead letter status "${status}"; use one of ${DEAD_LETTER_STATUSES.join(', ')}`);
+      }
+      const found = await letters.list({ status: status as DeadLetterStatus | undefined });
+      if (found.length === 0) print(status ? `no ${status} dead letters` : 'no dead letters');
+      else print(table(['id', 'at', 'status', 'source', 'consumer', 'code', 'type', 'topic', 'saga', 'reason'], found.map((l) => [String(l.id ?? ''), iso(l.at), l.status ?? 'open', l.source ?? 'message', l.consumer ?? '-', l.code, l.type ?? '-', l.topic ?? '-', l.sagaId ?? '-', l.reason])));
+      return 0;
+    }
+    const id = Number(required(rest[0], `dead-letters ${action} <id>`));
+    if (action === 'show') {
+      print(JSON.stringify(await letters.get(id), null, 2));
+      return 0;
+    }
+    if (action === 'replay') {
+      const { action: what } = await letters.replay(id, by);
+      print(`replayed dead letter ${id}: ${what}`);
+      return 0;
+    }
+    if (action === 'discard') {
+      await letters.discard(id, by, rest.slice(1).join(' ') || undefined);
+      print(`discarded dead letter ${id}`);
+      return 0;
+    }
+    throw new UsageError(`unknown dead-letters action "${action}"; use list, show, replay or discard`);
   },
 };
 

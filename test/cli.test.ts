@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import type { Envelope } from '../machines/messages.ts';
+import { makeEnvelope } from '../runtime/envelope.ts';
 import type { LogEntry, SagaInstanceRecord } from '../runtime/ports.ts';
 import { reservaInput, startSystem, waitForStatus } from './support/system.ts';
 
@@ -31,6 +33,7 @@ describe('saga CLI', function () {
   let completed: SagaInstanceRecord;
   let log: LogEntry[];
   let running: SagaInstanceRecord;
+  let ghosts: Envelope[];
 
   before(async function () {
     const system = await startSystem(databaseUrl);
@@ -46,6 +49,9 @@ describe('saga CLI', function () {
         if (running.stateValue === 'pagando') break;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
+      // Two events for sagas that do not exist: dead letters to work.
+      ghosts = ['ghost-1', 'ghost-2'].map((id) => makeEnvelope('PagoFallido', { id_correlacion: id, id_reserva: 'r', motivo: 'x' }, 'pagos.aeroalpes'));
+      for (const ghost of ghosts) expect((await system.runtime.handle(ghost, 'evento-pago')).status).to.equal('dead-lettered');
     } finally {
       await system.close();
     }
@@ -83,6 +89,43 @@ describe('saga CLI', function () {
     const verify = await cli(databaseUrl, 'verify', completed.id);
     expect(verify.code).to.equal(0);
     expect(verify.stdout).to.match(/^ok: /);
+  });
+
+  it('should list, show, discard and replay dead letters, each once, saying who did it', async function () {
+    const list = await cli(databaseUrl, 'dead-letters', 'list', 'open');
+    expect(list.code).to.equal(0);
+    const rows = list.stdout.split('\n').filter((line) => /^\d+ /.test(line));
+    expect(rows).to.have.length(2);
+    const idOf = (sagaId: string) => rows.find((r) => r.includes(sagaId))!.split(' ')[0];
+    expect(rows.every((r) => r.includes('unknown_saga') && r.includes('evento-pago') && r.includes('open'))).to.equal(true);
+
+    const show = await cli(databaseUrl, 'dead-letters', 'show', idOf('ghost-1'));
+    expect(show.code).to.equal(0);
+    expect(JSON.parse(show.stdout)).to.include({ sagaId: 'ghost-1', code: 'unknown_saga', status: 'open', messageId: ghosts[0].id });
+
+    const discard = await cli(databaseUrl, 'dead-letters', 'discard', idOf('ghost-1'), 'a', 'test', 'message');
+    expect(discard.code).to.equal(0);
+    const replay = await cli(databaseUrl, 'dead-letters', 'replay', idOf('ghost-2'));
+    expect(replay.code, replay.stderr).to.equal(0);
+    expect(replay.stdout).to.include(`replayed dead letter ${idOf('ghost-2')}: republished to evento-pago`);
+    const again = await cli(databaseUrl, 'dead-letters', 'replay', idOf('ghost-2'));
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.include('is replayed');
+
+    const system = await startSystem(databaseUrl, { listen: false });
+    try {
+      const letters = await system.store.listDeadLetters();
+      const discarded = letters.find((l) => l.sagaId === 'ghost-1')!;
+      expect(discarded.status).to.equal('discarded');
+      expect(discarded.resolution).to.match(/^discarded by cli \S+: a test message$/);
+      const replayed = letters.find((l) => l.sagaId === 'ghost-2')!;
+      expect(replayed.status).to.equal('replayed');
+      expect(replayed.resolution).to.match(/^replayed by cli \S+: republished to evento-pago$/);
+      const pending = await system.store.pendingOutbox(100);
+      expect(pending.filter((row) => row.payload === JSON.stringify(ghosts[1])).map((row) => row.topic), 'back in the outbox for its topic').to.deep.equal(['evento-pago']);
+    } finally {
+      await system.close();
+    }
   });
 
   it('should exit 1 with a clear message for an unknown id or a usage error', async function () {
