@@ -2,8 +2,11 @@ import { PassThrough } from 'node:stream';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { UnknownSagaError, ValidationError } from '../../runtime/errors.ts';
-import { SAGA_STATUSES, type SagaInstanceRecord, type SagaInstanceSummary, type SagaStatus } from '../../runtime/ports.ts';
+import { DeadLetters } from '../../runtime/dead-letters.ts';
+import { DEAD_LETTER_STATUSES, SAGA_STATUSES, type DeadLetterStatus, type SagaInstanceRecord, type SagaInstanceSummary, type SagaStatus } from '../../runtime/ports.ts';
+import { deadLettersPage } from '../ui/dead-letters-page.ts';
 import type { Html } from '../ui/html.ts';
+import { readJsonBody } from './body.ts';
 import { DEFAULT_LIMIT, detailBody, detailPage, errorPage, listCount, listPage, listRows, type ListFilter } from '../ui/pages.ts';
 import { statechartSvg } from '../ui/statechart.ts';
 import { loadSagaView, pickSaga, sagaTypes, versionOf, type SagaView, type UiDeps } from '../ui/view.ts';
@@ -26,7 +29,9 @@ export interface UiRouteOptions {
  * - `GET /ui/sagas/:id/stream` — server-sent events: `update` `{ version, final, html, … }`
  *   whenever the saga's row changes, `end` once it is final;
  * - `GET /ui/sagas/:id/fragment` — the same update as JSON, for clients without EventSource;
- * - `GET /ui/sagas/:id/chart.svg` — the statechart alone.
+ * - `GET /ui/sagas/:id/chart.svg` — the statechart alone;
+ * - `GET /ui/dead-letters` (`?status=`, open by default) — what was refused for good, with
+ *   Replay and Discard (`POST /ui/dead-letters/:id/replay|discard`).
  *
  * @example
  * uiRoutes(router, system); // then open http://127.0.0.1:3000/ui
@@ -60,6 +65,25 @@ export function uiRoutes(router: Router, deps: UiDeps, options: UiRouteOptions =
     const { records } = await list(ctx);
     noStore(ctx);
     ctx.body = { count: listCount(records), html: listRows(records, Date.now()).value };
+  });
+
+  // Every dead letter in this database (the HTTP API of each service shows only its own).
+  const letters = new DeadLetters(store, { log: deps.log });
+  router.get('/ui/dead-letters', async (ctx) => {
+    const status = single(ctx.query.status, 'status') ?? (ctx.querystring ? undefined : 'open');
+    if (status !== undefined && !(DEAD_LETTER_STATUSES as readonly string[]).includes(status)) {
+      return page(ctx, 400, errorPage(400, 'Invalid filter', `"status" must be one of ${DEAD_LETTER_STATUSES.join(', ')}`));
+    }
+    page(ctx, 200, deadLettersPage(await letters.list({ status: status as DeadLetterStatus | undefined, limit: 500 }), status));
+  });
+  router.post('/ui/dead-letters/:id/replay', async (ctx) => {
+    const { letter, action } = await letters.replay(Number(ctx.params.id), `ui ${ctx.ip}`);
+    ctx.body = { deadLetter: letter, action };
+  });
+  router.post('/ui/dead-letters/:id/discard', async (ctx) => {
+    const body = (await readJsonBody(ctx)) as { reason?: unknown } | undefined;
+    const reason = typeof body?.reason === 'string' && body.reason.trim() ? body.reason.slice(0, 1000) : undefined;
+    ctx.body = { deadLetter: await letters.discard(Number(ctx.params.id), `ui ${ctx.ip}`, reason) };
   });
 
   router.get('/ui/sagas/:id', async (ctx) => {

@@ -15,7 +15,7 @@ export function layout(title: string, body: Html, script?: string): Html {
 <style>${raw(PAGE_CSS)}</style>
 </head>
 <body>
-<header class="top"><a class="brand" href="/ui">Saga runtime</a><nav><a href="/ui">Sagas</a><a href="/ui?status=running">Running</a><a href="/sagas">JSON API</a><a href="/dead-letters">Dead letters</a></nav></header>
+<header class="top"><a class="brand" href="/ui">Saga runtime</a><nav><a href="/ui">Sagas</a><a href="/ui?status=running">Running</a><a href="/sagas">JSON API</a><a href="/ui/dead-letters">Dead letters</a></nav></header>
 <main>
 ${body}
 </main>

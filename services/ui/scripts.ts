@@ -67,3 +67,28 @@ export const LIST_SCRIPT = `(function () {
       .catch(function () { live.textContent = 'refresh failed, retrying'; live.className = 'live off'; });
   }, 2000);
 })();`;
+
+/** Dead letters page: Replay and Discard post JSON to the same origin, then the page reloads. */
+export const DEAD_LETTERS_SCRIPT = `(function () {
+  var result = document.getElementById('action-result');
+  document.addEventListener('click', function (e) {
+    var button = e.target.closest && e.target.closest('button[data-action]');
+    if (!button) return;
+    var row = button.closest('tr');
+    var action = button.getAttribute('data-action');
+    var body = {};
+    if (action === 'discard') {
+      var reason = window.prompt('Why is dead letter ' + row.getAttribute('data-id') + ' discarded?', '');
+      if (reason === null) return;
+      body.reason = reason;
+    }
+    button.disabled = true;
+    fetch('/ui/dead-letters/' + row.getAttribute('data-id') + '/' + action, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
+      .then(function (x) {
+        if (!x.ok) { result.textContent = x.d.error ? x.d.error.message : 'failed'; button.disabled = false; return; }
+        window.location.reload();
+      })
+      .catch(function () { result.textContent = 'the request failed'; button.disabled = false; });
+  });
+})();`;

@@ -16,6 +16,7 @@ import { topLevelStates } from './statechart.ts';
 export interface UiDeps {
   store: SagaStore;
   runtime?: Pick<SagaRuntime, 'registry'>;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
 /** Every saga definition of the project, for instances of types this process does not run. */
