@@ -21,7 +21,7 @@ const PLAZO_LARGO_MS = 10_000;
 
 /** A whole system in one process on `databaseUrl`, in the given saga style, polling fast. */
 async function startStyle(databaseUrl: string, style: Config['style'], plazoPasoMs: number, options: SystemOptions = {}): Promise<System> {
-  const config = { ...loadConfig({ SAGA_STYLE: style, SAGA_PLAZO_PASO_MS: String(plazoPasoMs) }), databaseUrl };
+  const config = { ...loadConfig({ SAGA_STYLE: style, SAGA_PLAZO_PASO_MS: String(plazoPasoMs), SAGA_OUTAGE_GRACE_MS: '0' }), databaseUrl };
   return createSystem(config, { relayPollMs: 50, deadlinePollMs: 100, ...options });
 }
 
@@ -224,7 +224,7 @@ describe('the saga by choreography, in one process', function () {
 
     for (const slow of [['PagarReserva', 'RevertirPago'], ['CrearReserva', 'CancelarReserva']] as CommandType[][]) {
       it(`should leave nothing done when ${slow[0]} is answered after its deadline`, async () => {
-        const config = { ...loadConfig({ SAGA_STYLE: 'choreography', SAGA_PLAZO_PASO_MS: '400' }), databaseUrl: await db.fresh() };
+        const config = { ...loadConfig({ SAGA_STYLE: 'choreography', SAGA_PLAZO_PASO_MS: '400', SAGA_OUTAGE_GRACE_MS: '0' }), databaseUrl: await db.fresh() };
         const system = await createSystem(config, { relayPollMs: 50, deadlinePollMs: 100, transport: new SlowParticipantTransport(slow, 900) });
         systems.push(system);
         const input = reservaInput({ plazos: { paso: 400 } });

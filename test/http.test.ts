@@ -61,7 +61,7 @@ describe('HTTP API', function () {
       const { body: saga } = await poll(client, started.headers.get('location')!, (a) => a.body?.status === 'completed');
       expect(saga).to.include({ id: id_correlacion, type: 'reserva', state: 'completada' });
       expect(saga.context).to.include({ id_cliente: reserva.id_cliente, monto: reserva.monto, id_reserva });
-      expect(saga.context.plazos).to.deep.equal({ paso: system.config.plazoPasoMs, compensacion: system.config.plazoCompensacionMs });
+      expect(saga.context.plazos).to.deep.equal({ paso: system.config.plazoPasoMs, compensacion: system.config.plazoCompensacionMs, compensacionMax: system.config.plazoCompensacionMaxMs, horizonte: system.config.horizonteCompensacionMs });
       expect(saga.deadlines).to.deep.equal([]);
       const stored = await system.store.readLog('reserva', id_correlacion);
       expect(saga.log.map((e: { seq: number; type: string; messageId: string | null }) => [e.seq, e.type, e.messageId])).to.deep.equal(

@@ -273,7 +273,10 @@ describe('live inspection (Stately inspector)', function () {
       closers.push(() => browser.close());
       browser.on('message', (raw) => received.push(JSON.parse(raw.toString())));
       const actor = await until(() => received.find((e) => e.type === '@xstate.actor' && e.sessionId === ACTOR), 'the saga actor at the page');
-      expect(JSON.parse(actor.definition as string).states.reparacionManual).to.deep.equal({ type: 'final', tags: ['failed'] });
+      const repair = JSON.parse(actor.definition as string).states.reparacionManual;
+      expect(repair.tags).to.deep.equal(['failed']);
+      expect(repair, 'not final: a late confirmation resumes it').to.not.have.property('type');
+      expect(Object.keys(repair.on)).to.have.members(['ConfirmacionGDSRevertida', 'PagoRevertido', 'ReservaCancelada']);
       await until(() => received.find((e) => e.type === '@xstate.snapshot' && (e.snapshot as { value: string }).value === 'pagando'), 'the pagando snapshot');
 
       // A second process with the same setting finds the relay running and only connects.

@@ -44,8 +44,9 @@ function endToEndPaths(m: SagaModel): ModelPath[] {
 }
 
 const selected = endToEndPaths(model);
-const SHORT_PLAZOS = { paso: 2_500, compensacion: 2_500 };
-const LONG_PLAZOS = { paso: 600_000, compensacion: 600_000 };
+// Each horizon fits the three attempts of a compensation that the model's paths take.
+const SHORT_PLAZOS = { paso: 2_500, compensacion: 2_500, compensacionMax: 5_000, horizonte: 12_500 };
+const LONG_PLAZOS = { paso: 600_000, compensacion: 600_000, compensacionMax: 600_000, horizonte: 1_800_000 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const json = <T>(value: T): T => JSON.parse(JSON.stringify(value));
 

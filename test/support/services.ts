@@ -52,6 +52,8 @@ export class ServiceCluster {
       PULSAR_NAMESPACE: options.namespace,
       DATABASE_URL: options.databaseUrl,
       HOST: '127.0.0.1',
+      // Deadlines wait this long after a service starts (and after an outage): short, so tests stay quick.
+      SAGA_OUTAGE_GRACE_MS: '3000',
       ...Object.fromEntries(SERVICE_NAMES.map((name) => [SERVICE_PORTS[name].env, String(ports[name])])),
       ...options.env,
     };
