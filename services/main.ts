@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   await serve(createApp(system, { log }), {
     host: config.host,
     port: config.port,
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
     close: () => system.close(),
     banner: (url) =>
       `AeroAlpes saga runtime listening on ${url} ` +

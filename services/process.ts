@@ -59,6 +59,8 @@ export async function startService(name: ServiceName, config: Config, options: I
   const plazos = plazosOf(config);
   /** The consumers and saga types whose dead letters this process works. */
   const consumers: string[] = [];
+  // Of the shutdown bound: most for the messages in flight, then the outbox.
+  const drainMs = Math.round(config.shutdownTimeoutMs * 0.6);
   // The coordinator serves the relay to Stately's inspector; the other services connect to it.
   const inspection = await openInspection(config.inspect, { log: options.log, serve: name === 'coordinator', host: config.host });
   if (inspection) stops.push(async () => inspection.close());
@@ -78,13 +80,13 @@ export async function startService(name: ServiceName, config: Config, options: I
     });
     await runtime.listen();
     consumers.push(subscription, ...runtime.registry.types());
-    stops.push(() => runtime.close(config.shutdownTimeoutMs));
+    stops.push(() => runtime.close(drainMs));
     return runtime;
   };
   const startParticipant = async (participant: Participant, part: SagaDefinition) => {
     await participant.listen(transport);
     consumers.push(participant.name);
-    stops.push(() => participant.close(config.shutdownTimeoutMs));
+    stops.push(() => participant.close(drainMs));
     // In choreography the service also runs its own part of each reservation's saga.
     if (config.style === 'choreography') await startRuntime([part], `${name}-saga`);
   };
@@ -97,7 +99,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
     await starter.listen(transport);
     consumers.push(SagaStarter.subscription);
-    stops.push(() => starter.close(config.shutdownTimeoutMs));
+    stops.push(() => starter.close(drainMs));
     sagaRoutes(router, { store, runtime });
   } else if (name === 'vuelos') {
     const vuelos = new VuelosService(deps);
@@ -134,7 +136,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     const notificaciones = new NotificacionesService(deps);
     await notificaciones.listen(transport);
     consumers.push(notificaciones.name);
-    stops.push(() => notificaciones.close(config.shutdownTimeoutMs));
+    stops.push(() => notificaciones.close(drainMs));
     participantRoutes(router, { notificaciones });
   }
   if (name === 'coordinator') uiRoutes(router, { store });
@@ -144,9 +146,10 @@ export async function startService(name: ServiceName, config: Config, options: I
     name,
     app: koaApp(router, { log: options.log, allowedOrigins: config.allowedOrigins }),
     async close() {
-      // Consumers first (each drains what it has in flight), then what they wrote is published.
-      for (const stop of stops.reverse()) await stop();
-      const left = await relay.drain(config.shutdownTimeoutMs).catch(() => -1);
+      // Consumers first, together (each stops pulling and lets what it has in flight commit and
+      // be acknowledged), then what they wrote is published.
+      await Promise.all(stops.map((stop) => stop()));
+      const left = await relay.drain(Math.round(config.shutdownTimeoutMs * 0.25)).catch(() => -1);
       if (left !== 0) options.log?.('outbox not empty at shutdown; the next start publishes it', { left });
       await infra.close();
     },

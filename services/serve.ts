@@ -2,8 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 
-/** Longest wait for open requests to finish on shutdown before their connections are cut. */
-const SHUTDOWN_GRACE_MS = 5_000;
+/** How long open requests may take to finish once shutdown starts, before consumers drain. */
+const REQUEST_GRACE_MS = 1_000;
 
 export function log(message: string, fields?: Record<string, unknown>): void {
   console.log(`${new Date().toISOString()} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
@@ -15,14 +15,20 @@ export function fail(message: string): never {
 }
 
 /**
- * Serves `app` on host:port until SIGINT or SIGTERM, then stops taking requests, lets open
- * ones finish, and calls `close` (consumers, relay, database). Exits 1 with a clear message
- * when the port is taken.
+ * Serves `app` on host:port until SIGINT or SIGTERM, then shuts down within
+ * `shutdownTimeoutMs`: stops taking requests (open ones get a moment to finish), calls
+ * `close` (consumers stop pulling and let what is in flight commit and be acknowledged, the
+ * outbox is flushed, connections close), cuts what is still open (e.g. event streams) and
+ * exits 0. Past the bound it exits 1, saying so: nothing is lost either way, what was not
+ * acknowledged is delivered again. Exits 1 with a clear message when the port is taken.
  *
  * @example
- * await serve(app, { host: '127.0.0.1', port: 3000, close: () => system.close(), banner: (url) => `listening on ${url}` });
+ * await serve(app, { host: '127.0.0.1', port: 3000, shutdownTimeoutMs: 10_000, close: () => system.close(), banner: (url) => `listening on ${url}` });
  */
-export async function serve(app: Koa, options: { host: string; port: number; close: () => Promise<void>; banner: (url: string) => string }): Promise<void> {
+export async function serve(
+  app: Koa,
+  options: { host: string; port: number; shutdownTimeoutMs?: number; close: () => Promise<void>; banner: (url: string) => string },
+): Promise<void> {
   const server = http.createServer(app.callback());
   try {
     await new Promise<void>((resolve, reject) => {
@@ -38,22 +44,28 @@ export async function serve(app: Koa, options: { host: string; port: number; clo
   const { port } = server.address() as AddressInfo;
   console.log(options.banner(`http://${options.host}:${port}`));
 
+  const bound = options.shutdownTimeoutMs ?? 10_000;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${signal} received, shutting down`);
+    const started = Date.now();
+    log(`${signal} received, shutting down (at most ${bound} ms)`);
+    setTimeout(() => {
+      console.error(`error: shutdown took longer than ${bound} ms; exiting (what was not acknowledged is delivered again)`);
+      process.exit(1);
+    }, bound).unref();
     server.closeIdleConnections();
-    const cut = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    clearTimeout(cut);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, REQUEST_GRACE_MS))]);
     try {
       await options.close();
     } catch (error) {
       console.error(`error while closing: ${(error as Error).message}`);
       process.exit(1);
     }
-    log('stopped');
+    server.closeAllConnections();
+    log(`stopped in ${Date.now() - started} ms`);
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

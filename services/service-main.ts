@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   await serve(service.app, {
     host: config.host,
     port: config.ports[name],
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
     close: () => service.close(),
     banner: (url) => `${name} listening on ${url} (database ${redact(config.databaseUrl)}, transport ${config.transport})`,
   });

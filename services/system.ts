@@ -140,8 +140,10 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
       relay.start();
     },
     async close() {
-      await runtime.close(config.shutdownTimeoutMs);
-      for (const participant of all) await participant.close(config.shutdownTimeoutMs);
+      // Consumers first, together: each lets what it has in flight commit and be acknowledged.
+      const drainMs = Math.round(config.shutdownTimeoutMs * 0.6);
+      await Promise.all([runtime.close(drainMs), ...all.map((participant) => participant.close(drainMs))]);
+      if (listening) await relay.drain(Math.round(config.shutdownTimeoutMs * 0.25)).catch(() => undefined);
       await infra.close();
       inspection?.close();
     },
