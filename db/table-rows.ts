@@ -1,3 +1,5 @@
+import { ConcurrencyError } from '../runtime/errors.ts';
+import { onUniqueViolation } from './driver-errors.ts';
 import { chunks, type Sql } from './sql.ts';
 
 /** A table whose rows are read and written whole, by a one-column primary key. */
@@ -70,7 +72,10 @@ export class TableRows<R extends object> {
     const dirty = [...this.entries.values()].filter((e) => e.dirty);
     const values = (entries: Entry<R>[]) => entries.map((e) => spec.columns.map((c) => e.row![c]));
     // New rows as a plain INSERT: a row inserted concurrently is an error (and a retry), never overwritten.
-    await sql.insert(spec.name, spec.columns, values(dirty.filter((e) => !e.stored)));
+    await onUniqueViolation(
+      () => sql.insert(spec.name, spec.columns, values(dirty.filter((e) => !e.stored))),
+      () => new ConcurrencyError(`a row of ${spec.name} was inserted concurrently`),
+    );
     const changed = spec.columns.filter((c) => c !== spec.key);
     await sql.insert(spec.name, spec.columns, values(dirty.filter((e) => e.stored)), { upsert: { key: [spec.key], columns: changed } });
     for (const e of dirty) Object.assign(e, { stored: true, dirty: false });
