@@ -13,11 +13,12 @@ import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import { PulsarWebSocketTransport } from '../runtime/pulsar-websocket-transport.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { createApp } from '../services/http/app.ts';
-import type { System } from '../services/system.ts';
+import { loadConfig } from '../services/config.ts';
+import { createSystem, type System } from '../services/system.ts';
 import { freshMysqlDatabase, MYSQL_SERVER_URL } from './support/databases.ts';
 import { PULSAR_URL, requirePulsar } from './support/pulsar.ts';
 import { freshNamespace } from './support/services.ts';
-import { reservaInput, startSystem, waitForStatus } from './support/system.ts';
+import { reservaInput, waitForStatus } from './support/system.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { sleep, waitFor } from './support/wait.ts';
 
@@ -50,7 +51,7 @@ describe('outages', function () {
       await db?.drop();
     });
 
-    it('should wait it out with the message unacknowledged, say so on /ready, then apply it: no redelivery spent, no dead letter', async () => {
+    it('should wait it out with the message unacknowledged, say so on /ready, then apply it, and hold a deadline due meanwhile for the grace period: no redelivery spent, no dead letter', async () => {
       const target = new URL(MYSQL_SERVER_URL);
       proxy = new TcpProxy({ targetHost: target.hostname, targetPort: Number(target.port || 3306) });
       const port = await proxy.listen();
@@ -58,7 +59,8 @@ describe('outages', function () {
       url.host = `127.0.0.1:${port}`;
       // Redeliveries come fast: before, a 6 s outage spent the whole budget and lost the message.
       const transport = new InMemoryTransport({ nackDelayMs: 20 });
-      system = await startSystem(url.toString(), { transport });
+      const grace = 2_000;
+      system = await createSystem({ ...loadConfig({}), databaseUrl: url.toString(), outageGraceMs: grace }, { transport, relayPollMs: 50, deadlinePollMs: 100 });
       server = http.createServer(createApp(system, { log: () => {} }).callback()).listen(0, '127.0.0.1');
       const ready = () => fetch(`http://127.0.0.1:${(server!.address() as AddressInfo).port}/ready`);
 
@@ -66,6 +68,13 @@ describe('outages', function () {
       const id = input.id_correlacion;
       await system.runtime.startSaga('reserva', input, { id });
       await waitFor(async () => (await system!.store.getInstance('reserva', id))?.stateValue === 'pagando', 'the saga to wait for the payment');
+      // A second saga whose payment deadline falls due during the outage.
+      const timed = reservaInput({ simular_fallo: 'timeout-pago', plazos: { paso: 2_000 } });
+      await system.runtime.startSaga('reserva', timed, { id: timed.id_correlacion });
+      await waitFor(async () => {
+        const [deadline] = await system!.store.deadlinesOf('reserva', timed.id_correlacion);
+        return deadline?.timerId.endsWith('pagando') && deadline.afterMessage === null;
+      }, 'the second saga to wait for its payment, its deadline armed');
 
       proxy!.cut();
       const pagada = makeEnvelope('ReservaPagada', { id_correlacion: id, id_reserva: input.id_reserva, id_pago: 'P-1', monto: 250, monto_vat: 47.5, fecha_creacion: Date.now() }, 'pagos.aeroalpes');
@@ -76,6 +85,7 @@ describe('outages', function () {
       expect(JSON.stringify(await during.json())).to.contain('database unavailable');
       await sleep(6_000); // the outage
 
+      const restoredAt = Date.now();
       proxy!.restore();
       const done = await waitForStatus(system, id, 'final', 30_000);
       expect(done.status).to.equal('completed');
@@ -83,6 +93,10 @@ describe('outages', function () {
       expect(await system.store.listDeadLetters(), 'nothing was given up').to.deep.equal([]);
       const events = (await system.store.readLog('reserva', id)).filter((e) => e.kind === 'event').map((e) => e.messageId);
       expect(events.filter((m) => m === pagada.id), 'applied once').to.have.length(1);
+
+      await waitForStatus(system, timed.id_correlacion, 'compensated', 30_000);
+      const fired = (await system.store.readLog('reserva', timed.id_correlacion)).find((e) => e.kind === 'timer')!;
+      expect(fired.at - restoredAt, 'due during the outage, fired after the grace period').to.be.at.least(grace);
     });
   });
 
