@@ -15,7 +15,8 @@ export interface SagaSummary {
 /** A saga instance with its context, pending deadlines and whole log, as `GET /sagas/:id` shows it. */
 export interface SagaDetail extends SagaSummary {
   context: unknown;
-  deadlines: { timerId: string; dueAt: number }[];
+  /** `armed: false` while the deadline waits for its command to be published (`dueAt` is provisional then). */
+  deadlines: { timerId: string; dueAt: number; armed: boolean }[];
   log: { seq: number; kind: string; type: string; at: number; messageId: string | null; payload: unknown }[];
 }
 
@@ -53,7 +54,7 @@ export async function sagaDetail(store: SagaStore, id: string, types?: readonly 
   return {
     ...summary(record),
     context: (record.snapshot as { context?: unknown } | null)?.context ?? null,
-    deadlines: deadlines.map(({ timerId, dueAt }) => ({ timerId, dueAt })),
+    deadlines: deadlines.map(({ timerId, dueAt, afterMessage }) => ({ timerId, dueAt, armed: !afterMessage })),
     log: log.map(({ seq, kind, type, at, messageId, payload }) => ({ seq, kind, type, at, messageId, payload })),
   };
 }

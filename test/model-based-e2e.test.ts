@@ -148,8 +148,14 @@ describe('model-based paths of the orchestrated saga end to end (coordinator pro
         [next, actions] = initialTransition(model.machine, input);
       } else if (isAfterEvent(step.event.type)) {
         // Nothing to publish: the coordinator's own scheduler fires the deadline when due.
+        // Armed once the command that started it was published: only then is its due time final.
+        for (const until = Date.now() + 15_000; !view!.deadlines.find((d) => d.timerId === step.event.type)?.armed && Date.now() < until; ) {
+          await sleep(30);
+          view = (await sagaView(id)) ?? view;
+        }
         const pending = view!.deadlines.find((d) => d.timerId === step.event.type);
         expect(pending, `${where}: a pending deadline with timer id ${step.event.type}`).to.not.equal(undefined);
+        expect(pending!.armed, `${where}: ${step.event.type} armed`).to.equal(true);
         first = [{ kind: 'timer', type: step.event.type, payload: { timerId: step.event.type, dueAt: pending!.dueAt, event: { type: step.event.type } }, messageId: null }];
         [next, actions] = transition(model.machine, expected!.snapshot, { type: step.event.type } as never);
         timers.delete(step.event.type);

@@ -149,7 +149,11 @@ ${chart ? html`<div class="chart" id="chart">${chart}</div><p class="legend"><sp
 <section class="card" id="deadlines"><h2>Pending deadlines</h2>${
     view.deadlines.length
       ? html`<ul class="deadlines">${view.deadlines.map(
-          (d) => html`<li data-timer="${d.timerId}" data-due-at="${d.dueAt}"><code>${d.label}</code>${d.targets.length ? html` <span class="muted">→ ${d.targets.join(' | ')}</span>` : ''}<br>due <time datetime="${new Date(d.dueAt).toISOString()}">${utc(d.dueAt)}</time> · <strong class="countdown" data-due="${d.dueAt}">${d.dueAt > view.now ? `in ${duration(d.dueAt - view.now)}` : 'due now'}</strong></li>`,
+          (d) => html`<li data-timer="${d.timerId}" data-due-at="${d.dueAt}"><code>${d.label}</code>${d.targets.length ? html` <span class="muted">→ ${d.targets.join(' | ')}</span>` : ''}<br>${
+            d.afterMessage
+              ? html`<span class="muted">starts when its command is published (then ${duration(d.delayMs ?? 0)})</span>`
+              : html`due <time datetime="${new Date(d.dueAt).toISOString()}">${utc(d.dueAt)}</time> · <strong class="countdown" data-due="${d.dueAt}">${d.dueAt > view.now ? `in ${duration(d.dueAt - view.now)}` : 'due now'}</strong>`
+          }</li>`,
         )}</ul>`
       : html`<p class="muted">None.</p>`
   }</section>
