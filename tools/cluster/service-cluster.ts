@@ -118,8 +118,13 @@ export class ServiceCluster {
     const cluster = new ServiceCluster(env, ports, options.logDir);
     // Migrations take a lock, but one process creating the schema first keeps start-up quiet.
     const names = options.names ?? SERVICE_NAMES;
-    await cluster.startService(names[0]);
-    await Promise.all(names.slice(1).map((name) => cluster.startService(name)));
+    try {
+      await cluster.startService(names[0]);
+      await Promise.all(names.slice(1).map((name) => cluster.startService(name)));
+    } catch (error) {
+      await cluster.stop(); // no process left behind
+      throw error;
+    }
     return cluster;
   }
 
