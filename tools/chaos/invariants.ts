@@ -19,8 +19,10 @@ export interface Invariants {
   wrongStatus: Finding;
   /** Choreography: participants' own parts (vuelos-reserva, pagos-reserva, gds-reserva) that exist when they should not, are missing, or ended otherwise. */
   partsWrong: Finding;
-  /** An effect applied twice, or where none may be: a second saga or reservation for one Idempotency-Key, more than one charge per key, a refund or reversal of a saga that is not compensated, … */
+  /** An effect applied twice: more than one charge or refund of a payment, a second saga, reservation or charge for one Idempotency-Key, two rows of one participant for one saga. */
   effectsTwice: Finding;
+  /** An effect the saga's outcome does not justify: a refund without a charge, a refund, GDS reversal or cancellation of a saga that is not compensated, a saga of no reservation of the run. */
+  effectsUnwarranted: Finding;
   /** A participant's own state (vuelos reservation, payment, GDS confirmation) other than the scenario implies. */
   participantsWrong: Finding;
   /** Notices per reservation other than exactly the one its outcome sends (or none). */
@@ -84,7 +86,7 @@ class Collector {
   }
 
   result(): Invariants {
-    const names: (keyof Invariants)[] = ['lost', 'wrongStatus', 'partsWrong', 'effectsTwice', 'participantsWrong', 'notificationsWrong', 'unsentOutbox', 'unexplainedDeadLetters', 'provokedDeadLetters', 'httpMismatch'];
+    const names: (keyof Invariants)[] = ['lost', 'wrongStatus', 'partsWrong', 'effectsTwice', 'effectsUnwarranted', 'participantsWrong', 'notificationsWrong', 'unsentOutbox', 'unexplainedDeadLetters', 'provokedDeadLetters', 'httpMismatch'];
     return Object.fromEntries(names.map((n) => [n, this.get(n)])) as unknown as Invariants;
   }
 }
@@ -163,7 +165,7 @@ export async function checkInvariants(input: CheckInput): Promise<{ invariants: 
     const reservation = key ? byKey.get(key) : undefined;
     if (!reservation) {
       const instance = sagas.get(id) ?? clientSagas.get(id);
-      out.add('effectsTwice', 'saga of no reservation of this run', `${id}: ${instance?.saga_type} ${instance?.status} with id_cliente of no reservation this run made`);
+      out.add('effectsUnwarranted', 'saga of no reservation of this run', `${id}: ${instance?.saga_type} ${instance?.status} with id_cliente of no reservation this run made`);
       continue;
     }
     scenarioOf.set(id, reservation.scenario);
@@ -215,19 +217,19 @@ export async function checkInvariants(input: CheckInput): Promise<{ invariants: 
     const reembolsos = Number(p.reembolsos);
     if (cargos > 1) out.add('effectsTwice', 'charged more than once', `${p.id_correlacion}: cargos ${cargos}`);
     if (reembolsos > 1) out.add('effectsTwice', 'refunded more than once', `${p.id_correlacion}: reembolsos ${reembolsos}`);
-    if (reembolsos > cargos) out.add('effectsTwice', 'refund without a charge', `${p.id_correlacion}: cargos ${cargos}, reembolsos ${reembolsos}`);
+    if (reembolsos > cargos) out.add('effectsUnwarranted', 'refund without a charge', `${p.id_correlacion}: cargos ${cargos}, reembolsos ${reembolsos}`);
     if (reembolsos > 0 && statusOf(p.id_correlacion) !== 'compensated') {
-      out.add('effectsTwice', 'refund of a saga that is not compensated', `${p.id_correlacion} (${scenarioOf.get(p.id_correlacion) ?? '?'}): refunded, saga ${statusOf(p.id_correlacion)}`);
+      out.add('effectsUnwarranted', 'refund of a saga that is not compensated', `${p.id_correlacion} (${scenarioOf.get(p.id_correlacion) ?? '?'}): refunded, saga ${statusOf(p.id_correlacion)}`);
     }
   }
   for (const g of gds) {
     if (g.estado === 'revertida' && statusOf(g.id_correlacion) !== 'compensated') {
-      out.add('effectsTwice', 'GDS reversal of a saga that is not compensated', `${g.id_correlacion} (${scenarioOf.get(g.id_correlacion) ?? '?'}): confirmation reverted, saga ${statusOf(g.id_correlacion)}`);
+      out.add('effectsUnwarranted', 'GDS reversal of a saga that is not compensated', `${g.id_correlacion} (${scenarioOf.get(g.id_correlacion) ?? '?'}): confirmation reverted, saga ${statusOf(g.id_correlacion)}`);
     }
   }
   for (const r of reservas) {
     if (r.estado === 'cancelada' && statusOf(r.id_correlacion) !== 'compensated') {
-      out.add('effectsTwice', 'cancellation of a saga that is not compensated', `${r.id_correlacion} (${scenarioOf.get(r.id_correlacion) ?? '?'}): reservation cancelled, saga ${statusOf(r.id_correlacion)}`);
+      out.add('effectsUnwarranted', 'cancellation of a saga that is not compensated', `${r.id_correlacion} (${scenarioOf.get(r.id_correlacion) ?? '?'}): reservation cancelled, saga ${statusOf(r.id_correlacion)}`);
     }
   }
 

@@ -7,6 +7,7 @@ const LABELS: Record<keyof Invariants, string> = {
   wrongStatus: 'wrong status',
   partsWrong: 'participant parts wrong (choreography)',
   effectsTwice: 'effects twice',
+  effectsUnwarranted: 'effects the outcome does not justify',
   participantsWrong: 'participant states wrong',
   notificationsWrong: 'notifications wrong',
   unsentOutbox: 'unsent outbox',
@@ -69,7 +70,7 @@ export function summaryLine(reports: StyleReport[]): string {
   const total = (name: keyof Invariants) => reports.reduce((sum, r) => sum + (r.invariants?.[name].count ?? 0), 0);
   const sagas = reports.reduce((sum, r) => sum + r.accepted + r.probes, 0);
   const styles = reports.length === 2 ? 'both styles' : reports.map((r) => r.style).join(', ');
-  const others = (['partsWrong', 'participantsWrong', 'notificationsWrong', 'unsentOutbox', 'provokedDeadLetters', 'httpMismatch'] as const).filter((n) => total(n) > 0).map((n) => `${total(n)} ${LABELS[n]}`);
+  const others = (['partsWrong', 'effectsUnwarranted', 'participantsWrong', 'notificationsWrong', 'unsentOutbox', 'provokedDeadLetters', 'httpMismatch'] as const).filter((n) => total(n) > 0).map((n) => `${total(n)} ${LABELS[n]}`);
   const problems = reports.flatMap((r) => r.failures.filter((f) => !/^[a-zA-Z]+: \d+$/.test(f)).map((f) => `${r.style}: ${f}`));
   const tail = [...others, ...problems];
   return `chaos: ${total('lost')} lost, ${total('wrongStatus')} wrong status, ${total('effectsTwice')} effects twice, ${total('unexplainedDeadLetters')} unexplained dead letters (${sagas} sagas, ${styles})${tail.length ? `; ${tail.join('; ')}` : ''}`;

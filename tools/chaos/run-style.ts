@@ -191,6 +191,8 @@ export async function runStyle(options: StyleOptions): Promise<StyleReport> {
     if (load) fillCounts(report, load.reservations, probes);
   } finally {
     if (progress) clearInterval(progress);
+    // Leave the broker running for whatever comes next, even when the run broke down mid-fault.
+    if (!(await options.broker.answers())) await options.broker.start().catch((error: Error) => log(`could not start the broker again: ${error.message}`));
     supervisor?.stop();
     if (load) await Promise.race([load.stop(), new Promise((resolve) => setTimeout(resolve, 5000))]);
     if (cluster) {

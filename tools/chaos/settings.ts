@@ -82,8 +82,8 @@ export const FULL_PROFILE: ChaosProfile = {
 export const SHORT_PROFILE: ChaosProfile = {
   name: 'short',
   sagas: 100,
-  rate: 5,
-  maxInFlight: 16,
+  rate: 3,
+  maxInFlight: 12,
   faults: [
     { kind: 'kill', at: 0.1 },
     { kind: 'broker', at: 0.25, downMs: 0 },
