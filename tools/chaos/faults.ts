@@ -34,6 +34,8 @@ export interface FaultContext {
   /** Probe reservations are added here, so the invariants check them too. */
   probes: Reservation[];
   random: () => number;
+  /** The service the next kill without a target hits (run-style deals them from a shuffled deck). */
+  nextKillTarget: () => ServiceName;
   recoveryTimeoutMs: number;
   log: (line: string) => void;
 }
@@ -84,7 +86,7 @@ export async function measureRecovery(ctx: FaultContext, endedAt: number): Promi
 
 /**
  * Injects one fault and measures the recovery after it:
- * - kill: SIGKILL of a random service process (coordinator or participant), restarted 0-2 s later;
+ * - kill: SIGKILL of a service process (coordinator or participant), restarted 0-2 s later;
  * - broker: `pulsar.sh stop`, `downMs`, `pulsar.sh start`;
  * - database: every connection through the proxy cut for `downMs`, then restored.
  *
@@ -98,7 +100,7 @@ export async function injectFault(plan: FaultPlan, ctx: FaultContext): Promise<F
   let restartAttempts: number | undefined;
   try {
     if (plan.kind === 'kill') {
-      const name = SERVICE_NAMES[Math.floor(ctx.random() * SERVICE_NAMES.length)];
+      const name = plan.target ?? ctx.nextKillTarget();
       target = name;
       const downtime = Math.round(ctx.random() * 2000);
       ctx.log(`fault: SIGKILL ${name} (pid ${ctx.cluster.pid(name)}), restart in ${downtime} ms`);

@@ -13,6 +13,15 @@ export function seeded(seed: number): () => number {
   };
 }
 
+/** Shuffles `items` in place (Fisher-Yates) with `random`. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
 /** Picks scenarios in proportion to `mix`. */
 export function scenarioPicker(mix: Record<Scenario, number>, random: () => number): () => Scenario {
   const total = SCENARIOS.reduce((sum, s) => sum + mix[s], 0);

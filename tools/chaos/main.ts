@@ -78,6 +78,13 @@ async function main(): Promise<void> {
   process.exitCode = report.ok ? 0 : 1;
 }
 
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`chaos: ${signal}, stopping (service processes are killed; the run's database and namespace are left behind)`);
+    process.exit(130);
+  });
+}
+
 try {
   await main();
 } catch (error) {

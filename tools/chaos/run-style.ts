@@ -1,4 +1,5 @@
 import mysql, { type Connection } from 'mysql2/promise';
+import { SERVICE_NAMES, type ServiceName } from '../../services/config.ts';
 import { deleteNamespace, freshNamespace, ServiceCluster, type UnexpectedExit } from '../cluster/service-cluster.ts';
 import type { BrokerControl } from './broker.ts';
 import { ReservationClient, type Reservation } from './client.ts';
@@ -6,7 +7,7 @@ import { DlqAudit } from './dlq-audit.ts';
 import { SCENARIOS, type Scenario, type Style } from './expectations.ts';
 import { injectFault, type FaultContext, type FaultRecord } from './faults.ts';
 import { checkInvariants, type Invariants, type Observed } from './invariants.ts';
-import { Load, scenarioPicker, seeded } from './load.ts';
+import { Load, scenarioPicker, seeded, shuffle } from './load.ts';
 import { POISON_TOPICS, publishPoison, type Poison } from './poison.ts';
 import { waitForQuiescence, type Quiescence } from './quiescence.ts';
 import type { ChaosProfile } from './settings.ts';
@@ -150,7 +151,12 @@ export async function runStyle(options: StyleOptions): Promise<StyleReport> {
     const random = seeded(options.seed);
     const client = new ReservationClient({ url: () => cluster!.url('vuelos') });
     load = new Load(client, { rate: profile.rate, maxInFlight: profile.maxInFlight, pick: scenarioPicker(profile.mix, random) });
-    const context: FaultContext = { cluster, supervisor, broker: options.broker, proxy, client, probes, random, recoveryTimeoutMs: profile.recoveryTimeoutMs, log };
+    const deck: ServiceName[] = [];
+    const nextKillTarget = () => {
+      if (deck.length === 0) deck.push(...shuffle([...SERVICE_NAMES], random));
+      return deck.shift()!;
+    };
+    const context: FaultContext = { cluster, supervisor, broker: options.broker, proxy, client, probes, random, nextKillTarget, recoveryTimeoutMs: profile.recoveryTimeoutMs, log };
     const poisonAt = (i: number) => POISON_TOPICS[i % POISON_TOPICS.length];
     const publishOne = async (i: number) => {
       const poison = await publishPoison(pulsarUrl, report.namespace!, poisonAt(i), `chaos-poison-${started}-${i}`);

@@ -1,3 +1,4 @@
+import type { ServiceName } from '../../services/config.ts';
 import type { Scenario } from './expectations.ts';
 
 /**
@@ -48,7 +49,8 @@ export interface ChaosProfile {
 }
 
 export type FaultPlan =
-  | { kind: 'kill'; at: number }
+  /** SIGKILL of `target`, else of the next service of a shuffled deck (every service once before any twice). */
+  | { kind: 'kill'; at: number; target?: ServiceName }
   | { kind: 'broker'; at: number; downMs: number }
   | { kind: 'database'; at: number; downMs: number };
 
@@ -85,7 +87,7 @@ export const SHORT_PROFILE: ChaosProfile = {
   rate: 3,
   maxInFlight: 12,
   faults: [
-    { kind: 'kill', at: 0.1 },
+    { kind: 'kill', at: 0.1, target: 'coordinator' },
     { kind: 'broker', at: 0.25, downMs: 0 },
     { kind: 'kill', at: 0.45 },
     { kind: 'database', at: 0.6, downMs: 10_000 },

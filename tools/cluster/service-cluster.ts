@@ -53,6 +53,12 @@ export async function deleteNamespace(namespace: string, pulsarUrl = DEFAULT_PUL
   await admin('DELETE', `namespaces/public/${namespace}`);
 }
 
+/** Every service process alive, so none outlives this process (Ctrl-C, a failed run, mocha's --exit). */
+const LIVE = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of LIVE) child.kill('SIGKILL');
+});
+
 /** A service process that ended without being asked to. */
 export interface UnexpectedExit {
   name: ServiceName;
@@ -156,7 +162,9 @@ export class ServiceCluster {
     };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', collect);
+    LIVE.add(child);
     child.once('exit', (code, signal) => {
+      LIVE.delete(child);
       file?.write(`--- ${new Date().toISOString()} pid ${child.pid} exited (code ${code}, signal ${signal})\n`);
       if (!this.stopping.delete(child)) this.unexpectedExits.push({ name, pid: child.pid ?? -1, code, signal, at: Date.now() });
     });
