@@ -17,7 +17,7 @@ export interface FaultRecord {
   downMs: number;
   /** Fault end -> every service answers `/ready`. */
   readyMs: number | null;
-  /** Fault end -> a probe saga posted after it completed. */
+  /** Fault end -> a probe saga posted after it completed (probes that ended otherwise are named in `error`). */
   recoveryMs: number | null;
   probe: string | null;
   /** Attempts the restart of a killed service took. */
@@ -63,23 +63,39 @@ export async function measureRecovery(ctx: FaultContext, endedAt: number): Promi
     await sleep(250);
   }
   const readyMs = Date.now() - endedAt;
-  const probe = ctx.client.create('none', true);
-  ctx.probes.push(probe);
-  await ctx.client.submit(probe);
-  if (!probe.accepted) return { readyMs, recoveryMs: null, probe: null, error: `probe reservation not accepted: ${probe.gaveUp}` };
-  const id = probe.accepted.id_correlacion;
+  // A probe that does not complete (a happy saga compensated, say) is itself a finding, kept
+  // with the probes for the invariants; recovery is when one completes.
+  const failed: string[] = [];
+  const failing = () => (failed.length ? `; probes that did not complete: ${failed.join(', ')}` : '');
+  for (;;) {
+    const probe = ctx.client.create('none', true);
+    ctx.probes.push(probe);
+    await ctx.client.submit(probe);
+    if (!probe.accepted) {
+      failed.push(`key ${probe.key.slice(0, 8)} not accepted (${probe.gaveUp})`);
+    } else {
+      const id = probe.accepted.id_correlacion;
+      const saga = await waitForEnd(ctx, id, until);
+      if (saga?.status === 'completed') return { readyMs, recoveryMs: Date.now() - endedAt, probe: id, ...(failed.length ? { error: failing().slice(2) } : {}) };
+      failed.push(saga ? `${id} ${saga.status} in ${saga.state}` : `${id} still running`);
+    }
+    if (Date.now() > until) return { readyMs, recoveryMs: null, probe: null, error: `no probe saga completed in ${ctx.recoveryTimeoutMs} ms after the fault${failing()}` };
+  }
+}
+
+/** Polls the coordinator until the saga is no longer running (null: still running at `until`). */
+async function waitForEnd(ctx: FaultContext, id: string, until: number): Promise<{ status: string; state: string } | null> {
   for (;;) {
     try {
       const response = await fetch(`${ctx.cluster.url('coordinator')}/sagas/${id}`, { signal: AbortSignal.timeout(5000) });
       if (response.ok) {
         const saga = (await response.json()) as { status: string; state: string };
-        if (saga.status === 'completed') return { readyMs, recoveryMs: Date.now() - endedAt, probe: id };
-        if (saga.status !== 'running') return { readyMs, recoveryMs: null, probe: id, error: `probe saga ${id} ended ${saga.status} in ${saga.state}` };
+        if (saga.status !== 'running') return saga;
       }
     } catch {
       // the coordinator may be restarting: ask again
     }
-    if (Date.now() > until) return { readyMs, recoveryMs: null, probe: id, error: `probe saga ${id} not completed in ${ctx.recoveryTimeoutMs} ms after the fault` };
+    if (Date.now() > until) return null;
     await sleep(250);
   }
 }

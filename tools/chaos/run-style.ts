@@ -1,4 +1,4 @@
-import mysql, { type Connection } from 'mysql2/promise';
+import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { SERVICE_NAMES, type ServiceName } from '../../services/config.ts';
 import { deleteNamespace, freshNamespace, ServiceCluster, type UnexpectedExit } from '../cluster/service-cluster.ts';
 import type { BrokerControl } from './broker.ts';
@@ -150,7 +150,8 @@ export async function runStyle(options: StyleOptions): Promise<StyleReport> {
 
     const random = seeded(options.seed);
     const client = new ReservationClient({ url: () => cluster!.url('vuelos') });
-    load = new Load(client, { rate: profile.rate, maxInFlight: profile.maxInFlight, pick: scenarioPicker(profile.mix, random) });
+    const harnessDb = db;
+    load = new Load(client, { rate: profile.rate, maxInFlight: profile.maxInFlight, pick: scenarioPicker(profile.mix, random), finished: (ids) => finishedSagas(harnessDb, style, ids) });
     const deck: ServiceName[] = [];
     const nextKillTarget = () => {
       if (deck.length === 0) deck.push(...shuffle([...SERVICE_NAMES], random));
@@ -222,6 +223,22 @@ export async function runStyle(options: StyleOptions): Promise<StyleReport> {
   report.failures = failuresOf(report, profile);
   report.ok = report.failures.length === 0;
   return report;
+}
+
+/**
+ * Which of `ids` finished, for the load's in-flight bound: the saga (or tracker) is no longer
+ * running, or, in choreography, a participant's part stopped in manual repair (the tracker
+ * cannot show that; the invariants judge it, not this).
+ */
+async function finishedSagas(db: Connection, style: Style, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const [rows] = await db.query<RowDataPacket[]>(
+    style === 'orchestration'
+      ? "SELECT id FROM saga_instances WHERE saga_type = 'reserva' AND status <> 'running' AND id IN (?)"
+      : "SELECT DISTINCT id FROM saga_instances WHERE id IN (?) AND ((saga_type = 'reserva-coreografia' AND status <> 'running') OR (saga_type IN ('vuelos-reserva', 'pagos-reserva', 'gds-reserva') AND status = 'failed'))",
+    [ids],
+  );
+  return new Set(rows.map((r) => String(r.id)));
 }
 
 function fillCounts(report: StyleReport, reservations: Reservation[], probes: Reservation[]): void {

@@ -34,7 +34,7 @@ export interface ChaosProfile {
   sagas: number;
   /** New reservations per second. */
   rate: number;
-  /** Most reservations being posted (attempts and retries) at once. */
+  /** Most reservations in flight: being posted, or accepted and their saga not finished (load.ts). */
   maxInFlight: number;
   /** Faults, in order; each starts once `at` (a fraction of `sagas`) were accepted and the previous one recovered. */
   faults: FaultPlan[];
@@ -61,7 +61,7 @@ export const FULL_PROFILE: ChaosProfile = {
   name: 'full',
   sagas: 500,
   rate: 5,
-  maxInFlight: 20,
+  maxInFlight: 40,
   faults: [
     { kind: 'kill', at: 0.05 },
     { kind: 'kill', at: 0.1 },
@@ -85,7 +85,7 @@ export const SHORT_PROFILE: ChaosProfile = {
   name: 'short',
   sagas: 100,
   rate: 3,
-  maxInFlight: 12,
+  maxInFlight: 24,
   faults: [
     { kind: 'kill', at: 0.1, target: 'coordinator' },
     { kind: 'broker', at: 0.25, downMs: 0 },
