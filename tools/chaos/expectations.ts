@@ -20,11 +20,17 @@ export interface Expectation {
   status: Status;
   /** The notices sent for this reservation (`notificaciones.tipo`), exactly. */
   notifications: string[];
-  /** vuelos' reservation (`vuelos_reservas.estado`); null: no row. */
+  /**
+   * The participants' effects, as their tables show them. null: no effect. A compensation
+   * that finds nothing to undo leaves a tombstone row (so a late command is refused): a
+   * cancelled reservation with no customer, a payment with 0 charges, a reversal with the
+   * same creation and update time; a tombstone is no effect.
+   */
+  /** vuelos' reservation (`vuelos_reservas.estado`). */
   vuelos: 'pendiente' | 'aprobada' | 'cancelada' | null;
-  /** pagos' payment row; null: no row. A row with 0 charges is the tombstone a refund leaves when nothing was charged. */
+  /** pagos' payment: charged once, or charged once and refunded once. */
   pagos: { estado: 'pagado' | 'revertido'; cargos: number; reembolsos: number } | null;
-  /** The GDS confirmation (`gds_confirmaciones.estado`); null: no row. */
+  /** The GDS confirmation: confirmed, or confirmed and then reverted. */
   gds: 'confirmada' | 'revertida' | null;
   /** Choreography: the statuses each participant's part may end in; null: the part never starts. */
   parts: Record<Part, Status[] | null>;
@@ -44,8 +50,8 @@ const refunded = { estado: 'revertido', cargos: 1, reembolsos: 1 } as const;
  * - aprobacion: the approval fails: the GDS confirmation is reverted, the charge refunded,
  *   the reservation cancelled (newest first).
  * - timeout-pago: pagos never answers; the step's deadline compensates it as if it might
- *   have charged: the refund finds nothing charged and leaves a tombstone (0 charges, 0
- *   refunds), the reservation is cancelled.
+ *   have charged: the refund finds nothing charged (a tombstone: no effect), the reservation
+ *   is cancelled.
  * - revertir-pago: the GDS refuses and the refund keeps failing: the saga stops in manual
  *   repair (failed) with the customer charged and the reservation still pending; no notice
  *   (nothing was decided for the customer). In choreography vuelos' part waits for the
@@ -96,7 +102,7 @@ export const EXPECTED: Record<Scenario, Expectation> = {
     status: 'compensated',
     notifications: ['ReservaCancelada'],
     vuelos: 'cancelada',
-    pagos: { estado: 'revertido', cargos: 0, reembolsos: 0 },
+    pagos: null,
     gds: null,
     parts: { 'vuelos-reserva': ['compensated'], 'pagos-reserva': ['compensated'], 'gds-reserva': null },
   },

@@ -100,6 +100,45 @@ interface InstanceRow {
   updated_at: number;
 }
 
+interface VueloRow {
+  id_reserva: string;
+  id_correlacion: string;
+  id_cliente: string;
+  estado: string;
+}
+interface PagoRow {
+  id_reserva: string;
+  id_correlacion: string;
+  estado: string;
+  cargos: number;
+  reembolsos: number;
+}
+interface GdsRow {
+  id_reserva: string;
+  id_correlacion: string;
+  estado: string;
+  fecha_creacion: number;
+  fecha_actualizacion: number;
+}
+
+/** vuelos' effect: the reservation's state; a cancellation of a reservation never created (no customer) is a tombstone, no effect. */
+function vuelosEffect(row: VueloRow | undefined): string | null {
+  if (!row || (row.estado === 'cancelada' && row.id_cliente === '')) return null;
+  return row.estado;
+}
+
+/** pagos' effect as `estado cargos/reembolsos`; a refund of nothing charged (0/0) is a tombstone, no effect. */
+function pagosEffect(row: PagoRow | undefined): string | null {
+  if (!row || (Number(row.cargos) === 0 && Number(row.reembolsos) === 0)) return null;
+  return `${row.estado} ${Number(row.cargos)}/${Number(row.reembolsos)}`;
+}
+
+/** The GDS effect; a reversal written when nothing was confirmed (created and updated at once) is a tombstone, no effect. */
+function gdsEffect(row: GdsRow | undefined): string | null {
+  if (!row || (row.estado === 'revertida' && Number(row.fecha_creacion) === Number(row.fecha_actualizacion))) return null;
+  return row.estado;
+}
+
 const CLIENT_ID = /"id_cliente":"(k-[0-9a-f-]{36})"/;
 const short = (id: string) => id.slice(0, 8);
 
@@ -201,9 +240,9 @@ export async function checkInvariants(input: CheckInput): Promise<{ invariants: 
   }
 
   // --- effects -----------------------------------------------------------------------
-  const reservas = await rows<{ id_reserva: string; id_correlacion: string; id_cliente: string; estado: string }>(db, 'SELECT id_reserva, id_correlacion, id_cliente, estado FROM vuelos_reservas');
-  const pagos = await rows<{ id_reserva: string; id_correlacion: string; estado: string; cargos: number; reembolsos: number }>(db, 'SELECT id_reserva, id_correlacion, estado, cargos, reembolsos FROM pagos_pagos');
-  const gds = await rows<{ id_reserva: string; id_correlacion: string; estado: string }>(db, 'SELECT id_reserva, id_correlacion, estado FROM gds_confirmaciones');
+  const reservas = await rows<VueloRow>(db, 'SELECT id_reserva, id_correlacion, id_cliente, estado FROM vuelos_reservas');
+  const pagos = await rows<PagoRow>(db, 'SELECT id_reserva, id_correlacion, estado, cargos, reembolsos FROM pagos_pagos');
+  const gds = await rows<GdsRow>(db, 'SELECT id_reserva, id_correlacion, estado, fecha_creacion, fecha_actualizacion FROM gds_confirmaciones');
   const reservasBy = groupBy(reservas, (r) => r.id_correlacion);
   const pagosBy = groupBy(pagos, (p) => p.id_correlacion);
   const gdsBy = groupBy(gds, (g) => g.id_correlacion);
@@ -223,12 +262,12 @@ export async function checkInvariants(input: CheckInput): Promise<{ invariants: 
     }
   }
   for (const g of gds) {
-    if (g.estado === 'revertida' && statusOf(g.id_correlacion) !== 'compensated') {
+    if (gdsEffect(g) === 'revertida' && statusOf(g.id_correlacion) !== 'compensated') {
       out.add('effectsUnwarranted', 'GDS reversal of a saga that is not compensated', `${g.id_correlacion} (${scenarioOf.get(g.id_correlacion) ?? '?'}): confirmation reverted, saga ${statusOf(g.id_correlacion)}`);
     }
   }
   for (const r of reservas) {
-    if (r.estado === 'cancelada' && statusOf(r.id_correlacion) !== 'compensated') {
+    if (vuelosEffect(r) === 'cancelada' && statusOf(r.id_correlacion) !== 'compensated') {
       out.add('effectsUnwarranted', 'cancellation of a saga that is not compensated', `${r.id_correlacion} (${scenarioOf.get(r.id_correlacion) ?? '?'}): reservation cancelled, saga ${statusOf(r.id_correlacion)}`);
     }
   }
@@ -248,21 +287,16 @@ export async function checkInvariants(input: CheckInput): Promise<{ invariants: 
     if (list.length > 1) out.add('effectsTwice', 'second vuelos reservation for one Idempotency-Key', `key ${short(client.slice(2))}: ${list.length} reservations (${list.map((r) => `${short(r.id_correlacion)} ${r.estado}`).join(', ')})`);
   }
 
-  // Each participant's own state, as the scenario implies.
+  // Each participant's effects, as the scenario implies (a tombstone is no effect).
   for (const [id, scenario] of scenarioOf) {
     const expected = EXPECTED[scenario];
-    const vuelos = reservasBy.get(id)?.[0];
-    if ((vuelos?.estado ?? null) !== expected.vuelos) {
-      out.add('participantsWrong', `${scenario}: vuelos ${vuelos?.estado ?? 'none'}`, `${id} (${scenario}): vuelos ${vuelos?.estado ?? 'no row'}, expected ${expected.vuelos ?? 'no row'}`);
-    }
-    const pago = pagosBy.get(id)?.[0];
-    const actualPago = pago ? `${pago.estado} ${pago.cargos}/${pago.reembolsos}` : 'none';
-    const expectedPago = expected.pagos ? `${expected.pagos.estado} ${expected.pagos.cargos}/${expected.pagos.reembolsos}` : 'none';
-    if (actualPago !== expectedPago) out.add('participantsWrong', `${scenario}: pagos ${actualPago}`, `${id} (${scenario}): pagos ${actualPago} (estado cargos/reembolsos), expected ${expectedPago}`);
-    const confirmacion = gdsBy.get(id)?.[0];
-    if ((confirmacion?.estado ?? null) !== expected.gds) {
-      out.add('participantsWrong', `${scenario}: gds ${confirmacion?.estado ?? 'none'}`, `${id} (${scenario}): gds ${confirmacion?.estado ?? 'no row'}, expected ${expected.gds ?? 'no row'}`);
-    }
+    const vuelos = vuelosEffect(reservasBy.get(id)?.[0]);
+    if (vuelos !== expected.vuelos) out.add('participantsWrong', `${scenario}: vuelos ${vuelos ?? 'none'}`, `${id} (${scenario}, ${statusOf(id)}): vuelos reservation ${vuelos ?? 'none'}, expected ${expected.vuelos ?? 'none'}`);
+    const pago = pagosEffect(pagosBy.get(id)?.[0]);
+    const expectedPago = expected.pagos ? `${expected.pagos.estado} ${expected.pagos.cargos}/${expected.pagos.reembolsos}` : null;
+    if (pago !== expectedPago) out.add('participantsWrong', `${scenario}: pagos ${pago ?? 'none'}`, `${id} (${scenario}, ${statusOf(id)}): payment ${pago ?? 'none'} (estado cargos/reembolsos), expected ${expectedPago ?? 'none'}`);
+    const confirmacion = gdsEffect(gdsBy.get(id)?.[0]);
+    if (confirmacion !== expected.gds) out.add('participantsWrong', `${scenario}: gds ${confirmacion ?? 'none'}`, `${id} (${scenario}, ${statusOf(id)}): GDS ${confirmacion ?? 'none'}, expected ${expected.gds ?? 'none'}`);
   }
 
   // --- notifications -----------------------------------------------------------------
