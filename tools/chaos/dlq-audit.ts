@@ -16,9 +16,14 @@ const AUDIT = 'chaos-audit';
 export interface DlqFinding {
   topic: string;
   messages: number;
-  /** A few of them: type and `id_correlacion` of the envelope, and the topic it came from. */
+  /** Each message read back (up to `PEEK_LIMIT` per topic): the envelope's type and `id_correlacion`, or the raw start of what is not one. */
+  peeked: { what: string; body: string; from: string }[];
+  /** A few of them as text: `<type> <id_correlacion> (from <topic>)`. */
   examples: string[];
 }
+
+/** Most messages read back per DLQ topic (the rest are only counted). */
+const PEEK_LIMIT = 500;
 
 /**
  * @example
@@ -55,11 +60,17 @@ export class DlqAudit {
       const audited = stats.subscriptions?.[AUDIT];
       const messages = audited ? (audited.msgBacklog ?? 0) : (stats.msgInCounter ?? 0);
       if (messages === 0) continue;
-      const examples: string[] = [];
-      for (let position = 1; audited && position <= Math.min(messages, 5); position++) {
+      const peeked: DlqFinding['peeked'] = [];
+      for (let position = 1; audited && position <= Math.min(messages, PEEK_LIMIT); position++) {
         const peek = await fetch(`${this.topicUrl(topic)}/subscription/${AUDIT}/position/${position}`);
         if (!peek.ok) break;
-        const realTopic = peek.headers.get('X-Pulsar-PROPERTY-REAL_TOPIC') ?? '?';
+        let from = '?';
+        try {
+          const properties = JSON.parse(peek.headers.get('X-Pulsar-PROPERTY') ?? '{}') as { REAL_TOPIC?: string };
+          if (properties.REAL_TOPIC) from = properties.REAL_TOPIC.slice(properties.REAL_TOPIC.lastIndexOf('/') + 1);
+        } catch {
+          // no properties
+        }
         const body = await peek.text();
         let what = body.slice(0, 120);
         try {
@@ -68,9 +79,10 @@ export class DlqAudit {
         } catch {
           // not an envelope: keep the raw start
         }
-        examples.push(`${what} (from ${realTopic.slice(realTopic.lastIndexOf('/') + 1)})`);
+        peeked.push({ what, body, from });
       }
-      findings.push({ topic, messages, examples });
+      const examples = peeked.slice(0, 5).map((p) => `${p.what} (from ${p.from})`);
+      findings.push({ topic, messages, peeked, examples });
     }
     return findings;
   }

@@ -324,24 +324,34 @@ export async function checkInvariants(input: CheckInput): Promise<{ invariants: 
     `SELECT id, code, reason, type, topic, saga_id, payload${deadLetterColumns.has('source') ? ', source' : ''} FROM dead_letters ORDER BY id`,
   );
   const provokedCount = new Map(input.poison.map((p) => [p.marker, 0]));
+  const markerIn = (text: string | null) => input.poison.find((p) => text?.includes(p.marker))?.marker;
   for (const row of deadLetters) {
-    const marker = input.poison.find((p) => row.payload?.includes(p.marker))?.marker;
+    const marker = markerIn(row.payload);
     if (marker) {
       provokedCount.set(marker, provokedCount.get(marker)! + 1);
       continue;
     }
     out.add('unexplainedDeadLetters', `${row.code}${row.source ? ` (${row.source})` : ''}`, `#${row.id} ${row.code} ${row.type ?? '-'} saga ${row.saga_id ?? '-'} on ${row.topic ?? '-'}: ${row.reason.slice(0, 160)}`);
   }
-  for (const [marker, count] of provokedCount) {
-    if (count !== 1) out.add('provokedDeadLetters', count === 0 ? 'provoked message not dead-lettered' : 'provoked message dead-lettered more than once', `${marker}: ${count} dead letters, expected 1`);
-  }
   // Broker DLQ topics: a message there is a dead letter; if it never became a row, nobody sees it.
+  // (Rows consumed from there, source broker-dlq, were counted above.)
   const fromBroker = deadLetters.filter((d) => d.source === 'broker-dlq').length;
-  const inBroker = input.dlq.reduce((sum, d) => sum + d.messages, 0);
-  const unseen = Math.max(0, inBroker - fromBroker);
+  const inBroker = input.dlq.flatMap((d) => d.peeked.map((p) => ({ ...p, topic: d.topic })));
+  const provokedInBroker = inBroker.filter((p) => markerIn(p.body));
+  for (const p of provokedInBroker) {
+    const marker = markerIn(p.body)!;
+    if (fromBroker === 0) out.add('provokedDeadLetters', 'provoked message in a broker DLQ topic only', `${marker}: in broker ${p.topic}, no dead_letters row`);
+  }
+  // Which DLQ messages became rows cannot be told apart; with none at all, every provoked one there is unseen.
+  const provokedUnseen = fromBroker === 0 ? provokedInBroker.length : 0;
+  const unseen = Math.max(0, input.dlq.reduce((sum, d) => sum + d.messages, 0) - fromBroker - provokedUnseen);
   if (unseen > 0) {
-    const examples = input.dlq.flatMap((d) => d.examples.map((e) => `broker DLQ ${d.topic}: ${e}`));
+    const examples = inBroker.filter((p) => !markerIn(p.body)).map((p) => `broker ${p.topic}: ${p.what} (from ${p.from})`);
     out.addMany('unexplainedDeadLetters', 'in a broker DLQ topic, never a dead_letters row', unseen, examples);
+  }
+  for (const [marker, count] of provokedCount) {
+    const inBrokerOnly = fromBroker === 0 && provokedInBroker.some((p) => markerIn(p.body) === marker);
+    if (count !== 1 && !inBrokerOnly) out.add('provokedDeadLetters', count === 0 ? 'provoked message not dead-lettered' : 'provoked message dead-lettered more than once', `${marker}: ${count} dead letters, expected 1`);
   }
 
   // --- the coordinator's view --------------------------------------------------------

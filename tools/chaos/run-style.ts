@@ -168,11 +168,11 @@ export async function runStyle(options: StyleOptions): Promise<StyleReport> {
     if (profile.poison > 0) await publishOne(0);
     load.start();
     progress = setInterval(() => log(`load: ${load!.acceptedCount} accepted, ${load!.inFlightCount} in flight, ${load!.reservations.length} posted`), 10_000);
-    for (const [i, plan] of profile.faults.entries()) {
+    for (const plan of profile.faults) {
       await load.acceptedAtLeast(Math.ceil(plan.at * profile.sagas));
-      if (profile.poison > 1 && i === Math.floor(profile.faults.length / 2)) await publishOne(1);
       report.faults.push(await injectFault(plan, context));
     }
+    // The other malformed messages once the faults are over (under load, but with every dependency up).
     for (let i = report.poison.length; i < profile.poison; i++) await publishOne(i);
     await load.acceptedAtLeast(profile.sagas);
     log(`load: ${profile.sagas} accepted; waiting for the reservations in flight`);

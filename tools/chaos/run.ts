@@ -76,7 +76,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   };
   if (options.resultsFile) {
     fs.mkdirSync(path.dirname(options.resultsFile), { recursive: true });
-    fs.writeFileSync(options.resultsFile, `${JSON.stringify(report, null, 2)}\n`);
+    // The DLQ messages read back are for the checks; the figures keep their examples only.
+    fs.writeFileSync(options.resultsFile, `${JSON.stringify(report, (key, value) => (key === 'peeked' ? undefined : value), 2)}\n`);
     log(`figures written to ${options.resultsFile}`);
   }
   log(summary);
