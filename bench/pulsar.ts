@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- --transport pulsar`: the reservation saga with every service as its own
  * process (coordinator, vuelos, pagos, gds, notificaciones: `services/service-main.ts`,
- * spawned by test/support/services.ts) over the real Pulsar broker and MariaDB, all on this
+ * spawned by tools/cluster/service-cluster.ts) over the real Pulsar broker and MariaDB, all on this
  * machine. Reports completed sagas per second and the latency from `POST /reservas` (request
  * sent) to the saga's final state.
  *
@@ -26,7 +26,6 @@
  * namespace at the end, on errors and on Ctrl-C. Writes bench/results/pulsar-latest.json.
  */
 import { execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,8 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { SERVICE_NAMES, type ServiceName } from '../services/config.ts';
-import { PULSAR_URL } from '../test/support/pulsar.ts';
-import { ServiceCluster } from '../test/support/services.ts';
+import { DEFAULT_PULSAR_URL as PULSAR_URL, deleteNamespace, freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -120,27 +118,6 @@ async function brokerProblem(): Promise<string | null> {
     const cause = (error as { cause?: { code?: string } }).cause?.code;
     return cause ?? (error as Error).message;
   }
-}
-
-/** Like test/support/services.ts freshNamespace(), but named bench-… so it is recognisable. */
-async function createNamespace(): Promise<string> {
-  const namespace = `bench-${randomUUID().slice(0, 8)}`;
-  const response = await fetch(`${PULSAR_URL}/admin/v2/namespaces/public/${namespace}`, { method: 'PUT' });
-  if (!response.ok) throw new Error(`cannot create Pulsar namespace public/${namespace}: ${response.status} ${await response.text()}`);
-  return namespace;
-}
-
-/** Deletes the namespace's topics, then the namespace (this broker refuses a forced namespace deletion). */
-async function deleteNamespace(namespace: string): Promise<void> {
-  const admin = async (method: string, url: string) => {
-    const response = await fetch(`${PULSAR_URL}/admin/v2/${url}`, { method, signal: AbortSignal.timeout(30_000) });
-    if (!response.ok && response.status !== 404) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
-    return response;
-  };
-  const listed = await admin('GET', `namespaces/public/${namespace}/topics`);
-  const topics = listed.ok ? ((await listed.json()) as string[]) : [];
-  for (const topic of topics) await admin('DELETE', `${topic.replace('://', '/')}?force=true`);
-  await admin('DELETE', `namespaces/public/${namespace}`);
 }
 
 function mysqlAdmin() {
@@ -540,7 +517,7 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
         }
       }
       await mysqlQuery(`DROP DATABASE IF EXISTS \`${dbName}\``).catch((error: Error) => console.warn(`  could not drop database ${dbName}: ${error.message}`));
-      if (namespace) await deleteNamespace(namespace).catch((error: Error) => console.warn(`  could not delete Pulsar namespace public/${namespace}: ${error.message}`));
+      if (namespace) await deleteNamespace(namespace, PULSAR_URL).catch((error: Error) => console.warn(`  could not delete Pulsar namespace public/${namespace}: ${error.message}`));
     })());
   const onSignal = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: stopping the services, dropping ${dbName}${namespace ? ` and deleting public/${namespace}` : ''}`);
@@ -551,7 +528,7 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
 
   try {
     await mysqlQuery(`DROP DATABASE IF EXISTS \`${dbName}\``);
-    namespace = await createNamespace();
+    namespace = await freshNamespace(PULSAR_URL, 'bench');
     console.log(
       `saga benchmark over Pulsar: ${args.sagas} sagas (+${args.warmup} warm-up), ${args.concurrency} in flight, happy path, orchestration, ` +
         `each service its own process\n  broker ${PULSAR_URL} namespace public/${namespace}; MariaDB ${mariadbVersion} database ${dbName}`,

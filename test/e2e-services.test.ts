@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import type { SimulatedFailure } from '../machines/messages.ts';
 import { freshMysqlDatabase } from './support/databases.ts';
 import { requirePulsar } from './support/pulsar.ts';
-import { freshNamespace, postReserva, ServiceCluster, waitForFinal, type SagaView } from './support/services.ts';
+import { freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
+import { postReserva, waitForFinal, type SagaView } from './support/services.ts';
 
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -14,7 +14,7 @@ import { applyTimerEffects, expectedTransition, type ExpectedEntry } from './sup
 import { sampleData, type Correlation } from './support/model/messages.ts';
 import { buildModel, eventLabel, isAfterEvent, type ModelPath, type SagaModel } from './support/model/model.ts';
 import { PULSAR_URL, requirePulsar } from './support/pulsar.ts';
-import { freshNamespace, ServiceCluster } from './support/services.ts';
+import { freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
 
 /**
  * The orchestrated saga's model paths end to end: the coordinator runs as its own process

@@ -17,7 +17,7 @@ import { loadConfig } from '../services/config.ts';
 import { createSystem, type System } from '../services/system.ts';
 import { freshMysqlDatabase, MYSQL_SERVER_URL } from './support/databases.ts';
 import { PULSAR_URL, requirePulsar } from './support/pulsar.ts';
-import { freshNamespace } from './support/services.ts';
+import { freshNamespace } from '../tools/cluster/service-cluster.ts';
 import { reservaInput, waitForStatus } from './support/system.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { sleep, waitFor } from './support/wait.ts';
