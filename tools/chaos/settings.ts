@@ -12,10 +12,9 @@ import type { Scenario } from './expectations.ts';
  *   yet longer than the outages, or a real compensation caught by an outage would end in
  *   manual repair too.
  *
- * Settings being added by issue 8 whose names are not fixed yet go here as soon as they
- * are: an outage grace period (deadlines that fell due while a dependency was down wait
- * this long after it is back) and the compensation retry horizon. Unknown variables are
- * ignored by the services, so listing a name early does no harm.
+ * An outage grace period (deadlines that fell due while a dependency was down, or while a
+ * service was restarting, wait this long after it is back) keeps outages from deciding
+ * outcomes.
  *
  * @example
  * // npm run chaos -- --env SAGA_PLAZO_PASO_MS=30000   (one run), or edit this map (every run)
@@ -23,8 +22,11 @@ import type { Scenario } from './expectations.ts';
 export const CHAOS_SERVICE_ENV: Record<string, string> = {
   SAGA_PLAZO_PASO_MS: '20000',
   SAGA_PLAZO_COMPENSACION_MS: '5000',
-  // SAGA_OUTAGE_GRACE_MS: '15000',            // name to be fixed by item 7 (lead)
-  // SAGA_COMPENSATION_HORIZON_MS: '120000',   // name to be fixed by item 7 (lead); > the 30 s broker outage
+  // Deadlines wait this long after an outage of the database or broker ends, and after a restart.
+  SAGA_OUTAGE_GRACE_MS: '15000',
+  // Compensation attempts: 5, 10, 20, 20 s (a horizon of 60 s), then manual repair.
+  SAGA_PLAZO_COMPENSACION_MAX_MS: '20000',
+  SAGA_HORIZONTE_COMPENSACION_MS: '60000',
 };
 
 /** How a run is made: how many sagas, how fast, and which faults at which point of the load. */
