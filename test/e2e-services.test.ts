@@ -120,4 +120,18 @@ describe('the services as separate processes over Pulsar and MariaDB', function 
       expect(verify.body.ok).to.equal(true);
     }
   });
+
+  it('should drain on SIGTERM: let what is in flight commit and be acknowledged, flush the outbox, and exit 0 within its bound', async () => {
+    const started = await Promise.all(Array.from({ length: 12 }, () => postReserva(cluster, {})));
+    const stoppedAt = Date.now();
+    const exit = await cluster.kill('coordinator', 'SIGTERM');
+    const took = Date.now() - stoppedAt;
+
+    expect(exit).to.deep.equal({ code: 0, signal: null });
+    expect(took, 'within SAGA_SHUTDOWN_TIMEOUT_MS (10 s), process exit included').to.be.below(12_000);
+    const output = cluster.output.get('coordinator')!.join('');
+    expect(output).to.match(/SIGTERM received, shutting down \(at most 10000 ms\)/).and.to.match(/stopped in \d+ ms/);
+    await cluster.startService('coordinator');
+    for (const s of started) expect((await waitForFinal(cluster, s.id_correlacion, 60_000)).status, s.id_correlacion).to.equal('completed');
+  });
 });

@@ -206,14 +206,17 @@ export class ServiceCluster {
     }
   }
 
-  /** Stops one service with `signal` (SIGKILL: no shutdown at all) and waits for it to exit. */
-  async kill(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /**
+   * Stops one service with `signal` (SIGKILL: no shutdown at all) and waits for it to exit;
+   * resolves with how it exited (null when it was not running).
+   */
+  async kill(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null } | null> {
     const child = this.children.get(name);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return null;
     this.stopping.add(child);
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
     child.kill(signal);
-    await exited;
+    return exited;
   }
 
   async stop(): Promise<void> {
