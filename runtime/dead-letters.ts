@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DeadLetterResolvedError, UnknownDeadLetterError, ValidationError } from './errors.ts';
-import type { DeadLetter, DeadLetterQuery, Deadline, SagaStore, UnitOfWork } from './ports.ts';
+import type { Envelope } from '../machines/messages.ts';
+import type { DeadLetter, DeadLetterQuery, Deadline, Delivery, SagaStore, UnitOfWork } from './ports.ts';
 
 export interface DeadLettersOptions {
   /** The consumers (subscriptions, participants, saga types) whose dead letters this process works; all when omitted. */
@@ -103,4 +104,28 @@ async function putBack(uow: UnitOfWork, letter: DeadLetter, at: number): Promise
     },
   ]);
   return `republished to ${letter.topic}`;
+}
+
+/**
+ * The dead letter of a message a consumer refused for good: what was delivered (the raw
+ * payload, so a malformed one is kept as it came), and what is known of it once parsed.
+ *
+ * @example
+ * await uow.deadLetter(refusedMessage({ consumer: 'pagos', delivery, envelope: null, code: 'invalid', reason, at: Date.now() }));
+ */
+export function refusedMessage(fields: { consumer: string; delivery?: Delivery; envelope: Envelope | null; topic?: string | null; code: string; reason: string; at: number }): DeadLetter {
+  const { delivery, envelope } = fields;
+  return {
+    source: 'message',
+    consumer: fields.consumer,
+    messageId: envelope?.id ?? null,
+    type: envelope?.type ?? null,
+    topic: delivery?.topic ?? fields.topic ?? null,
+    key: delivery?.key ?? envelope?.data.id_correlacion ?? null,
+    sagaId: envelope?.data.id_correlacion ?? null,
+    code: fields.code,
+    reason: fields.reason,
+    payload: delivery?.payload ?? JSON.stringify(envelope),
+    at: fields.at,
+  };
 }

@@ -16,6 +16,7 @@ import { AvailabilityMonitor } from './availability-monitor.ts';
 import { BrokerAuthError, MessageRejectedError, UnavailableError } from './errors.ts';
 import type { Delivery, DeliveryHandler, OutgoingMessage, SubscribeOptions, Subscription, Transport, TransportAvailability } from './ports.ts';
 import { fullTopicName, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
+import { InFlight } from './in-flight.ts';
 
 // ---------------------------------------------------------------------------------------
 // The part of the `pulsar-client` API this driver uses. Its own typings come with the
@@ -157,8 +158,7 @@ function classify(detail: string, error: unknown): Error {
 class ConsumerLoop {
   private readonly chains = new Map<string, Promise<void>>();
   /** Every handler not yet settled (its acknowledgement sent). */
-  private readonly running = new Set<Promise<void>>();
-  private idle: (() => void)[] = [];
+  private readonly running = new InFlight<Promise<void>>();
   private inFlight = 0;
   private closed = false;
   private draining = false;
@@ -178,13 +178,7 @@ class ConsumerLoop {
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     this.wake?.();
-    if (this.running.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const settled = new Promise<boolean>((resolve) => this.idle.push(() => resolve(true)));
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const done = await Promise.race([settled, expired]);
-    clearTimeout(timer);
-    if (!done) this.settings.log?.('pulsar-client: drain timed out, handlers still running', { topic: this.topic, running: this.running.size, timeoutMs });
+    if (!(await this.running.idle(timeoutMs))) this.settings.log?.('pulsar-client: drain timed out, handlers still running', { topic: this.topic, running: this.running.size, timeoutMs });
   }
 
   async close(): Promise<void> {
@@ -250,7 +244,6 @@ class ConsumerLoop {
       .finally(() => {
         if (key !== null && this.chains.get(key) === next) this.chains.delete(key);
         this.running.delete(next);
-        if (this.running.size === 0) this.idle.splice(0).forEach((wake) => wake());
       });
     if (key !== null) this.chains.set(key, next);
     this.running.add(next);

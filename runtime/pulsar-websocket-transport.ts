@@ -4,6 +4,7 @@ import { AvailabilityMonitor } from './availability-monitor.ts';
 import { BrokerAuthError, MessageRejectedError, UnavailableError } from './errors.ts';
 import type { Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport, TransportAvailability } from './ports.ts';
 import { fullTopicName, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
+import { InFlight } from './in-flight.ts';
 
 /** The broker's default `webSocketMaxTextFrameSize`: 1 MiB. */
 export const DEFAULT_MAX_TEXT_FRAME_BYTES = 1_048_576;
@@ -300,8 +301,7 @@ class Producer extends ReconnectingSocket {
 class Consumer extends ReconnectingSocket {
   private readonly chains = new Map<string, Promise<void>>();
   /** Every handler not yet settled (its acknowledgement sent), across reconnects. */
-  private readonly running = new Set<Promise<void>>();
-  private idle: (() => void)[] = [];
+  private readonly running = new InFlight<Promise<void>>();
   private draining = false;
 
   constructor(
@@ -317,13 +317,7 @@ class Consumer extends ReconnectingSocket {
   /** Stops asking for messages and resolves when every handler settled, or after `timeoutMs` (logging what was left). */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    if (this.running.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const settled = new Promise<boolean>((resolve) => this.idle.push(() => resolve(true)));
-    const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-    const done = await Promise.race([settled, expired]);
-    clearTimeout(timer);
-    if (!done) this.settings.log?.('pulsar: drain timed out, handlers still running', { topic: this.topic, running: this.running.size, timeoutMs });
+    if (!(await this.running.idle(timeoutMs))) this.settings.log?.('pulsar: drain timed out, handlers still running', { topic: this.topic, running: this.running.size, timeoutMs });
   }
 
   protected onOpen(): void {
@@ -361,7 +355,6 @@ class Consumer extends ReconnectingSocket {
       .finally(() => {
         if (this.chains.get(chainKey) === next) this.chains.delete(chainKey);
         this.running.delete(next);
-        if (this.running.size === 0) this.idle.splice(0).forEach((wake) => wake());
       });
     this.chains.set(chainKey, next);
     this.running.add(next);

@@ -20,7 +20,9 @@ import {
 import { Health } from './health.ts';
 import type { CommittedTransition } from './inspection.ts';
 import { OutboxRelay } from './outbox-relay.ts';
+import { refusedMessage } from './dead-letters.ts';
 import type {
+  DeadLetter,
   Deadline,
   Delivery,
   LogEntry,
@@ -503,37 +505,32 @@ export class SagaRuntime {
     if (input.kind !== 'timer') return this.deadLetter(uow, input, error, now);
     const { deadline } = input;
     if (!(await uow.takeDeadline(deadline))) return { status: 'ignored', sagaId: deadline.sagaId, reason: 'deadline no longer pending' };
-    return this.record(uow, error, now, {
+    return this.record(uow, error, (code, reason) => ({
       source: 'deadline',
       consumer: deadline.sagaType,
       messageId: null,
       type: deadline.event.type,
       topic: null,
       sagaId: deadline.sagaId,
+      code,
+      reason,
       payload: JSON.stringify(deadline),
-    });
+      at: now,
+    }));
   }
 
   private deadLetter(uow: UnitOfWork, input: Extract<SagaInput, { kind: 'message' | 'invalid' }>, error: unknown, now: number): Promise<Outcome> {
     const envelope = input.kind === 'message' ? input.envelope : null;
-    const delivery = input.delivery;
-    return this.record(uow, error, now, {
-      source: 'message',
-      consumer: this.subscriptionName,
-      messageId: envelope?.id ?? null,
-      type: envelope?.type ?? null,
-      topic: delivery?.topic ?? (input.kind === 'message' ? (input.topic ?? null) : null),
-      key: delivery?.key ?? envelope?.data.id_correlacion ?? null,
-      sagaId: envelope?.data.id_correlacion ?? null,
-      payload: delivery?.payload ?? JSON.stringify(envelope),
-    });
+    const topic = input.kind === 'message' ? input.topic : null;
+    return this.record(uow, error, (code, reason) => refusedMessage({ consumer: this.subscriptionName, delivery: input.delivery, envelope, topic, code, reason, at: now }));
   }
 
-  private async record(uow: UnitOfWork, error: unknown, now: number, letter: Omit<Parameters<UnitOfWork['deadLetter']>[0], 'code' | 'reason' | 'at'>): Promise<Outcome> {
+  private async record(uow: UnitOfWork, error: unknown, letter: (code: string, reason: string) => DeadLetter): Promise<Outcome> {
     const code = error instanceof SagaError ? error.code : 'error';
     const reason = error instanceof Error ? error.message : String(error);
-    await uow.deadLetter({ ...letter, code, reason, at: now });
-    this.log('dead-lettered', { source: letter.source, code, reason, messageId: letter.messageId, sagaId: letter.sagaId });
+    const written = letter(code, reason);
+    await uow.deadLetter(written);
+    this.log('dead-lettered', { source: written.source, code, reason, messageId: written.messageId, sagaId: written.sagaId });
     return { status: 'dead-lettered', reason, code };
   }
 

@@ -3,6 +3,7 @@ import type { ReservaInput } from '../../machines/reserva.ts';
 import type { Plazos } from '../../machines/compensacion.ts';
 import { withRetries } from '../../runtime/batch-transaction.ts';
 import { recordBrokerDeadLetters } from '../../runtime/broker-dead-letters.ts';
+import { refusedMessage } from '../../runtime/dead-letters.ts';
 import { classify, SagaAlreadyExistsError, SagaError } from '../../runtime/errors.ts';
 import type { Health } from '../../runtime/health.ts';
 import type { Delivery, SagaStore, Subscription, Transport } from '../../runtime/ports.ts';
@@ -50,22 +51,7 @@ export class SagaStarter {
     const envelope = parsed.ok ? parsed.envelope : null;
     const deadLetter = (code: string, reason: string) =>
       withRetries(
-        () =>
-          this.store.transaction((uow) =>
-            uow.deadLetter({
-              source: 'message',
-              consumer: SagaStarter.subscription,
-              messageId: envelope?.id ?? null,
-              type: envelope?.type ?? null,
-              topic: delivery.topic,
-              key: delivery.key,
-              sagaId: envelope?.data.id_correlacion ?? null,
-              code,
-              reason: `coordinator: ${reason}`,
-              payload: delivery.payload,
-              at: Date.now(),
-            }),
-          ),
+        () => this.store.transaction((uow) => uow.deadLetter(refusedMessage({ consumer: SagaStarter.subscription, delivery, envelope, code, reason: `coordinator: ${reason}`, at: Date.now() }))),
         { health: this.options.health, signal: this.stopping.signal },
       );
     if (!parsed.ok) return deadLetter('invalid', parsed.reason);

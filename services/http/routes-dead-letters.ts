@@ -3,6 +3,7 @@ import { ValidationError } from '../../runtime/errors.ts';
 import { DEAD_LETTER_STATUSES, type DeadLetterStatus } from '../../runtime/ports.ts';
 import type { DeadLetters } from '../../runtime/dead-letters.ts';
 import { readJsonBody } from './body.ts';
+import { single, parseLimit } from './query.ts';
 
 /**
  * The dead letters of this process: `GET /dead-letters?status=open&limit=`, `GET
@@ -47,16 +48,4 @@ function parseId(raw: string): number {
   const id = Number(raw);
   if (!Number.isInteger(id) || id < 1) throw new ValidationError(`dead letter id must be a positive integer, got "${raw}"`);
   return id;
-}
-
-function single(value: string | string[] | undefined, name: string): string | undefined {
-  if (Array.isArray(value)) throw new ValidationError(`"${name}" must be given once`);
-  return value === '' ? undefined : value;
-}
-
-function parseLimit(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('"limit" must be an integer from 1 to 1000');
-  return limit;
 }

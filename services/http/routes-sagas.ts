@@ -4,6 +4,7 @@ import { SAGA_STATUSES, type SagaStatus } from '../../runtime/ports.ts';
 import { findSaga, sagaDetail, summary } from '../saga-view.ts';
 import type { SagaStore } from '../../runtime/ports.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
+import { single, parseLimit } from './query.ts';
 
 /**
  * `GET /sagas`, `GET /sagas/:id` and `GET /sagas/:id/verify`.
@@ -30,16 +31,4 @@ export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: Sa
     const record = await findSaga(store, ctx.params.id, runtime.registry.types());
     ctx.body = await runtime.verify(record.sagaType, record.id);
   });
-}
-
-function single(value: string | string[] | undefined, name: string): string | undefined {
-  if (Array.isArray(value)) throw new ValidationError(`"${name}" must be given once`);
-  return value === '' ? undefined : value;
-}
-
-function parseLimit(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('"limit" must be an integer from 1 to 1000');
-  return limit;
 }

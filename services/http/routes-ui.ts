@@ -10,6 +10,7 @@ import { readJsonBody } from './body.ts';
 import { DEFAULT_LIMIT, detailBody, detailPage, errorPage, listCount, listPage, listRows, type ListFilter } from '../ui/pages.ts';
 import { statechartSvg } from '../ui/statechart.ts';
 import { loadSagaView, pickSaga, sagaTypes, versionOf, type SagaView, type UiDeps } from '../ui/view.ts';
+import { single } from './query.ts';
 
 export interface UiRouteOptions {
   /** How often a stream re-reads its saga (default 300 ms). */
@@ -200,9 +201,4 @@ function parseFilter(ctx: Context): ListFilter {
   const limit = rawLimit === undefined ? DEFAULT_LIMIT : Number(rawLimit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('"limit" must be an integer from 1 to 1000');
   return { status, type: single(ctx.query.type, 'type'), id: single(ctx.query.id, 'id')?.trim() || undefined, limit };
-}
-
-function single(value: string | string[] | undefined, name: string): string | undefined {
-  if (Array.isArray(value)) throw new ValidationError(`"${name}" must be given once`);
-  return value === '' ? undefined : value;
 }

@@ -7,6 +7,7 @@ import type { OutboxRelay } from '../../runtime/outbox-relay.ts';
 import { transactEach } from '../../runtime/batch-transaction.ts';
 import { Batcher } from '../../runtime/batcher.ts';
 import { recordBrokerDeadLetters } from '../../runtime/broker-dead-letters.ts';
+import { refusedMessage } from '../../runtime/dead-letters.ts';
 import { SagaError } from '../../runtime/errors.ts';
 import type { Health } from '../../runtime/health.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
@@ -140,19 +141,7 @@ export abstract class Participant {
   /** Records a delivery that can never be applied, with its reason; it is then acknowledged. */
   private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string): Promise<void> {
     const envelope = parsed.ok ? parsed.envelope : null;
-    await uow.deadLetter({
-      source: 'message',
-      consumer: this.name,
-      messageId: envelope?.id ?? null,
-      type: envelope?.type ?? null,
-      topic: delivery.topic,
-      key: delivery.key,
-      sagaId: envelope?.data.id_correlacion ?? null,
-      code,
-      reason: `${this.name}: ${reason}`,
-      payload: delivery.payload,
-      at: this.clock(),
-    });
+    await uow.deadLetter(refusedMessage({ consumer: this.name, delivery, envelope, code, reason: `${this.name}: ${reason}`, at: this.clock() }));
     this.log(`${this.name}: dead-lettered`, { code, reason, messageId: envelope?.id });
   }
 }
