@@ -41,7 +41,8 @@ export function brokerSettings(env: NodeJS.ProcessEnv = process.env): BrokerSett
     webPort,
     stateDir,
     isDefault: webPort === 8080 && !env.PULSAR_STATE_DIR,
-    env: { ...env, PULSAR_WEB_PORT: String(webPort), PULSAR_STATE_DIR: stateDir },
+    // A stop waits at most 10 s for the broker to shut down cleanly, then kills it (pulsar.sh's default is 30 s).
+    env: { PULSAR_STOP_TIMEOUT: '10', ...env, PULSAR_WEB_PORT: String(webPort), PULSAR_STATE_DIR: stateDir },
   };
 }
 

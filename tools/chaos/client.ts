@@ -27,12 +27,22 @@ export interface ClientOptions {
   maxBackoffMs?: number;
 }
 
-/** The `id_cliente` a reservation with this key carries. */
+/**
+ * The `id_cliente` a reservation with this key carries.
+ *
+ * @example
+ * clientIdOf('0f8e…'); // 'k-0f8e…'
+ */
 export function clientIdOf(key: string): string {
   return `k-${key}`;
 }
 
-/** The key a saga's `id_cliente` names, or null when it is not one of ours. */
+/**
+ * The key a saga's `id_cliente` names, or null when it is not one of ours.
+ *
+ * @example
+ * keyOfClientId('k-0f8e…'); // '0f8e…'
+ */
 export function keyOfClientId(idCliente: string): string | null {
   return idCliente.startsWith('k-') ? idCliente.slice(2) : null;
 }

@@ -1,7 +1,12 @@
 import type { ReservationClient, Reservation } from './client.ts';
 import { SCENARIOS, type Scenario } from './expectations.ts';
 
-/** A small seeded generator (mulberry32), so a run's mix and fault targets can be replayed with `--seed`. */
+/**
+ * A small seeded generator (mulberry32), so a run's mix and fault targets can be replayed with `--seed`.
+ *
+ * @example
+ * const random = seeded(42); random(); // 0.6011037519201636, every time
+ */
 export function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -13,7 +18,12 @@ export function seeded(seed: number): () => number {
   };
 }
 
-/** Shuffles `items` in place (Fisher-Yates) with `random`. */
+/**
+ * Shuffles `items` in place (Fisher-Yates) with `random`.
+ *
+ * @example
+ * shuffle(['coordinator', 'vuelos', 'pagos'], seeded(1));
+ */
 export function shuffle<T>(items: T[], random: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -22,7 +32,13 @@ export function shuffle<T>(items: T[], random: () => number): T[] {
   return items;
 }
 
-/** Picks scenarios in proportion to `mix`. */
+/**
+ * Picks scenarios in proportion to `mix`.
+ *
+ * @example
+ * const pick = scenarioPicker({ none: 4, reserva: 1, pago: 1, gds: 1, aprobacion: 1, 'timeout-pago': 1, 'revertir-pago': 1 }, seeded(1));
+ * pick(); // 'none' four times as often as each failure
+ */
 export function scenarioPicker(mix: Record<Scenario, number>, random: () => number): () => Scenario {
   const total = SCENARIOS.reduce((sum, s) => sum + mix[s], 0);
   return () => {
