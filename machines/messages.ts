@@ -88,6 +88,11 @@ export interface Events {
   ConfirmacionFallida: Correlated & { motivo: string };
   ConfirmacionGDSRevertida: Correlated & { fecha_actualizacion: number };
   ReversionConfirmacionFallida: Correlated & { motivo: string };
+  /**
+   * A participant of the choreographed saga gave up a compensation and stops for manual
+   * repair (`servicio`: vuelos, pagos or gds): the tracker shows the saga failed.
+   */
+  ReparacionManualRequerida: Correlated & { servicio: string; motivo: string };
 }
 
 export type CommandType = keyof Commands;
@@ -137,9 +142,10 @@ export const TOPICS: Record<MessageType, string> = {
   ConfirmacionFallida: 'evento-gds',
   ConfirmacionGDSRevertida: 'evento-gds',
   ReversionConfirmacionFallida: 'evento-gds',
+  ReparacionManualRequerida: 'evento-reparacion-manual',
 };
 
-export const EVENT_TOPICS = ['evento-reserva', 'evento-pago', 'evento-gds'] as const;
+export const EVENT_TOPICS = ['evento-reserva', 'evento-pago', 'evento-gds', 'evento-reparacion-manual'] as const;
 
 export const COMMAND_TYPES: readonly CommandType[] = [
   'IniciarReserva',
@@ -166,6 +172,7 @@ export const FIELD_LIMITS: Readonly<Record<string, number>> = {
   estado: 32,
   motivo: 1000,
   simular_fallo: 32,
+  servicio: 64,
 };
 
 export const LIMITS = {
@@ -242,6 +249,7 @@ export const SCHEMAS: Record<MessageType, Schema> = {
   ConfirmacionFallida: withReason,
   ConfirmacionGDSRevertida: { ...correlated, fecha_actualizacion: 'number' },
   ReversionConfirmacionFallida: withReason,
+  ReparacionManualRequerida: { ...withReason, servicio: 'string' },
 };
 
 export function isMessageType(type: unknown): type is MessageType {

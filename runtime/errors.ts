@@ -29,12 +29,6 @@ export class UnknownSagaError extends SagaError {
   }
 }
 
-/** No registered saga consumes this message type. */
-export class UnroutableMessageError extends SagaError {
-  readonly retryable = false;
-  readonly code = 'unroutable';
-}
-
 /** A saga started with an id that is already taken. */
 export class SagaAlreadyExistsError extends SagaError {
   readonly retryable = false;

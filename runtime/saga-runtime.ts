@@ -14,7 +14,6 @@ import {
   SagaError,
   TransitionError,
   UnknownSagaError,
-  UnroutableMessageError,
   ValidationError,
 } from './errors.ts';
 import { Health } from './health.ts';
@@ -231,6 +230,8 @@ export class SagaRuntime {
   deliver(delivery: Delivery): Promise<void> {
     // Parsed now, so the batch can read ahead what its messages are about.
     const parsed = parseEnvelope(delivery.payload);
+    // A topic carries several message types: one no saga here consumes is acknowledged, not refused.
+    if (parsed.ok && this.registry.consumersOf(parsed.envelope.type).length === 0) return Promise.resolve();
     const input: SagaInput = parsed.ok
       ? { kind: 'message', envelope: parsed.envelope, topic: delivery.topic, delivery }
       : { kind: 'invalid', delivery, reason: parsed.reason };
@@ -316,9 +317,7 @@ export class SagaRuntime {
     if (input.kind === 'invalid') return this.deadLetter(uow, input, new ValidationError(input.reason), now);
     const { envelope } = input;
     const sagaTypes = this.registry.consumersOf(envelope.type);
-    if (sagaTypes.length === 0) {
-      return this.deadLetter(uow, input, new UnroutableMessageError(`no saga consumes messages of type ${envelope.type}`), now);
-    }
+    if (sagaTypes.length === 0) return { status: 'ignored', sagaId: envelope.data.id_correlacion, reason: `no saga here consumes ${envelope.type}` };
     const sagaId = envelope.data.id_correlacion;
     let outcome: Outcome | null = null;
     for (const sagaType of sagaTypes) {
@@ -350,6 +349,8 @@ export class SagaRuntime {
       }
     }
     if (outcome) return outcome;
+    // A participant's part starts on its own event: one about a saga it has no part in is not its business.
+    if (sagaTypes.every((type) => this.registry.get(type).startedBy)) return { status: 'ignored', sagaId, reason: `no part here in saga ${sagaId}` };
     return this.deadLetter(uow, input, new UnknownSagaError(sagaId, ` for ${envelope.type}`), now);
   }
 

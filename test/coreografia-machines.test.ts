@@ -146,6 +146,10 @@ const startGds = (changes: Partial<Events['ReservaPagada']> = {}, overrides: Rec
 function command(type: CommandType, data: Record<string, unknown>): CommandEffect {
   return { kind: 'command', type, topic: TOPICS[type], data: data as CommandEffect['data'] };
 }
+/** An event a machine publishes itself (through the outbox, as a command). */
+function published(type: EventType, data: Record<string, unknown>): CommandEffect {
+  return { kind: 'command', type, topic: TOPICS[type], data: data as CommandEffect['data'] };
+}
 function schedule(timer: { type: string }, delay: number): Effect {
   return { kind: 'schedule', timerId: timer.type, delay, event: timer };
 }
@@ -636,7 +640,9 @@ describe('the choreographed saga machines', () => {
           expect(instance.state, 'after 2 unconfirmed attempts of 3').to.equal(c.state);
           instance.receive(c.failure).receive(deadline);
 
-          expect(instance.effects, 'effects of the last wait').to.deep.equal([cancel(deadline)]);
+          const participant = { vuelosReserva: 'vuelos', pagosReserva: 'pagos', gdsReserva: 'gds' }[c.id];
+          const aviso = { ...base, servicio: participant, motivo: `compensación agotada: ${c.command}` };
+          expect(instance.effects, 'effects of the last wait: the tracker is told').to.deep.equal([cancel(deadline), published('ReparacionManualRequerida', aviso)]);
           expect(instance.sentOf(c.command).map((s) => s.data), `${c.command} attempts`).to.deep.equal([c.data, c.data, c.data]);
           expectFinal(instance, 'reparacionManual', 'failed', `compensación agotada: ${c.command}`);
           expectUnchangedBy(instance, [c.failure, deadline]);
@@ -648,7 +654,7 @@ describe('the choreographed saga machines', () => {
 
         it('should honour maxReintentos from the input', () => {
           const instance = c.reach({ maxReintentos: 1 }).receive(deadline);
-          expect(instance.commands).to.deep.equal([]);
+          expect(instance.commands, 'no second attempt; the tracker is told').to.deep.equal(['ReparacionManualRequerida']);
           expectFinal(instance, 'reparacionManual', 'failed', `compensación agotada: ${c.command}`);
         });
       });
@@ -681,6 +687,7 @@ describe('the choreographed saga machines', () => {
         AprobacionReservaFallida: 'compensando',
         PagoRevertido: 'compensando',
         ConfirmacionGDSRevertida: 'compensando',
+        ReparacionManualRequerida: 'reparacionManual',
       };
       for (const type of ALL_EVENTS) {
         const data = { ...EVENT_DATA[type], id_correlacion: 'saga-9', id_reserva: 'R-9' };
@@ -750,6 +757,15 @@ describe('the choreographed saga machines', () => {
       const { tracker } = follow([event('ReservaCreada'), event('PagoFallido'), event('CancelacionReservaFallida'), event('CancelacionReservaFallida')]);
       expect(tracker.state).to.equal('compensando');
       expect(tracker.context.pasos).to.deep.equal(['ReservaCreada', 'PagoFallido', 'CancelacionReservaFallida', 'CancelacionReservaFallida']);
+    });
+
+    it('should show the saga failed when a participant stops for manual repair, and compensated once the reservation is cancelled after all', () => {
+      const { tracker } = follow([event('ReservaCreada'), event('ReservaPagada'), event('ConfirmacionFallida'), event('ReversionPagoFallida'), event('ReparacionManualRequerida')]);
+      expect(tracker.state).to.equal('reparacionManual');
+      expect(tracker.status).to.equal('failed');
+      tracker.given(event('PagoRevertido'), event('ReservaCancelada'));
+      expect(tracker.state).to.equal('compensada');
+      expect(tracker.status).to.equal('compensated');
     });
 
     it('should stay where it ended, sending nothing, when an event arrives once final', () => {

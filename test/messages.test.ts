@@ -48,6 +48,7 @@ const SAMPLES: { [T in MessageType]: Payload<T> } = {
   ReservaGDSConfirmada: { ...ids, fecha_confirmacion: 6 },
   ConfirmacionFallida: { ...ids, motivo: 'gds caído' },
   ConfirmacionGDSRevertida: { ...ids, fecha_actualizacion: 7 },
+  ReparacionManualRequerida: { ...ids, servicio: 'pagos', motivo: 'compensación agotada: RevertirPago' },
   ReversionConfirmacionFallida: { ...ids, motivo: 'gds caído' },
 };
 

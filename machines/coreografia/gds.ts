@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import { TOPICS, type Events } from '../messages.ts';
-import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
 
 /**
  * gds' part of one reservation in the choreographed saga: confirms with the GDS once the
@@ -15,6 +15,7 @@ export const gdsReservaMachine = setup({
     registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
     registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
+    ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
   },
   guards: participanteGuards,
   delays: participanteDelays,
@@ -58,7 +59,7 @@ export const gdsReservaMachine = setup({
     completado: { type: 'final', tags: ['completed'] },
     fallido: { type: 'final', tags: ['compensated'] },
     revertido: { type: 'final', tags: ['compensated'] },
-    reparacionManual: reparacionManual('ConfirmacionGDSRevertida', 'revertido'),
+    reparacionManual: reparacionManual('ConfirmacionGDSRevertida', 'revertido', 'gds'),
   },
 });
 
@@ -80,7 +81,7 @@ export const gdsReservaSaga = {
     PagoRevertido: TOPICS.PagoRevertido,
     ReservaCancelada: TOPICS.ReservaCancelada,
   },
-  commands: { ConfirmarReserva: TOPICS.ConfirmarReserva, RevertirConfirmacion: TOPICS.RevertirConfirmacion },
+  commands: { ConfirmarReserva: TOPICS.ConfirmarReserva, RevertirConfirmacion: TOPICS.RevertirConfirmacion, ReparacionManualRequerida: TOPICS.ReparacionManualRequerida },
   startedBy: {
     ReservaPagada: (data: Events['ReservaPagada'], settings: ParticipanteSettings): ParticipanteInput => ({
       id_correlacion: data.id_correlacion,

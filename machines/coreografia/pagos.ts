@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import { TOPICS, type Events } from '../messages.ts';
-import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
 
 /**
  * pagos' part of one reservation in the choreographed saga. No coordinator: it charges
@@ -16,6 +16,7 @@ export const pagosReservaMachine = setup({
     registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
     registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
+    ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
   },
   guards: participanteGuards,
   delays: participanteDelays,
@@ -67,7 +68,7 @@ export const pagosReservaMachine = setup({
     completado: { type: 'final', tags: ['completed'] },
     fallido: { type: 'final', tags: ['compensated'] },
     revertido: { type: 'final', tags: ['compensated'] },
-    reparacionManual: reparacionManual('PagoRevertido', 'revertido'),
+    reparacionManual: reparacionManual('PagoRevertido', 'revertido', 'pagos'),
   },
 });
 
@@ -89,7 +90,7 @@ export const pagosReservaSaga = {
     ReservaAprobada: TOPICS.ReservaAprobada,
     ReservaCancelada: TOPICS.ReservaCancelada,
   },
-  commands: { PagarReserva: TOPICS.PagarReserva, RevertirPago: TOPICS.RevertirPago },
+  commands: { PagarReserva: TOPICS.PagarReserva, RevertirPago: TOPICS.RevertirPago, ReparacionManualRequerida: TOPICS.ReparacionManualRequerida },
   startedBy: {
     ReservaCreada: (data: Events['ReservaCreada'], settings: ParticipanteSettings): ParticipanteInput => ({
       id_correlacion: data.id_correlacion,

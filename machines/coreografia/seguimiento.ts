@@ -15,7 +15,8 @@ const FALLOS = ['PagoFallido', 'ConfirmacionFallida', 'AprobacionReservaFallida'
 /**
  * The read model of a choreographed saga, which no single process holds: it follows one
  * reservation's domain events on the event topics and tells where the saga stands
- * (`enCurso`, `compensando`, then `completada` or `compensada`). It sends nothing.
+ * (`enCurso`, `compensando`, then `completada` or `compensada`, or `reparacionManual` when a
+ * participant gave up a compensation). It sends nothing.
  */
 export const seguimientoMachine = setup({
   types: { context: {} as SeguimientoContext, input: {} as { id_correlacion: string; id_reserva: string }, events: {} as Evento },
@@ -35,9 +36,19 @@ export const seguimientoMachine = setup({
         CreacionReservaFallida: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
         ReservaCancelada: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
         ...Object.fromEntries(FALLOS.map((f) => [f, { target: 'compensando', actions: ['registrarPaso', 'registrarMotivo'] }])),
+        ReparacionManualRequerida: { target: 'reparacionManual', actions: ['registrarPaso', 'registrarMotivo'] },
       },
     },
     compensando: {
+      on: {
+        ReservaCancelada: { target: 'compensada', actions: 'registrarPaso' },
+        ReparacionManualRequerida: { target: 'reparacionManual', actions: ['registrarPaso', 'registrarMotivo'] },
+      },
+    },
+    // A participant gave up a compensation: a person must repair it. Not final: once the late
+    // confirmation lets vuelos cancel, the saga ends compensated.
+    reparacionManual: {
+      tags: ['failed'],
       on: { ReservaCancelada: { target: 'compensada', actions: 'registrarPaso' } },
     },
     completada: { type: 'final', tags: ['completed'] },

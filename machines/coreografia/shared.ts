@@ -91,9 +91,22 @@ export function reintentar(estado: string, comando: string) {
 }
 
 /**
- * Manual repair: not final, so the confirmation that comes late still ends the saga part
- * in `destino` (its compensated final state).
+ * Manual repair: the part says so (`ReparacionManualRequerida`, which the tracker follows),
+ * and it is not final, so the confirmation that comes late still ends it in `destino` (its
+ * compensated final state).
  */
-export function reparacionManual(confirmacion: EventType, destino: string) {
-  return { tags: ['failed'], on: { [confirmacion]: destino } } as const;
+export function reparacionManual(confirmacion: EventType, destino: string, servicio: string) {
+  return {
+    tags: ['failed'],
+    entry: {
+      type: 'ReparacionManualRequerida',
+      params: ({ context }: Ctx) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva, servicio, motivo: context.motivo ?? 'compensación agotada' }),
+    },
+    on: { [confirmacion]: destino },
+  } as const;
 }
+
+/** The runtime reads these actions' params and publishes them as events (the outbox, like commands). */
+export const aviso =
+  <T extends EventType>() =>
+  (_: unknown, _params: Events[T]) => {};

@@ -11,6 +11,7 @@ import {
   registrarFallo,
   reparacionManual,
   ultimoFalloDe,
+  aviso,
   type Evento,
   type ParticipanteContext,
   type ParticipanteInput,
@@ -41,6 +42,7 @@ export const vuelosReservaMachine = setup({
     registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
     contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
     registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
+    ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
   },
   guards: participanteGuards,
   delays: participanteDelays,
@@ -111,7 +113,7 @@ export const vuelosReservaMachine = setup({
     aprobada: { type: 'final', tags: ['completed'] },
     fallida: { type: 'final', tags: ['compensated'] },
     cancelada: { type: 'final', tags: ['compensated'] },
-    reparacionManual: reparacionManual('ReservaCancelada', 'cancelada'),
+    reparacionManual: reparacionManual('ReservaCancelada', 'cancelada', 'vuelos'),
   },
 });
 
@@ -135,7 +137,7 @@ export const vuelosReservaSaga = {
     ReservaCancelada: TOPICS.ReservaCancelada,
     CancelacionReservaFallida: TOPICS.CancelacionReservaFallida,
   },
-  commands: { CrearReserva: TOPICS.CrearReserva, AprobarReserva: TOPICS.AprobarReserva, CancelarReserva: TOPICS.CancelarReserva },
+  commands: { CrearReserva: TOPICS.CrearReserva, AprobarReserva: TOPICS.AprobarReserva, CancelarReserva: TOPICS.CancelarReserva, ReparacionManualRequerida: TOPICS.ReparacionManualRequerida },
   startedBy: {
     IniciarReserva: (data: Commands['IniciarReserva'], settings: ParticipanteSettings) => ({
       id_correlacion: data.id_correlacion,

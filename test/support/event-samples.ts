@@ -18,4 +18,5 @@ export const EVENT_DATA: { [T in EventType]: Events[T] } = {
   ConfirmacionFallida: { ...base, motivo: 'GDS sin respuesta' },
   ConfirmacionGDSRevertida: { ...base, fecha_actualizacion: 7 },
   ReversionConfirmacionFallida: { ...base, motivo: 'GDS caído' },
+  ReparacionManualRequerida: { ...base, servicio: 'pagos', motivo: 'compensación agotada: RevertirPago' },
 };
