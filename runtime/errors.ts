@@ -1,8 +1,8 @@
 /**
  * Typed errors. `retryable` tells the caller whether the same input may succeed later
  * (transaction conflict, broker or database down) or never will (bad message, unknown
- * saga): retryable errors roll back and are retried or redelivered, terminal ones are
- * dead-lettered with their reason.
+ * saga): retryable errors roll back and are waited out in place (see `classify`), terminal
+ * ones are dead-lettered with their reason.
  */
 export abstract class SagaError extends Error {
   abstract readonly retryable: boolean;
@@ -143,9 +143,4 @@ export type FailureKind = 'transient' | 'terminal' | 'unknown';
 export function classify(error: unknown): FailureKind {
   if (error instanceof SagaError) return error.retryable ? 'transient' : 'terminal';
   return 'unknown';
-}
-
-/** True when the same input may succeed later: a typed retryable error, or an unclassified one (retried a bounded number of times). */
-export function isRetryable(error: unknown): boolean {
-  return classify(error) !== 'terminal';
 }
