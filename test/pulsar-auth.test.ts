@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { expect } from 'chai';
 import { TOPICS } from '../machines/messages.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
@@ -13,6 +11,8 @@ import type { Delivery } from '../runtime/ports.ts';
 import { PulsarWebSocketTransport } from '../runtime/pulsar-websocket-transport.ts';
 import { AUTH_BROKER, javaMissing, startAuthBroker, stopAuthBroker, type AuthBroker } from './support/auth-broker.ts';
 import { EVENT_DATA } from './support/event-samples.ts';
+import { rejection, waitFor } from './support/wait.ts';
+import { freePort } from '../tools/cluster/service-cluster.ts';
 
 /** A JWT for `subject` signed with `key` (HS256), as tools/pulsar/auth-tokens.mjs makes them. */
 function token(key: Buffer, subject: string): string {
@@ -21,33 +21,8 @@ function token(key: Buffer, subject: string): string {
   return `${signed}.${createHmac('sha256', key).update(signed).digest('base64url')}`;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(50);
-  }
-}
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('Pulsar with token authentication (npm run pulsar -- start --auth)', function () {
   this.timeout((AUTH_BROKER.startTimeoutS + 60) * 1000);
@@ -163,7 +138,7 @@ describe('Pulsar with token authentication (npm run pulsar -- start --auth)', fu
       const response = await fetch(`${url}/notificaciones?id_correlacion=${id}`);
       sent = ((await response.json()) as { notificaciones: unknown[] }).notificaciones;
       return sent.length === 1;
-    }, 'the notification of the event');
+    }, 'the notification of the event', 15_000);
     expect(sent[0]).to.include({ id_correlacion: id, tipo: 'ReservaAprobada' });
   });
 

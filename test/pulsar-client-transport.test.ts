@@ -20,6 +20,7 @@ import { loadConfig } from '../services/config.ts';
 import { createTransport, openTransport } from '../services/transport.ts';
 import { PULSAR_URL, requirePulsar } from './support/pulsar.ts';
 import { transportContract } from './transport-contract.ts';
+import { rejection } from './support/wait.ts';
 
 /** Whether the optional `pulsar-client` package loads on this machine, and why not. */
 const native = await import('pulsar-client' as string).then(
@@ -29,14 +30,6 @@ const native = await import('pulsar-client' as string).then(
 
 const CLEAR_ERROR = /^the optional pulsar-client driver is not installed or its native library did not load \(.+\); use SAGA_PULSAR_DRIVER=websocket$/s;
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
   const until = Date.now() + timeoutMs;

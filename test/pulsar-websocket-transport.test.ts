@@ -10,6 +10,7 @@ import { DEFAULT_MAX_TEXT_FRAME_BYTES, PulsarWebSocketTransport, producerFrame }
 import { PULSAR_URL, requirePulsar } from './support/pulsar.ts';
 import { TcpProxy } from './support/tcp-proxy.ts';
 import { transportContract } from './transport-contract.ts';
+import { rejection } from './support/wait.ts';
 
 const broker = new URL(PULSAR_URL);
 const brokerPort = Number(broker.port || 80);
@@ -22,14 +23,6 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_00
   }
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection, but it resolved');
-}
 
 /**
  * In front of the broker: answers the first `refusals` connections with HTTP 503 (a broker

@@ -18,3 +18,13 @@ export async function waitFor<T>(condition: () => T | Promise<T>, what: string, 
     await sleep(everyMs);
   }
 }
+
+/** The error `promise` rejects with; fails when it resolves. */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, but it resolved');
+}

@@ -11,7 +11,8 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 /** Web service URL of the broker the services use unless told otherwise (`PULSAR_URL`, else the project's broker). */
 export const DEFAULT_PULSAR_URL = process.env.PULSAR_URL ?? 'http://127.0.0.1:8080';
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
