@@ -39,7 +39,13 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const RESULTS = path.join(HERE, 'results', 'pulsar-latest.json');
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
-const USAGE = 'usage: npm run bench -- --transport pulsar [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 20] [--timeout 60]';
+const USAGE = 'usage: npm run bench -- --transport pulsar [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 20] [--timeout 60]';
+
+/** Whether the native driver (pulsar-client, `npm run setup:native`) loads here: then both drivers run by default. */
+const NATIVE_LOADS = await import('pulsar-client' as string).then(
+  () => true,
+  () => false,
+);
 
 /**
  * Takes `--transport memory|pulsar` (or `--transport=…`) out of `argv`, so the in-process
@@ -65,7 +71,11 @@ export function takeTransportFlag(argv: string[] = process.argv): 'memory' | 'pu
   return transport;
 }
 
+type Driver = 'websocket' | 'native';
+
 interface Args {
+  /** The Pulsar drivers to run, one after the other, each on a fresh namespace and database. */
+  drivers: Driver[];
   sagas: number;
   concurrency: number;
   pollMs: number;
@@ -82,6 +92,7 @@ function parse(argv: string[]): Args {
       'poll-ms': { type: 'string', default: '20' },
       warmup: { type: 'string', default: '20' },
       timeout: { type: 'string', default: '60' },
+      drivers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -98,7 +109,19 @@ function parse(argv: string[]): Args {
     }
     return n;
   };
+  const drivers = (values.drivers ?? (NATIVE_LOADS ? 'websocket,native' : 'websocket')).split(',').map((d) => d.trim()) as Driver[];
+  for (const driver of drivers) {
+    if (driver !== 'websocket' && driver !== 'native') {
+      console.error(`--drivers lists websocket and/or native, got "${driver}"\n${USAGE}`);
+      process.exit(2);
+    }
+    if (driver === 'native' && !NATIVE_LOADS) {
+      console.error('--drivers native: pulsar-client does not load here; build it with npm run setup:native');
+      process.exit(2);
+    }
+  }
   return {
+    drivers,
     sagas: int('sagas', values.sagas!, 1),
     concurrency: int('concurrency', values.concurrency!, 1),
     pollMs: int('poll-ms', values['poll-ms']!, 1),
@@ -491,8 +514,62 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
     console.error(`MariaDB/MySQL not reachable at ${MYSQL_URL} (${(error as Error).message}); set BENCH_MYSQL_URL or start it.`);
     return 1;
   }
+  console.log(`Pulsar drivers, one after the other on this machine: ${args.drivers.join(', ')}`);
+  const runs: DriverRun[] = [];
+  for (const driver of args.drivers) {
+    const run = await benchDriver(driver, args, mariadbVersion, startedAt, loadAtStart);
+    if (!run) return 1;
+    runs.push(run);
+  }
+  compare(runs);
+  const json = {
+    generatedAt: new Date().toISOString(),
+    transport: 'pulsar',
+    machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
+    drivers: runs.map((r) => r.summary),
+    runs: runs.map((r) => r.json),
+  };
+  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+  const text = JSON.stringify(round(json), null, 1).replace(/([{[])\n\s*([^{}[\]]*?)\n\s*([}\]])/g, (_, open: string, body: string, close: string) => `${open}${body.replace(/\n\s*/g, ' ')}${close}`);
+  fs.writeFileSync(RESULTS, text + '\n');
+  console.log(`\nwhole benchmark ${((Date.now() - startedAt) / 1000).toFixed(1)} s; JSON: ${path.relative(process.cwd(), RESULTS)}`);
+  return runs.every((r) => r.summary.completed === args.sagas) ? 0 : 1;
+}
 
-  const dbName = `saga_bench_pulsar_${process.pid}`;
+/** One driver's figures, for the side-by-side table. */
+interface DriverSummary {
+  driver: Driver;
+  completed: number;
+  sagasPerSecond: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** CPU milliseconds per completed saga, per process. */
+  cpuMsPerSaga: Record<string, number | null>;
+}
+
+interface DriverRun {
+  summary: DriverSummary;
+  json: unknown;
+}
+
+/** Both drivers side by side: throughput, latency, and the CPU each process spent per saga. */
+function compare(runs: DriverRun[]): void {
+  if (runs.length < 2) return;
+  const names = [...new Set(runs.flatMap((r) => Object.keys(r.summary.cpuMsPerSaga)))].filter((n) => !n.startsWith('bench'));
+  console.log('\n### The drivers side by side (same machine, one after the other)\n');
+  console.log(
+    table(
+      ['driver', 'completed', 'sagas/s', 'p50 ms', 'p99 ms', ...names.map((n) => `CPU ms/saga ${n}`)],
+      runs.map(({ summary: r }) => [r.driver, String(r.completed), fmt(r.sagasPerSecond, 1), fmt(r.p50Ms), fmt(r.p99Ms), ...names.map((n) => fmt(r.cpuMsPerSaga[n], 1))]),
+    ),
+  );
+  const [a, b] = runs.map((r) => r.summary);
+  console.log(`\n${b.driver} ÷ ${a.driver}: sagas/s ${fmt(b.sagasPerSecond / a.sagasPerSecond, 2)}, p50 ${fmt((b.p50Ms ?? NaN) / (a.p50Ms ?? NaN), 2)}, p99 ${fmt((b.p99Ms ?? NaN) / (a.p99Ms ?? NaN), 2)}`);
+}
+
+/** Runs the whole system over one driver, on its own namespace and database; null when it could not run. */
+async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, startedAt: number, loadAtStart: number[]): Promise<DriverRun | null> {
+  const dbName = `saga_bench_pulsar_${process.pid}_${driver}`;
   const databaseUrl = `${MYSQL_URL.replace(/\/+$/, '')}/${dbName}`;
   let namespace: string | null = null;
   let cluster: ServiceCluster | null = null;
@@ -530,12 +607,12 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
     await mysqlQuery(`DROP DATABASE IF EXISTS \`${dbName}\``);
     namespace = await freshNamespace(PULSAR_URL, 'bench');
     console.log(
-      `saga benchmark over Pulsar: ${args.sagas} sagas (+${args.warmup} warm-up), ${args.concurrency} in flight, happy path, orchestration, ` +
+      `\n## ${driver} driver\n\nsaga benchmark over Pulsar (${driver} driver): ${args.sagas} sagas (+${args.warmup} warm-up), ${args.concurrency} in flight, happy path, orchestration, ` +
         `each service its own process\n  broker ${PULSAR_URL} namespace public/${namespace}; MariaDB ${mariadbVersion} database ${dbName}`,
     );
     const t0 = Date.now();
     // Orchestration (the coordinator runs the saga), whatever SAGA_STYLE this shell has.
-    cluster = await ServiceCluster.start({ databaseUrl, namespace, env: { SAGA_STYLE: 'orchestration' } });
+    cluster = await ServiceCluster.start({ databaseUrl, namespace, env: { SAGA_STYLE: 'orchestration', SAGA_PULSAR_DRIVER: driver } });
     const startupMs = Date.now() - t0;
     const pids = servicePids();
     console.log(`  ${SERVICE_NAMES.length} services ready in ${(startupMs / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} ${p.pid}`).join(', ')}`);
@@ -571,9 +648,7 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
       SERVICE_NAMES.map((name) => [name, (cluster!.output.get(name) ?? []).slice(outputBefore.get(name)).join('').split('\n').filter((l) => l.trim() !== '')]),
     ) as Record<ServiceName, string[]>;
 
-    report({ args, samples, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
-    const completed = samples.filter((s) => s.status === 'completed').length;
-    return completed === args.sagas ? 0 : 1;
+    return report({ driver, args, samples, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
   } catch (error) {
     if (!abort.signal.aborted) {
       console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}`);
@@ -584,7 +659,7 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
         }
       }
     }
-    return 1;
+    return null;
   } finally {
     await cleanup();
     process.off('SIGINT', onSignal);
@@ -593,6 +668,7 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
 }
 
 function report(run: {
+  driver: Driver;
   args: Args;
   samples: SagaSample[];
   processes: ProcessReport[];
@@ -604,7 +680,7 @@ function report(run: {
   mariadbVersion: string;
   startedAt: number;
   loadAtStart: number[];
-}): void {
+}): DriverRun {
   const { args, samples, processes, serviceOutput } = run;
   const completed = samples.filter((s) => s.status === 'completed');
   const notCompleted = samples.filter((s) => s.status !== 'completed');
@@ -711,9 +787,10 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
   const loadAtEnd = os.loadavg();
   const load = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
   console.log(`load average (1/5/15 min) at start ${load(run.loadAtStart)}, at end ${load(loadAtEnd)}: other processes on this machine add noise.`);
-  console.log(`services started in ${(run.startupMs / 1000).toFixed(1)} s; whole benchmark ${((Date.now() - run.startedAt) / 1000).toFixed(1)} s; JSON: ${path.relative(process.cwd(), RESULTS)}`);
+  console.log(`services started in ${(run.startupMs / 1000).toFixed(1)} s`);
 
   const json = {
+    driver: run.driver,
     generatedAt: new Date().toISOString(),
     transport: 'pulsar',
     machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus, cpu: os.cpus()[0]?.model, loadAverageAtStart: run.loadAtStart, loadAverageAtEnd: loadAtEnd },
@@ -747,7 +824,13 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
     serviceOutputLines: Object.fromEntries(SERVICE_NAMES.map((name) => [name, { all: serviceOutput[name].length, problems: problems[name].length }])),
     failures: notCompleted.slice(0, 20).map(({ id, status, state, error }) => ({ id, status, state, error })),
   };
-  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
-  const text = JSON.stringify(round(json), null, 1).replace(/([{[])\n\s*([^{}[\]]*?)\n\s*([}\]])/g, (_, open: string, body: string, close: string) => `${open}${body.replace(/\n\s*/g, ' ')}${close}`);
-  fs.writeFileSync(RESULTS, text + '\n');
+  const summary: DriverSummary = {
+    driver: run.driver,
+    completed: completed.length,
+    sagasPerSecond: perSecond,
+    p50Ms: latency?.p50 ?? null,
+    p99Ms: latency?.p99 ?? null,
+    cpuMsPerSaga: Object.fromEntries(processes.map((p) => [p.name, p.cpuSeconds === null || completed.length === 0 ? null : (1000 * p.cpuSeconds) / completed.length])),
+  };
+  return { summary, json };
 }
