@@ -18,18 +18,18 @@ export interface OutboxRelayOptions {
 }
 
 /**
- * Publishes committed outbox rows in commit order and marks them sent (arming the
- * deadlines that waited for them).
+ * Publishes committed outbox rows (each key's in commit order) and marks them sent
+ * (arming the deadlines that waited for them).
  *
  * At least once: a crash between publish and mark republishes the row with the same
  * message id after restart, and consumers deduplicate by that id.
  *
- * One row never holds back the others: a row the broker refuses for good
- * (`MessageRejectedError`), or that keeps failing in a way nobody classified, is taken out
- * of the outbox into the dead letters with the broker's reason, and the rows behind it are
- * published. While a row is retried, later rows of the same key wait, so one saga's
- * messages keep their order. The broker unavailable stops the round: nothing is lost, the
- * relay tries again with capped backoff.
+ * One key's rows go out in order, different keys' at the same time. One row never holds
+ * back the others: a row the broker refuses for good (`MessageRejectedError`), or that keeps
+ * failing in a way nobody classified, is taken out of the outbox into the dead letters with
+ * the broker's reason, and the rows behind it are published. While a row is retried, later
+ * rows of the same key wait, so one saga's messages keep their order. The broker
+ * unavailable stops the round: nothing is lost, the relay tries again with capped backoff.
  *
  * @example
  * const relay = new OutboxRelay(store, transport);
@@ -138,17 +138,26 @@ export class OutboxRelay {
     return published;
   }
 
-  /** Publishes `rows` in order; resolves with how many went out and how many wait for a later round. */
+  /**
+   * Publishes `rows`: one key's rows one after the other, in order (a row that fails holds
+   * back the rest of its key), different keys at the same time, so a round costs about one
+   * broker round trip instead of one per row (the native driver batches them). Resolves
+   * with how many went out and how many wait for a later round.
+   */
   private async publishRows(rows: OutboxMessage[]): Promise<{ sent: number; held: number }> {
+    const byKey = new Map<string, OutboxMessage[]>();
+    for (const row of rows) {
+      const chain = byKey.get(row.key);
+      if (chain) chain.push(row);
+      else byKey.set(row.key, [row]);
+    }
     const sent: OutboxMessage[] = [];
-    const heldKeys = new Set<string>();
     let held = 0;
-    try {
-      for (const row of rows) {
-        if (heldKeys.has(row.key)) {
-          held++;
-          continue;
-        }
+    let lost: unknown = null;
+    const publishChain = async (chain: OutboxMessage[]) => {
+      for (let i = 0; i < chain.length; i++) {
+        const row = chain[i];
+        if (lost) return void (held += chain.length - i);
         try {
           await this.transport.publish(row.topic, { key: row.key, payload: row.payload });
           sent.push(row);
@@ -157,7 +166,8 @@ export class OutboxRelay {
         } catch (error) {
           if (error instanceof UnavailableError || error instanceof BrokerAuthError) {
             this.options.health?.down('broker', error.message);
-            throw error; // the broker, not this row: stop the round
+            lost ??= error; // the broker, not this row: the round stops
+            return void (held += chain.length - i);
           }
           const attempts = (this.attempts.get(row.seq) ?? 0) + 1;
           if (error instanceof MessageRejectedError || attempts >= this.maxRowAttempts) {
@@ -167,13 +177,16 @@ export class OutboxRelay {
           }
           this.attempts.set(row.seq, attempts);
           this.log('outbox row failed; will retry', { seq: row.seq, topic: row.topic, attempts, error: (error as Error)?.message });
-          heldKeys.add(row.key);
-          held++;
+          return void (held += chain.length - i);
         }
       }
+    };
+    try {
+      await Promise.all([...byKey.values()].map(publishChain));
     } finally {
       if (sent.length > 0) await this.store.markSent(sent, this.clock());
     }
+    if (lost) throw lost;
     return { sent: sent.length, held };
   }
 

@@ -2,12 +2,16 @@
  * The Transport port over the official Node client `pulsar-client` (a native addon over
  * libpulsar, the C++ client): an OPTIONAL driver, chosen with `SAGA_PULSAR_DRIVER=native`.
  *
- * NOT RUN AGAINST A BROKER IN THIS PROJECT'S CI: `pulsar-client` downloads its native
- * binary at install time from a host the project's machines cannot reach, so it is not a
- * dependency that installs here. Its logic is tested here against a fake of the module
- * only; `test/pulsar-client-transport.test.ts` runs the shared transport contract against
- * a real broker only where `pulsar-client` loads. The tested driver is
- * `PulsarWebSocketTransport` (`SAGA_PULSAR_DRIVER=websocket`, the default).
+ * `pulsar-client` downloads its native binary at install time from a host the project's
+ * machines cannot reach; `npm run setup:native` builds libpulsar from source and the addon
+ * against it instead. `test/pulsar-client-transport.test.ts` runs the shared transport
+ * contract against the real broker (required in CI), and the driver's own logic against a
+ * fake of the module.
+ *
+ * What the binary protocol gives that the WebSocket API does not, used here: producer
+ * batching by key (`KeyBasedBatching`, so Key_Shared still spreads keys) with LZ4
+ * compression, acknowledgements grouped by the client, per-message acknowledgement inside a
+ * batch, and the client's own negative-ack delay, dead-letter policy and Key_Shared policy.
  *
  * Written against pulsar-client 1.18.0 (its `index.d.ts` and `src/Consumer.cc`).
  */
@@ -42,6 +46,10 @@ export interface PulsarProducerConfig {
   topic: string;
   sendTimeoutMs?: number;
   batchingEnabled?: boolean;
+  batchingType?: 'DefaultBatching' | 'KeyBasedBatching';
+  batchingMaxPublishDelayMs?: number;
+  batchingMaxMessages?: number;
+  compressionType?: 'None' | 'Zlib' | 'LZ4' | 'ZSTD' | 'SNAPPY';
 }
 
 export interface PulsarConsumerConfig {
@@ -51,6 +59,8 @@ export interface PulsarConsumerConfig {
   receiverQueueSize: number;
   nAckRedeliverTimeoutMs: number;
   deadLetterPolicy: { deadLetterTopic: string; maxRedeliverCount: number };
+  keySharedPolicy?: { keyShareMode?: 'AutoSplit' | 'Sticky'; allowOutOfOrderDelivery?: boolean };
+  batchIndexAckEnabled?: boolean;
 }
 
 export interface PulsarProducerMessage {
@@ -273,12 +283,12 @@ class ConsumerLoop {
  * order, acknowledgement after the handler resolves, negative acknowledgement when it
  * rejects, the client's dead-letter topic after `maxRedeliveries`, at most `maxInFlight`
  * messages in a consumer's handlers (plus as many prefetched), reconnection by the C++
- * client. The same contract as {@link PulsarWebSocketTransport}, but NOT run against a
- * broker in this project's CI (see the file header). Load it with
- * {@link PulsarClientTransport.create}, which imports `pulsar-client` only then.
+ * client. The same contract as {@link PulsarWebSocketTransport}, run against the real
+ * broker in CI (see the file header). Load it with {@link PulsarClientTransport.create},
+ * which imports `pulsar-client` only then.
  *
  * @example
- * // SAGA_PULSAR_DRIVER=native, on a machine where `npm install` could build pulsar-client:
+ * // SAGA_PULSAR_DRIVER=native, once npm run setup:native built pulsar-client:
  * const transport = await PulsarClientTransport.create({ url: 'pulsar://127.0.0.1:6650', token: process.env.PULSAR_TOKEN });
  * await transport.subscribe({ topics: ['evento-pago'], subscription: 'sagas', handler });
  * await transport.publish('comando-pagar-reserva', { key: sagaId, payload: JSON.stringify(envelope) });
@@ -373,6 +383,10 @@ export class PulsarClientTransport implements Transport {
           receiverQueueSize: this.settings.maxInFlight,
           nAckRedeliverTimeoutMs: this.settings.negativeAckRedeliveryDelayMs,
           deadLetterPolicy: { deadLetterTopic, maxRedeliverCount },
+          // Hash ranges split among the subscription's consumers; one key's messages in order.
+          keySharedPolicy: { keyShareMode: 'AutoSplit', allowOutOfOrderDelivery: false },
+          // A message of a batch is acknowledged alone, so a batch is not redelivered whole.
+          batchIndexAckEnabled: true,
         }),
       ),
     );
@@ -414,7 +428,18 @@ export class PulsarClientTransport implements Transport {
   private producer(topic: string): Promise<PulsarProducer> {
     let pending = this.producers.get(topic);
     if (!pending) {
-      const created = this.client.createProducer({ topic: this.fullName(topic), batchingEnabled: false, sendTimeoutMs: this.settings.sendTimeoutMs });
+      const created = this.client.createProducer({
+        topic: this.fullName(topic),
+        sendTimeoutMs: this.settings.sendTimeoutMs,
+        // Batches of one key each (Key_Shared consumers get a key's messages together, in
+        // order), sent within 1 ms, compressed: what the relay publishes in one round
+        // travels in a few frames.
+        batchingEnabled: true,
+        batchingType: 'KeyBasedBatching',
+        batchingMaxPublishDelayMs: 1,
+        batchingMaxMessages: 1000,
+        compressionType: 'LZ4',
+      });
       pending = created;
       this.producers.set(topic, created);
       // A failed creation is forgotten, so the next publish tries again.

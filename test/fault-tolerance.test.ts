@@ -86,7 +86,7 @@ describe('faults the runtime survives without losing or inventing anything', fun
         const before = Date.now();
         await system.relay.flush();
 
-        expect(received, 'the rows behind it are published, in order').to.deep.equal([behind.messageId, other.messageId]);
+        expect(received, 'the rows behind it are published (other keys do not wait)').to.have.members([behind.messageId, other.messageId]);
         expect(await system.store.pendingOutbox(10)).to.deep.equal([]);
         const [letter] = await system.store.listDeadLetters();
         expect(letter).to.include({ source: 'publish', code: 'message_rejected', messageId: big.messageId, topic: 'comando-pagar-reserva', key: 'saga-a', status: 'open', consumer: 'reserva' });

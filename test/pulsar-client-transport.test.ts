@@ -285,9 +285,9 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     await transport.subscribe({ topics: ['a', 'b'], subscription: 'sagas', handler: async () => undefined });
     await transport.subscribe({ topics: ['c'], subscription: 'other', maxRedeliveries: 1, deadLetterTopic: 'persistent://x/y/dead', handler: async () => undefined });
     expect(broker.consumers.map((c) => c.config)).to.deep.equal([
-      { topic: 'persistent://t/ns/a', subscription: 'sagas', subscriptionType: 'KeyShared', receiverQueueSize: 3, nAckRedeliverTimeoutMs: 250, deadLetterPolicy: { deadLetterTopic: 'persistent://t/ns/sagas-DLQ', maxRedeliverCount: 4 } },
-      { topic: 'persistent://t/ns/b', subscription: 'sagas', subscriptionType: 'KeyShared', receiverQueueSize: 3, nAckRedeliverTimeoutMs: 250, deadLetterPolicy: { deadLetterTopic: 'persistent://t/ns/sagas-DLQ', maxRedeliverCount: 4 } },
-      { topic: 'persistent://t/ns/c', subscription: 'other', subscriptionType: 'KeyShared', receiverQueueSize: 3, nAckRedeliverTimeoutMs: 250, deadLetterPolicy: { deadLetterTopic: 'persistent://x/y/dead', maxRedeliverCount: 1 } },
+      { topic: 'persistent://t/ns/a', subscription: 'sagas', subscriptionType: 'KeyShared', receiverQueueSize: 3, nAckRedeliverTimeoutMs: 250, deadLetterPolicy: { deadLetterTopic: 'persistent://t/ns/sagas-DLQ', maxRedeliverCount: 4 }, keySharedPolicy: { keyShareMode: 'AutoSplit', allowOutOfOrderDelivery: false }, batchIndexAckEnabled: true },
+      { topic: 'persistent://t/ns/b', subscription: 'sagas', subscriptionType: 'KeyShared', receiverQueueSize: 3, nAckRedeliverTimeoutMs: 250, deadLetterPolicy: { deadLetterTopic: 'persistent://t/ns/sagas-DLQ', maxRedeliverCount: 4 }, keySharedPolicy: { keyShareMode: 'AutoSplit', allowOutOfOrderDelivery: false }, batchIndexAckEnabled: true },
+      { topic: 'persistent://t/ns/c', subscription: 'other', subscriptionType: 'KeyShared', receiverQueueSize: 3, nAckRedeliverTimeoutMs: 250, deadLetterPolicy: { deadLetterTopic: 'persistent://x/y/dead', maxRedeliverCount: 1 }, keySharedPolicy: { keyShareMode: 'AutoSplit', allowOutOfOrderDelivery: false }, batchIndexAckEnabled: true },
     ]);
   });
 
@@ -504,7 +504,7 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     expect(broker.consumer('ok').closed).to.equal(true);
   });
 
-  it('should publish through one producer per topic, keyed, unbatched, with the send timeout', async () => {
+  it('should publish through one producer per topic, keyed, batched by key and compressed, with the send timeout', async () => {
     await Promise.all([
       transport.publish('comando', { key: 'saga-1', payload: 'uno' }),
       transport.publish('comando', { key: 'saga-2', payload: 'dos' }),
@@ -512,8 +512,8 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     ]);
     expect(broker.producerCreations).to.equal(2);
     expect(broker.producers.map((p) => p.config)).to.have.deep.members([
-      { topic: 'persistent://t/ns/comando', batchingEnabled: false, sendTimeoutMs: 2_000 },
-      { topic: 'persistent://t/ns/otro', batchingEnabled: false, sendTimeoutMs: 2_000 },
+      { topic: 'persistent://t/ns/comando', batchingEnabled: true, batchingType: 'KeyBasedBatching', batchingMaxPublishDelayMs: 1, batchingMaxMessages: 1000, compressionType: 'LZ4', sendTimeoutMs: 2_000 },
+      { topic: 'persistent://t/ns/otro', batchingEnabled: true, batchingType: 'KeyBasedBatching', batchingMaxPublishDelayMs: 1, batchingMaxMessages: 1000, compressionType: 'LZ4', sendTimeoutMs: 2_000 },
     ]);
     const comando = broker.producers.find((p) => p.config.topic.endsWith('/comando'))!;
     expect(comando.sent.map((m) => ({ key: m.partitionKey, payload: m.data.toString('utf8') }))).to.deep.equal([
