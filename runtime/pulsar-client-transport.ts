@@ -147,11 +147,20 @@ const REJECTED = /MessageTooBig|InvalidMessage|ChecksumError|IncompatibleSchema/
 /** libpulsar results that blame the credentials. */
 const REFUSED = /AuthenticationError|AuthorizationError|NotAuthorized/i;
 
-/** A failure of the client as a typed error: the message's fault, the credentials', or for now. */
-function classify(detail: string, error: unknown): Error {
+/** What the client logs when the broker refuses its credentials (an HTTP lookup answered 401 or 403). */
+const REFUSED_IN_LOG = /\b(401|403)\b|Unauthorized|Forbidden|AuthenticationError|AuthorizationError/i;
+
+/**
+ * A failure of the client as a typed error: the message's fault, the credentials', or for
+ * now. Over an HTTP lookup URL the client reports a refused token only as `ConnectError`
+ * and logs the 401: `refusal` is what it logged just before, when it did.
+ */
+function classify(detail: string, error: unknown, refusal: string | null = null, hasToken = false): Error {
   const reason = messageOf(error);
+  const advice = hasToken ? 'check PULSAR_TOKEN (a token the broker accepts, of a role allowed on this namespace)' : 'the broker requires a token: set PULSAR_TOKEN';
   if (REJECTED.test(reason)) return new MessageRejectedError(`${detail}: ${reason}`, { cause: error });
-  if (REFUSED.test(reason)) return new BrokerAuthError(`${detail}: ${reason} (check PULSAR_TOKEN)`, { cause: error });
+  if (REFUSED.test(reason)) return new BrokerAuthError(`${detail}: ${reason}; ${advice}`, { cause: error });
+  if (refusal && /ConnectError|Lookup/i.test(reason)) return new BrokerAuthError(`${detail}: ${reason}: the broker refused the credentials (${refusal}); ${advice}`, { cause: error });
   return new UnavailableError(`${detail}: ${reason}`, { cause: error });
 }
 
@@ -302,6 +311,7 @@ export class PulsarClientTransport implements Transport {
   private constructor(
     private readonly client: PulsarClient,
     private readonly settings: Settings,
+    private readonly refusals: { at: number; detail: string },
   ) {}
 
   /**
@@ -323,14 +333,28 @@ export class PulsarClientTransport implements Transport {
     const settings: Settings = pulsarSettings(options);
     if (!Number.isInteger(settings.maxInFlight) || settings.maxInFlight < 1) throw new Error(`maxInFlight must be a positive integer, got ${settings.maxInFlight}`);
     const log = settings.log;
+    const refusals = { at: 0, detail: '' };
     const client = new pulsar.Client({
       serviceUrl: settings.url,
       ...(settings.token ? { authentication: new pulsar.AuthenticationToken({ token: settings.token }) } : {}),
       operationTimeoutSeconds: Math.max(1, Math.ceil((settings.sendTimeoutMs * 3) / 1000)),
       logLevel: LOG_WARN,
-      ...(log ? { log: (level: PulsarLogLevel, file: string, line: number, message: string) => log(`pulsar-client: ${message}`, { level, file, line }) } : {}),
+      log: (level: PulsarLogLevel, file: string, line: number, message: string) => {
+        const refused = REFUSED_IN_LOG.exec(message);
+        if (refused) Object.assign(refusals, { at: Date.now(), detail: refused[1] ? `HTTP ${refused[1]}` : refused[0] });
+        log?.(`pulsar-client: ${message}`, { level, file, line });
+      },
     });
-    return new PulsarClientTransport(client, settings);
+    return new PulsarClientTransport(client, settings, refusals);
+  }
+
+  /** The credentials refusal the client logged in the last 30 s, if any. */
+  private refusal(): string | null {
+    return Date.now() - this.refusals.at < 30_000 ? this.refusals.detail : null;
+  }
+
+  private classify(detail: string, error: unknown): Error {
+    return classify(detail, error, this.refusal(), !!this.settings.token);
   }
 
   /** `persistent://tenant/namespace/topic` for a short topic name. */
@@ -346,7 +370,7 @@ export class PulsarClientTransport implements Transport {
     try {
       producer = await pending;
     } catch (error) {
-      throw this.unavailable(part, classify(`no Pulsar producer for ${this.fullName(topic)}`, error));
+      throw this.unavailable(part, this.classify(`no Pulsar producer for ${this.fullName(topic)}`, error));
     }
     try {
       await producer.send({ data: Buffer.from(message.payload, 'utf8'), ...(message.key ? { partitionKey: message.key } : {}) });
@@ -354,7 +378,7 @@ export class PulsarClientTransport implements Transport {
       const reason = messageOf(error);
       // A producer the client closed for good is replaced on the next publish.
       if (/AlreadyClosed|ProducerFenced/i.test(reason) && this.producers.get(topic) === pending) this.producers.delete(topic);
-      throw this.unavailable(part, classify(`Pulsar did not take the message for ${this.fullName(topic)}`, error));
+      throw this.unavailable(part, this.classify(`Pulsar did not take the message for ${this.fullName(topic)}`, error));
     }
     this.availability.up(part);
   }
@@ -395,7 +419,7 @@ export class PulsarClientTransport implements Transport {
     if (failed || this.closing) {
       await Promise.allSettled(created.map((consumer) => consumer.close()));
       if (!failed) throw new UnavailableError('transport is closed');
-      const error = classify(`cannot subscribe ${options.subscription} to ${options.topics.join(', ')}`, failed.reason);
+      const error = this.classify(`cannot subscribe ${options.subscription} to ${options.topics.join(', ')}`, failed.reason);
       throw error instanceof MessageRejectedError ? new UnavailableError(error.message, { cause: failed.reason }) : error;
     }
     const loops = created.map((consumer, i) => new ConsumerLoop(consumer, options.topics[i], options.handler, this.settings, this.availability));

@@ -15,14 +15,16 @@ export const SERVICE_PORTS: Record<ServiceName, { env: string; port: number }> =
   notificaciones: { env: 'NOTIFICACIONES_PORT', port: 3004 },
 };
 
-/** Pulsar drivers `SAGA_PULSAR_DRIVER` can name. */
-export const PULSAR_DRIVERS = ['websocket', 'native'] as const;
+/** Pulsar drivers `SAGA_PULSAR_DRIVER` can name: `auto` is `native` where `pulsar-client` loads, else `websocket`. */
+export const PULSAR_DRIVERS = ['auto', 'websocket', 'native'] as const;
 export type PulsarDriver = (typeof PULSAR_DRIVERS)[number];
 
 export interface PulsarConfig {
   /**
-   * `SAGA_PULSAR_DRIVER`: `websocket` (default; the broker's WebSocket API, tested in CI) or
-   * `native` (the optional `pulsar-client` package, not run against a broker in CI).
+   * `SAGA_PULSAR_DRIVER`: `auto` (default: `native` where the optional `pulsar-client` package
+   * loads, built by `npm run setup:native`; else `websocket`), `native` (the binary protocol
+   * through libpulsar; faster, see the benchmark) or `websocket` (the broker's WebSocket API,
+   * no native library needed). Both run the transport contract and the end-to-end suites in CI.
    */
   driver: PulsarDriver;
   /**
@@ -77,8 +79,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (transport !== 'memory' && transport !== 'pulsar') throw new Error(`SAGA_TRANSPORT must be memory or pulsar, got "${transport}"`);
   const style = env.SAGA_STYLE || 'orchestration';
   if (style !== 'orchestration' && style !== 'choreography') throw new Error(`SAGA_STYLE must be orchestration or choreography, got "${style}"`);
-  const driver = env.SAGA_PULSAR_DRIVER || 'websocket';
-  if (!isPulsarDriver(driver)) throw new Error(`SAGA_PULSAR_DRIVER must be ${PULSAR_DRIVERS.join(' or ')}, got "${driver}"`);
+  const driver = env.SAGA_PULSAR_DRIVER || 'auto';
+  if (!isPulsarDriver(driver)) throw new Error(`SAGA_PULSAR_DRIVER must be ${PULSAR_DRIVERS.join(', ')}, got "${driver}"`);
   return {
     host: env.HOST ?? '127.0.0.1',
     port: int(env, 'PORT', 3000),

@@ -8,9 +8,9 @@ type Log = (message: string, fields?: Record<string, unknown>) => void;
 
 /**
  * The transport `SAGA_TRANSPORT` names, for the drivers that need no loading: `memory`
- * (in-process, the embedded default; only for one process) or `pulsar` with
- * `SAGA_PULSAR_DRIVER=websocket` (the broker's WebSocket API at `PULSAR_URL`). Use
- * {@link openTransport}, which also loads the optional native driver.
+ * (in-process, the embedded default; only for one process) or `pulsar` over the broker's
+ * WebSocket API at `PULSAR_URL` (`SAGA_PULSAR_DRIVER=websocket`; `auto` is the WebSocket
+ * driver here). Use {@link openTransport}, which also loads the native driver.
  *
  * @throws Error for `SAGA_PULSAR_DRIVER=native`, which is loaded asynchronously by `openTransport`.
  * @example
@@ -25,8 +25,9 @@ export function createTransport(config: Config, log?: Log): Transport {
 
 /**
  * The transport `SAGA_TRANSPORT` and `SAGA_PULSAR_DRIVER` name, every driver included:
- * `native` loads the optional `pulsar-client` package (not run against a broker in this
- * project's CI) and rejects with a clear error where it is not installed.
+ * `native` loads the optional `pulsar-client` package (`npm run setup:native` builds it) and
+ * rejects with a clear error where it does not load; `auto` (the default) takes it where it
+ * loads, else the WebSocket driver, and logs which.
  *
  * @example
  * const transport = await openTransport(loadConfig(), log);
@@ -35,5 +36,14 @@ export async function openTransport(config: Config, log?: Log): Promise<Transpor
   if (config.transport === 'memory') return new InMemoryTransport();
   const { driver, ...pulsar } = config.pulsar;
   if (driver === 'native') return PulsarClientTransport.create({ ...pulsar, log });
-  return createTransport(config, log);
+  if (driver === 'auto') {
+    try {
+      const transport = await PulsarClientTransport.create({ ...pulsar, log });
+      log?.('pulsar: native driver (pulsar-client)');
+      return transport;
+    } catch (error) {
+      log?.('pulsar: WebSocket driver (pulsar-client does not load here; npm run setup:native builds it)', { reason: (error as Error).message });
+    }
+  }
+  return new PulsarWebSocketTransport({ ...pulsar, log });
 }

@@ -11,6 +11,7 @@ import type { Delivery } from '../runtime/ports.ts';
 import { PulsarWebSocketTransport } from '../runtime/pulsar-websocket-transport.ts';
 import { AUTH_BROKER, javaMissing, startAuthBroker, stopAuthBroker, type AuthBroker } from './support/auth-broker.ts';
 import { EVENT_DATA } from './support/event-samples.ts';
+import { requireDriver } from './support/pulsar.ts';
 import { rejection, waitFor } from './support/wait.ts';
 import { freePort } from '../tools/cluster/service-cluster.ts';
 
@@ -99,7 +100,7 @@ describe('Pulsar with token authentication (npm run pulsar -- start --auth)', fu
     });
   }
 
-  async function startNotificaciones(tokenValue: string | undefined): Promise<{ child: ChildProcess; url: string; output: string[] }> {
+  async function startNotificaciones(tokenValue: string | undefined, driver: string): Promise<{ child: ChildProcess; url: string; output: string[] }> {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -109,6 +110,7 @@ describe('Pulsar with token authentication (npm run pulsar -- start --auth)', fu
       DATABASE_URL: `sqlite:${path.join(tmp, `notificaciones-${randomUUID().slice(0, 8)}.db`)}`,
       HOST: '127.0.0.1',
       NOTIFICACIONES_PORT: String(port),
+      SAGA_PULSAR_DRIVER: driver,
     };
     delete env.PULSAR_TOKEN;
     if (tokenValue) env.PULSAR_TOKEN = tokenValue;
@@ -120,32 +122,36 @@ describe('Pulsar with token authentication (npm run pulsar -- start --auth)', fu
     return { child, url: `http://127.0.0.1:${port}`, output };
   }
 
-  it('should run a service process with PULSAR_TOKEN: it becomes ready and handles an event published to it', async () => {
-    const { child, url, output } = await startNotificaciones(broker.clientToken);
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`notificaciones exited with ${child.exitCode}:\n${output.join('')}`);
-        return fetch(`${url}/ready`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
-      },
-      'notificaciones to be ready',
-      60_000,
-    );
-    const id = randomUUID();
-    const event = makeEnvelope('ReservaAprobada', { ...EVENT_DATA.ReservaAprobada, id_correlacion: id, id_reserva: `R-${id.slice(0, 8)}` }, 'vuelos.aeroalpes');
-    await transport(broker.clientToken).publish(TOPICS.ReservaAprobada, { key: id, payload: JSON.stringify(event) });
-    let sent: unknown[] = [];
-    await waitFor(async () => {
-      const response = await fetch(`${url}/notificaciones?id_correlacion=${id}`);
-      sent = ((await response.json()) as { notificaciones: unknown[] }).notificaciones;
-      return sent.length === 1;
-    }, 'the notification of the event', 15_000);
-    expect(sent[0]).to.include({ id_correlacion: id, tipo: 'ReservaAprobada' });
-  });
+  for (const driver of ['websocket', 'native'] as const) {
+    it(`should run a service process with PULSAR_TOKEN over the ${driver} driver: it becomes ready and handles an event published to it`, async function () {
+      if (driver === 'native') await requireDriver('native').call(this);
+      const { child, url, output } = await startNotificaciones(broker.clientToken, driver);
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`notificaciones exited with ${child.exitCode}:\n${output.join('')}`);
+          return fetch(`${url}/ready`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false);
+        },
+        'notificaciones to be ready',
+        60_000,
+      );
+      const id = randomUUID();
+      const event = makeEnvelope('ReservaAprobada', { ...EVENT_DATA.ReservaAprobada, id_correlacion: id, id_reserva: `R-${id.slice(0, 8)}` }, 'vuelos.aeroalpes');
+      await transport(broker.clientToken).publish(TOPICS.ReservaAprobada, { key: id, payload: JSON.stringify(event) });
+      let sent: unknown[] = [];
+      await waitFor(async () => {
+        const response = await fetch(`${url}/notificaciones?id_correlacion=${id}`);
+        sent = ((await response.json()) as { notificaciones: unknown[] }).notificaciones;
+        return sent.length === 1;
+      }, 'the notification of the event', 15_000);
+      expect(sent[0]).to.include({ id_correlacion: id, tipo: 'ReservaAprobada' });
+    });
 
-  it('should stop a service process without PULSAR_TOKEN with a clear error instead of retrying forever', async () => {
-    const { child, output } = await startNotificaciones(undefined);
-    const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
-    expect(code, output.join('')).to.equal(1);
-    expect(output.join('')).to.match(/notificaciones cannot start/).and.to.match(/HTTP 401/).and.to.match(/set PULSAR_TOKEN/);
-  });
+    it(`should stop a service process without PULSAR_TOKEN over the ${driver} driver with a clear error instead of retrying forever`, async function () {
+      if (driver === 'native') await requireDriver('native').call(this);
+      const { child, output } = await startNotificaciones(undefined, driver);
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+      expect(code, output.join('')).to.equal(1);
+      expect(output.join('')).to.match(/notificaciones cannot start/).and.to.match(/HTTP 401/).and.to.match(/set PULSAR_TOKEN/);
+    });
+  }
 });

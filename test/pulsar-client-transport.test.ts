@@ -222,21 +222,26 @@ describe('PulsarClientTransport: loading the optional pulsar-client driver', () 
 });
 
 describe('SAGA_PULSAR_DRIVER', () => {
-  it('should default to websocket and accept native', () => {
-    expect(loadConfig({}).pulsar.driver).to.equal('websocket');
-    expect(loadConfig({ SAGA_PULSAR_DRIVER: '' }).pulsar.driver).to.equal('websocket');
+  it('should default to auto and accept websocket and native', () => {
+    expect(loadConfig({}).pulsar.driver).to.equal('auto');
+    expect(loadConfig({ SAGA_PULSAR_DRIVER: '' }).pulsar.driver).to.equal('auto');
     expect(loadConfig({ SAGA_PULSAR_DRIVER: 'websocket' }).pulsar.driver).to.equal('websocket');
     expect(loadConfig({ SAGA_PULSAR_DRIVER: 'native' }).pulsar.driver).to.equal('native');
   });
 
   it('should make loadConfig reject an unknown driver with a clear error', () => {
-    expect(() => loadConfig({ SAGA_PULSAR_DRIVER: 'foo' })).to.throw('SAGA_PULSAR_DRIVER must be websocket or native, got "foo"');
+    expect(() => loadConfig({ SAGA_PULSAR_DRIVER: 'foo' })).to.throw('SAGA_PULSAR_DRIVER must be auto, websocket, native, got "foo"');
   });
 
-  it('should open the WebSocket driver by default and refuse native in the synchronous createTransport', async () => {
-    const transport = await openTransport(loadConfig({ SAGA_TRANSPORT: 'pulsar' }));
-    expect(transport).to.be.instanceOf(PulsarWebSocketTransport);
+  it('should open the native driver by default where pulsar-client loads (the WebSocket one elsewhere), and saying which', async () => {
+    const logged: string[] = [];
+    const transport = await openTransport(loadConfig({ SAGA_TRANSPORT: 'pulsar' }), (message) => logged.push(message));
+    expect(transport).to.be.instanceOf(native.installed ? PulsarClientTransport : PulsarWebSocketTransport);
+    expect(logged.join('\n')).to.contain(native.installed ? 'native driver' : 'WebSocket driver');
     await transport.close();
+    const websocket = await openTransport(loadConfig({ SAGA_TRANSPORT: 'pulsar', SAGA_PULSAR_DRIVER: 'websocket' }));
+    expect(websocket).to.be.instanceOf(PulsarWebSocketTransport);
+    await websocket.close();
     expect(() => createTransport(loadConfig({ SAGA_TRANSPORT: 'pulsar', SAGA_PULSAR_DRIVER: 'native' }))).to.throw(/use openTransport/);
   });
 
