@@ -337,8 +337,27 @@ describe('the choreographed saga machines', () => {
         esperandoConfirmacion: [event('ReservaCreada'), event('ReservaPagada')],
         aprobando: [event('ReservaCreada'), event('ReservaPagada'), event('ReservaGDSConfirmada')],
       };
+      it('should take the payment and GDS events that overtake ReservaCreada as if it had come first', () => {
+        const paid = startVuelos().receive(event('ReservaPagada'));
+        expect(paid.state).to.equal('esperandoConfirmacion');
+        paid.receive(event('ReservaGDSConfirmada'));
+        expect(paid.commands).to.deep.equal(['AprobarReserva']);
+        paid.receive(event('ReservaCreada'));
+        expect(paid.state, 'the late ReservaCreada changes nothing').to.equal('aprobando');
+
+        const confirmed = startVuelos().receive(event('ReservaGDSConfirmada'));
+        expect(confirmed.state).to.equal('aprobando');
+        expect(confirmed.commands).to.deep.equal(['AprobarReserva']);
+
+        for (const failure of [event('PagoFallido'), event('PagoRevertido')]) {
+          const failed = startVuelos().receive(failure);
+          expect(failed.state, failure.type).to.equal('cancelando');
+          expect(failed.commands, failure.type).to.deep.equal(['CancelarReserva']);
+        }
+      });
+
       const cases: { state: string; given: Incoming[]; ignored: Incoming[] }[] = [
-        { state: 'creando', given: TO.creando, ignored: [event('ReservaPagada'), event('PagoRevertido'), event('ReservaAprobada'), compensationDeadline(ID, 'cancelando')] },
+        { state: 'creando', given: TO.creando, ignored: [event('ReservaAprobada'), event('ConfirmacionFallida'), compensationDeadline(ID, 'cancelando')] },
         { state: 'esperandoPago', given: TO.esperandoPago, ignored: [event('ReservaCreada'), event('AprobacionReservaFallida'), stepDeadline(ID, 'creando')] },
         { state: 'esperandoConfirmacion', given: TO.esperandoConfirmacion, ignored: [event('PagoFallido'), event('ReservaAprobada'), event('ConfirmacionFallida')] },
         { state: 'aprobando', given: TO.aprobando, ignored: [event('ReservaGDSConfirmada'), event('PagoFallido'), event('ReservaCancelada')] },

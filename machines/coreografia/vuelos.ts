@@ -72,6 +72,12 @@ export const vuelosReservaMachine = setup({
       on: {
         ReservaCreada: 'esperandoPago',
         CreacionReservaFallida: { target: 'fallida', actions: { type: 'registrarMotivo', params: {} } },
+        // evento-pago and evento-gds may overtake evento-reserva: pagos and gds only act on a
+        // created reservation, so react as if ReservaCreada had come first.
+        ReservaPagada: 'esperandoConfirmacion',
+        ReservaGDSConfirmada: { target: 'aprobando', actions: { type: 'AprobarReserva', params: ({ context }) => base(context) } },
+        PagoFallido: { target: 'cancelando', actions: { type: 'registrarMotivo', params: {} } },
+        PagoRevertido: { target: 'cancelando', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
       },
       after: { plazoPaso: { target: 'cancelando', actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: CrearReserva' } } } },
     },
