@@ -81,6 +81,10 @@ interface Args {
   pollMs: number;
   warmup: number;
   timeoutMs: number;
+  /** Sagas run one at a time after the measured run (the latency of a saga alone), 0 for none. */
+  oneInFlight: number;
+  /** Each service writes a V8 CPU profile (`node --cpu-prof`) into this folder, when given. */
+  cpuProfDir: string | null;
 }
 
 function parse(argv: string[]): Args {
@@ -92,6 +96,8 @@ function parse(argv: string[]): Args {
       'poll-ms': { type: 'string', default: '20' },
       warmup: { type: 'string', default: '20' },
       timeout: { type: 'string', default: '60' },
+      'one-in-flight': { type: 'string', default: '30' },
+      'cpu-prof': { type: 'string' },
       drivers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -127,6 +133,8 @@ function parse(argv: string[]): Args {
     pollMs: int('poll-ms', values['poll-ms']!, 1),
     warmup: int('warmup', values.warmup!, 0),
     timeoutMs: int('timeout', values.timeout!, 1) * 1000,
+    oneInFlight: int('one-in-flight', values['one-in-flight']!, 0),
+    cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null,
   };
 }
 
@@ -162,6 +170,30 @@ async function mysqlQuery(sql: string): Promise<unknown> {
   } finally {
     await connection.end();
   }
+}
+
+/** MariaDB's global statement counters (all clients of the server). */
+async function databaseStatus(): Promise<Record<string, number>> {
+  const rows = (await mysqlQuery(
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_commit', 'Com_begin', 'Com_rollback', 'Innodb_data_fsyncs')",
+  )) as { Variable_name: string; Value: string }[];
+  return Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)]));
+}
+
+/** Messages in per topic of the namespace, from the broker's admin API (`msgInCounter`). */
+async function topicCounters(namespace: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  try {
+    const topics = (await (await fetch(`${PULSAR_URL}/admin/v2/persistent/public/${namespace}`)).json()) as string[];
+    for (const topic of topics) {
+      const name = topic.slice(topic.lastIndexOf('/') + 1);
+      const stats = (await (await fetch(`${PULSAR_URL}/admin/v2/persistent/public/${namespace}/${encodeURIComponent(name)}/stats`)).json()) as { msgInCounter?: number };
+      counts[name] = stats.msgInCounter ?? 0;
+    }
+  } catch (error) {
+    console.warn(`  could not read topic stats: ${(error as Error).message}`);
+  }
+  return counts;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -325,12 +357,6 @@ interface LogEntry {
   payload: unknown;
 }
 
-interface SagaView {
-  status: string;
-  state: string;
-  log: LogEntry[];
-}
-
 interface SagaSample {
   id: string | null;
   /** Date.now() right before the POST was sent. */
@@ -344,7 +370,6 @@ interface SagaSample {
   /** `at` of xstate.init and of the last `state` entry in the saga log. */
   initAt: number | null;
   finalAt: number | null;
-  polls: number;
   hops: [string, number][];
   error?: string;
 }
@@ -390,43 +415,120 @@ function hopsOf(sentAt: number, log: LogEntry[]): [string, number][] {
   return hops;
 }
 
-async function runSaga(cluster: ServiceCluster, args: Args, signal: AbortSignal): Promise<SagaSample> {
-  const sample: SagaSample = { id: null, sentAt: Date.now(), acceptedAt: null, detectedAt: null, status: 'error', state: null, initAt: null, finalAt: null, polls: 0, hops: [] };
+/**
+ * Learns when sagas reach a final state without loading the system it measures: one query
+ * per round (every `pollMs`) reads the rows of every saga in flight, by primary key, straight
+ * from MariaDB; no request reaches the coordinator. The saga logs (for the hop table) are
+ * read once, after the measured run.
+ */
+class FinalStates {
+  private readonly waiting = new Map<string, { resolve: (row: FinalRow) => void; until: number; reject: (error: Error) => void }>();
+  private timer: NodeJS.Timeout | null = null;
+  private connection: mysql.Connection | null = null;
+  /** Queries sent, for the report. */
+  queries = 0;
+
+  constructor(
+    private readonly database: string,
+    private readonly pollMs: number,
+  ) {}
+
+  async open(): Promise<void> {
+    const server = new URL(MYSQL_URL);
+    this.connection = await mysql.createConnection({
+      host: server.hostname,
+      port: Number(server.port || 3306),
+      user: decodeURIComponent(server.username || 'root'),
+      password: decodeURIComponent(server.password),
+      database: this.database,
+    });
+    this.timer = setInterval(() => void this.round(), this.pollMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const [, w] of this.waiting) w.reject(new Error('interrupted'));
+    this.waiting.clear();
+    await this.connection?.end().catch(() => undefined);
+  }
+
+  /** Resolves with the saga's row once it is no longer running, or null after `timeoutMs`. */
+  wait(id: string, timeoutMs: number): Promise<FinalRow | null> {
+    return new Promise((resolve, reject) => this.waiting.set(id, { resolve, reject, until: Date.now() + timeoutMs }));
+  }
+
+  private busy = false;
+  private async round(): Promise<void> {
+    if (this.busy || this.waiting.size === 0 || !this.connection) return;
+    this.busy = true;
+    try {
+      const ids = [...this.waiting.keys()];
+      this.queries++;
+      const [rows] = await this.connection.query(`SELECT id, status, state_value, updated_at FROM saga_instances WHERE saga_type = 'reserva' AND id IN (?)`, [ids]);
+      const seenAt = Date.now();
+      for (const row of rows as { id: string; status: string; state_value: string; updated_at: number | string }[]) {
+        if (row.status === 'running') continue;
+        const w = this.waiting.get(row.id);
+        this.waiting.delete(row.id);
+        w?.resolve({ status: row.status, state: row.state_value, finalAt: Number(row.updated_at), seenAt });
+      }
+      for (const [id, w] of this.waiting) {
+        if (seenAt <= w.until) continue;
+        this.waiting.delete(id);
+        (w.resolve as (row: FinalRow | null) => void)(null);
+      }
+    } catch (error) {
+      console.warn(`  final-state query failed: ${(error as Error).message}`);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The saga logs of `ids`, one query per 200 sagas (after the run). */
+  async logs(ids: string[]): Promise<Map<string, LogEntry[]>> {
+    const byId = new Map<string, LogEntry[]>();
+    for (let i = 0; i < ids.length; i += 200) {
+      const [rows] = await this.connection!.query(`SELECT saga_id, seq, kind, type, at, message_id, payload FROM saga_log WHERE saga_type = 'reserva' AND saga_id IN (?)`, [ids.slice(i, i + 200)]);
+      for (const row of rows as { saga_id: string; seq: number; kind: string; type: string; at: number | string; message_id: string | null; payload: string }[]) {
+        const entries = byId.get(row.saga_id) ?? [];
+        entries.push({ seq: Number(row.seq), kind: row.kind, type: row.type, at: Number(row.at), messageId: row.message_id, payload: JSON.parse(row.payload) });
+        byId.set(row.saga_id, entries);
+      }
+    }
+    return byId;
+  }
+}
+
+interface FinalRow {
+  status: string;
+  state: string;
+  /** `updated_at` of the saga's row: the coordinator's clock when it applied the last event. */
+  finalAt: number;
+  /** When the query that saw it returned. */
+  seenAt: number;
+}
+
+async function runSaga(cluster: ServiceCluster, finals: FinalStates, args: Args, signal: AbortSignal): Promise<SagaSample> {
+  const sample: SagaSample = { id: null, sentAt: Date.now(), acceptedAt: null, detectedAt: null, status: 'error', state: null, initAt: null, finalAt: null, hops: [] };
   try {
-    // No shared AbortSignal on the requests: fetch would add a listener to it per request. Each
-    // request has its own timeout; an interrupted run stops between requests (and the services stop).
+    // No shared AbortSignal on the requests: fetch would add a listener to it per request.
     const response = await fetch(`${cluster.url('vuelos')}/reservas`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: RESERVA, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     const text = await response.text();
     sample.acceptedAt = Date.now();
     if (response.status !== 202) throw new Error(`POST /reservas answered ${response.status}: ${text.slice(0, 200)}`);
     sample.id = (JSON.parse(text) as { id_correlacion: string }).id_correlacion;
-    const until = sample.sentAt + args.timeoutMs;
-    for (;;) {
-      await sleep(args.pollMs);
-      sample.polls++;
-      if (signal.aborted) throw new Error('interrupted');
-      const poll = await fetch(`${cluster.url('coordinator')}/sagas/${sample.id}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }).catch(() => null);
-      if (poll?.status === 200) {
-        const view = (await poll.json()) as SagaView;
-        if (view.status !== 'running') {
-          sample.detectedAt = Date.now();
-          sample.status = view.status;
-          sample.state = view.state;
-          sample.initAt = view.log.find((e) => e.kind === 'event' && e.type === 'xstate.init')?.at ?? null;
-          sample.finalAt = view.log.filter((e) => e.kind === 'state').at(-1)?.at ?? null;
-          sample.hops = hopsOf(sample.sentAt, view.log);
-          return sample;
-        }
-        sample.state = view.state;
-      } else if (poll) {
-        await poll.arrayBuffer(); // 404 until the coordinator has started the saga
-      }
-      if (Date.now() > until) {
-        sample.status = 'timeout';
-        sample.error = `not final after ${args.timeoutMs} ms (state ${sample.state ?? 'not started'})`;
-        return sample;
-      }
+    const row = await finals.wait(sample.id, args.timeoutMs - (Date.now() - sample.sentAt));
+    if (signal.aborted) throw new Error('interrupted');
+    if (!row) {
+      sample.status = 'timeout';
+      sample.error = `not final after ${args.timeoutMs} ms`;
+      return sample;
     }
+    sample.detectedAt = row.seenAt;
+    sample.status = row.status;
+    sample.state = row.state;
+    sample.finalAt = row.finalAt;
+    return sample;
   } catch (error) {
     if (signal.aborted) throw error;
     sample.error = (error as Error).message;
@@ -434,14 +536,25 @@ async function runSaga(cluster: ServiceCluster, args: Args, signal: AbortSignal)
   }
 }
 
+/** Fills in each sample's start time and hops from its saga log, read after the run. */
+async function readHops(finals: FinalStates, samples: SagaSample[]): Promise<void> {
+  const logs = await finals.logs(samples.flatMap((s) => (s.id ? [s.id] : [])));
+  for (const sample of samples) {
+    const log = sample.id ? logs.get(sample.id) : undefined;
+    if (!log) continue;
+    sample.initAt = log.find((e) => e.kind === 'event' && e.type === 'xstate.init')?.at ?? null;
+    sample.hops = hopsOf(sample.sentAt, log);
+  }
+}
+
 /** `count` sagas, at most `concurrency` in flight (from POST until their final state is seen). */
-async function runSagas(cluster: ServiceCluster, count: number, args: Args, signal: AbortSignal, progress?: (done: number) => void): Promise<SagaSample[]> {
+async function runSagas(cluster: ServiceCluster, finals: FinalStates, count: number, args: Args, signal: AbortSignal, progress?: (done: number) => void): Promise<SagaSample[]> {
   const samples: SagaSample[] = [];
   let next = 0;
   const worker = async () => {
     while (next < count && !signal.aborted) {
       next++;
-      samples.push(await runSaga(cluster, args, signal));
+      samples.push(await runSaga(cluster, finals, args, signal));
       progress?.(samples.length);
     }
   };
@@ -543,6 +656,8 @@ interface DriverSummary {
   sagasPerSecond: number;
   p50Ms: number | null;
   p99Ms: number | null;
+  /** p50 latency with one saga in flight. */
+  oneInFlightP50Ms: number | null;
   /** CPU milliseconds per completed saga, per process. */
   cpuMsPerSaga: Record<string, number | null>;
 }
@@ -573,6 +688,7 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
   const databaseUrl = `${MYSQL_URL.replace(/\/+$/, '')}/${dbName}`;
   let namespace: string | null = null;
   let cluster: ServiceCluster | null = null;
+  let finals: FinalStates | null = null;
   const abort = new AbortController();
 
   // Everything this run created is undone here, once: after the run, on an error, on Ctrl-C.
@@ -580,6 +696,7 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
   const cleanup = () =>
     (cleaning ??= (async () => {
       abort.abort();
+      await finals?.close();
       if (cluster) {
         const stopped = cluster.stop().then(() => true);
         const inTime = await Promise.race([stopped, sleep(15_000).then(() => false)]);
@@ -612,13 +729,15 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
     );
     const t0 = Date.now();
     // Orchestration (the coordinator runs the saga), whatever SAGA_STYLE this shell has.
-    cluster = await ServiceCluster.start({ databaseUrl, namespace, env: { SAGA_STYLE: 'orchestration', SAGA_PULSAR_DRIVER: driver } });
+    cluster = await ServiceCluster.start({ databaseUrl, namespace, env: { SAGA_STYLE: 'orchestration', SAGA_PULSAR_DRIVER: driver }, nodeArgs: profiling(args, driver) });
     const startupMs = Date.now() - t0;
     const pids = servicePids();
     console.log(`  ${SERVICE_NAMES.length} services ready in ${(startupMs / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} ${p.pid}`).join(', ')}`);
 
+    finals = new FinalStates(dbName, args.pollMs);
+    await finals.open();
     if (args.warmup > 0) {
-      const warm = await runSagas(cluster, args.warmup, args, abort.signal);
+      const warm = await runSagas(cluster, finals, args.warmup, args, abort.signal);
       const ok = warm.filter((s) => s.status === 'completed').length;
       console.log(`  warm-up: ${ok}/${args.warmup} completed (not reported)`);
       if (ok === 0) throw new Error(`no warm-up saga completed: ${warm.find((s) => s.error)?.error ?? warm[0]?.status}`);
@@ -632,10 +751,11 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
       ...(database ? [{ name: 'mariadbd', pid: database }] : []),
       { name: 'bench (this process)', pid: process.pid },
     ]);
+    const statusBefore = await databaseStatus();
     const outputBefore = new Map(SERVICE_NAMES.map((name) => [name, cluster!.output.get(name)?.length ?? 0]));
     monitor.start();
     let lastShown = 0;
-    const samples = await runSagas(cluster, args.sagas, args, abort.signal, (done) => {
+    const samples = await runSagas(cluster, finals, args.sagas, args, abort.signal, (done) => {
       if (process.stdout.isTTY && (done === args.sagas || Date.now() - lastShown > 500)) {
         lastShown = Date.now();
         process.stdout.write(`\r  ${done}/${args.sagas} sagas final`);
@@ -644,11 +764,18 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
     });
     const processes = monitor.stop();
     const machineBusyPct = monitor.machineBusyPct;
+    const queries = finals.queries;
+    const statusAfter = await databaseStatus();
+    const statements = Object.fromEntries(Object.keys(statusAfter).map((k) => [k, statusAfter[k] - (statusBefore[k] ?? 0)]));
+    const topics = await topicCounters(namespace);
+    // One in flight: the latency of a saga alone on the system.
+    const alone = args.oneInFlight > 0 ? await runSagas(cluster, finals, args.oneInFlight, { ...args, concurrency: 1 }, abort.signal) : [];
+    await readHops(finals, [...samples, ...alone]);
     const serviceOutput = Object.fromEntries(
       SERVICE_NAMES.map((name) => [name, (cluster!.output.get(name) ?? []).slice(outputBefore.get(name)).join('').split('\n').filter((l) => l.trim() !== '')]),
     ) as Record<ServiceName, string[]>;
 
-    return report({ driver, args, samples, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
+    return report({ driver, args, samples, alone, queries, statements, topics, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
   } catch (error) {
     if (!abort.signal.aborted) {
       console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}`);
@@ -667,10 +794,26 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
   }
 }
 
+/** The services' node arguments when `--cpu-prof DIR` is given: each writes its profile on exit. */
+function profiling(args: Args, driver: Driver): string[] {
+  if (!args.cpuProfDir) return [];
+  const dir = path.join(args.cpuProfDir, driver);
+  fs.mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
 function report(run: {
   driver: Driver;
   args: Args;
   samples: SagaSample[];
+  /** Sagas run one at a time after the measured run. */
+  alone: SagaSample[];
+  /** Final-state queries during the measured run. */
+  queries: number;
+  /** MariaDB's statement counters over the measured run (the server's, all clients). */
+  statements: Record<string, number>;
+  /** Messages the broker took in, per topic, over the whole run (warm-up included). */
+  topics: Record<string, number>;
   processes: ProcessReport[];
   machineBusyPct: number | null;
   serviceOutput: Record<ServiceName, string[]>;
@@ -699,8 +842,9 @@ function report(run: {
   const detected = stats(completed.filter((s) => s.detectedAt !== null).map((s) => s.detectedAt! - s.sentAt));
   const accepted = stats(samples.filter((s) => s.acceptedAt !== null).map((s) => s.acceptedAt! - s.sentAt));
   const pollError = stats(final.filter((s) => s.detectedAt !== null).map((s) => s.detectedAt! - s.finalAt!));
-  const polls = stats(completed.map((s) => s.polls));
-  const pollsPerSecond = (samples.reduce((a, s) => a + s.polls, 0) * 1000) / wallDetectedMs;
+  const queriesPerSecond = (run.queries * 1000) / wallDetectedMs;
+  const aloneDone = run.alone.filter((s) => s.status === 'completed' && s.finalAt !== null);
+  const aloneLatency = stats(aloneDone.map((s) => s.finalAt! - s.sentAt));
 
   // Same clock: every process is on this host. Causality checks it anyway.
   const withInit = samples.filter((s) => s.initAt !== null);
@@ -733,19 +877,20 @@ function report(run: {
       ['', 'n', 'min', 'p50', 'p90', 'p99', 'max', 'mean'],
       [
         statsRow('POST sent → final state (saga log `at`)', latency),
-        statsRow(`POST sent → final state seen by polling (every ${args.pollMs} ms)`, detected),
+        statsRow(`POST sent → final state seen (one query every ${args.pollMs} ms)`, detected),
         statsRow('POST sent → 202 read', accepted),
-        statsRow('final state `at` → poll that saw it', pollError),
+        statsRow('final state `at` → query that saw it', pollError),
+        statsRow(`one saga in flight: POST sent → final state (${run.alone.length} sagas after the run)`, aloneLatency),
       ],
     ),
   );
   console.log(
-    `\nThe first row is the figure: the coordinator's Date.now() when it applied the saga's last event (\`at\` of the last
-\`state\` log entry), minus Date.now() here right before the POST; it is taken before that transaction's COMMIT, so the
-saga is durable a few ms later. The polling row adds the poll granularity (${args.pollMs} ms + one GET /sagas/:id;
-${fmt(polls?.mean, 1)} polls per saga on average: ${fmt(pollsPerSecond)} GET /sagas/:id per second on the coordinator, load the figures include). Clock check (all processes on this host, one system
-clock): xstate.init at or after the POST for ${initAfterPost}/${withInit.length}, final \`at\` at or before the poll that saw it for
-${finalBeforeSeen}/${final.length}${clockOk ? '' : '  <-- CLOCKS DISAGREE, latencies not trustworthy'}.`,
+    `\nThe first row is the figure: the coordinator's Date.now() when it applied the saga's last event (\`updated_at\` of
+the saga's row), minus Date.now() here right before the POST; it is taken before that transaction's COMMIT, so the
+saga is durable a few ms later. The "seen" row adds the granularity of learning it: one query every ${args.pollMs} ms reads the
+rows of all sagas in flight by primary key, straight from MariaDB (${fmt(queriesPerSecond)} queries/s, a few rows each; no request reaches
+the coordinator). Clock check (all processes on this host, one system clock): xstate.init at or after the POST for
+${initAfterPost}/${withInit.length}, final \`at\` at or before the query that saw it for ${finalBeforeSeen}/${final.length}${clockOk ? '' : '  <-- CLOCKS DISAGREE, latencies not trustworthy'}.`,
   );
 
   console.log('\n### Where the time goes (per saga, from the saga log and the participants\' timestamps in their replies)\n');
@@ -777,6 +922,20 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
     `\nall of them: ${fmt(total)}% of one core; the whole machine was busy ${fmt(run.machineBusyPct)}% of ${fmt(100 * cpus)}% (${cpus} cores), so other processes took ` +
       `${fmt(run.machineBusyPct === null ? null : Math.max(0, run.machineBusyPct - total))}%. mariadbd's CPU includes other clients of that server, if any.\n` +
       `RSS and CPU are read from /proc (what ps -o rss=,times= show); RSS sampled every 250 ms.`,
+  );
+  const perSaga = (n: number) => fmt(n / Math.max(1, completed.length), 1);
+  console.log(
+    `\nMariaDB statements per completed saga (server counters over the measured run): ${Object.entries(run.statements)
+      .map(([k, v]) => `${k} ${perSaga(v)}`)
+      .join(', ')}`,
+  );
+  const brokerIn = Object.values(run.topics).reduce((a, b) => a + b, 0);
+  const allSagas = args.sagas + args.warmup + run.alone.length;
+  console.log(
+    `Messages the broker took in, per saga (whole run, ${allSagas} sagas): ${fmt(brokerIn / allSagas, 1)} (${Object.entries(run.topics)
+      .filter(([, v]) => v > 0)
+      .map(([k, v]) => `${k} ${fmt(v / allSagas, 1)}`)
+      .join(', ')})`,
   );
   // notificaciones logs one line per e-mail; what matters is failures, retries and negative acks.
   const problems = Object.fromEntries(SERVICE_NAMES.map((name) => [name, serviceOutput[name].filter((l) => PROBLEM.test(l))])) as Record<ServiceName, string[]>;
@@ -814,12 +973,14 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
       detectedMs: detected,
       acceptedMs: accepted,
       pollErrorMs: pollError,
-      pollsPerSaga: polls,
-      pollsPerSecond,
+      finalStateQueriesPerSecond: queriesPerSecond,
+      oneInFlightMs: aloneLatency,
       clockCheck: { initAtOrAfterPost: initAfterPost, withInit: withInit.length, finalAtOrBeforeSeen: finalBeforeSeen, final: final.length, ok: clockOk },
     },
     hops,
     processes,
+    databaseStatementsPerSaga: Object.fromEntries(Object.entries(run.statements).map(([k, v]) => [k, v / Math.max(1, completed.length)])),
+    brokerMessagesInPerSaga: Object.fromEntries(Object.entries(run.topics).map(([k, v]) => [k, v / allSagas])),
     machineBusyPctOfOneCore: run.machineBusyPct,
     serviceOutputLines: Object.fromEntries(SERVICE_NAMES.map((name) => [name, { all: serviceOutput[name].length, problems: problems[name].length }])),
     failures: notCompleted.slice(0, 20).map(({ id, status, state, error }) => ({ id, status, state, error })),
@@ -830,6 +991,7 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
     sagasPerSecond: perSecond,
     p50Ms: latency?.p50 ?? null,
     p99Ms: latency?.p99 ?? null,
+    oneInFlightP50Ms: aloneLatency?.p50 ?? null,
     cpuMsPerSaga: Object.fromEntries(processes.map((p) => [p.name, p.cpuSeconds === null || completed.length === 0 ? null : (1000 * p.cpuSeconds) / completed.length])),
   };
   return { summary, json };

@@ -70,7 +70,18 @@ export async function connect(url: string, options: { poolMax?: number } = {}): 
     dialect: 'mysql',
     logging: false,
     pool: { max: options.poolMax ?? 10, min: 0, acquire: 10_000, idle: 10_000 },
-    dialectOptions: { supportBigNumbers: true, bigNumberStrings: false, connectTimeout: 5_000 },
+    // multipleStatements: a transaction's writes go in one round trip (db/sql.ts StatementBatch);
+    // values are always escaped into the text, never concatenated raw.
+    dialectOptions: { supportBigNumbers: true, bigNumberStrings: false, connectTimeout: 5_000, multipleStatements: true },
+    hooks: {
+      // READ COMMITTED: the runtime checks versions itself (optimistic) and relies on no range
+      // locks; REPEATABLE READ's gap locks on the outbox and deadline indexes only add deadlocks
+      // between processes inserting and marking rows.
+      afterConnect: (connection: unknown) =>
+        new Promise<void>((resolve, reject) =>
+          (connection as { query(sql: string, cb: (error: Error | null) => void): void }).query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', (error) => (error ? reject(error) : resolve())),
+        ),
+    },
   });
   await sequelize.authenticate();
   return sequelize;

@@ -121,9 +121,10 @@ export class SequelizeSagaStore implements SagaStore {
     return rows.map(toLogEntry);
   }
 
-  async pendingOutbox(limit: number): Promise<OutboxMessage[]> {
+  async pendingOutbox(limit: number, sagaTypes?: readonly string[]): Promise<OutboxMessage[]> {
+    const types = sagaTypes ? ` AND saga_type IN (${sagaTypes.map((t) => this.sql.escape(t)).join(', ') || 'NULL'})` : '';
     const rows = await this.sql.select<OutboxRow>(
-      `SELECT seq, ${OUTBOX_COLUMNS.join(', ')} FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ${this.sql.escape(limit)}`,
+      `SELECT seq, ${OUTBOX_COLUMNS.join(', ')} FROM outbox WHERE sent_at IS NULL${types} ORDER BY seq LIMIT ${this.sql.escape(limit)}`,
     );
     return rows.map(toOutboxMessage);
   }

@@ -1,7 +1,6 @@
 import type { Sequelize, Transaction } from 'sequelize';
 import { ConcurrencyError, SagaAlreadyExistsError } from '../runtime/errors.ts';
 import type { DeadLetter, DeadLetterStatus, Deadline, LogEntry, NewOutboxMessage, OutboxMessage, ReadAhead, SagaInstanceRecord, UnitOfWork } from '../runtime/ports.ts';
-import { onUniqueViolation } from './driver-errors.ts';
 import type { SagaInstanceRow } from './models.ts';
 import {
   DEAD_LETTER_COLUMNS,
@@ -16,7 +15,7 @@ import {
   outboxValues,
   toInstanceWithoutSnapshot,
 } from './rows.ts';
-import { Sql, chunks } from './sql.ts';
+import { Sql, chunks, type StatementBatch } from './sql.ts';
 import { TableRows, type TableSpec } from './table-rows.ts';
 
 /** An instance as this transaction sees it. */
@@ -89,24 +88,28 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     this.sql = new Sql(sequelize, transaction);
   }
 
+  /** Reads the instances and processed ids asked for, all in one round trip on MySQL/MariaDB. */
   async prefetch({ instances = [], processed = [] }: ReadAhead): Promise<void> {
     const sql = this.sql;
-    const wanted = unique(instances.map((i) => [i.sagaType, i.id]).filter(([t, id]) => !this.instances.has(key(t, id))));
-    for (const part of chunks(wanted)) {
-      const rows = await sql.select<SagaInstanceRow>(INSTANCE_SELECT + sql.anyOf(['saga_type', 'id'], part));
+    const wanted = chunks(unique(instances.map((i) => [i.sagaType, i.id]).filter(([t, id]) => !this.instances.has(key(t, id)))));
+    const ids = chunks(unique(processed.map((p) => [p.consumer, p.messageId]).filter(([c, m]) => !this.processed.has(key(c, m)))));
+    const results = await sql.selectAll<object>([
+      ...wanted.map((part) => INSTANCE_SELECT + sql.anyOf(['saga_type', 'id'], part)),
+      ...ids.map((part) => `SELECT consumer, message_id FROM processed_messages WHERE ${sql.anyOf(['consumer', 'message_id'], part)}`),
+    ]);
+    wanted.forEach((part, i) => {
+      const rows = results[i] as SagaInstanceRow[];
       for (const row of rows) if (!this.instances.has(key(row.saga_type, row.id))) this.track(row.saga_type, row.id, row);
       if (matchedExactly(part, rows.map((row) => [row.saga_type, row.id]))) for (const [t, id] of part) if (!this.instances.has(key(t, id))) this.track(t, id, undefined);
-    }
-    const ids = unique(processed.map((p) => [p.consumer, p.messageId]).filter(([c, m]) => !this.processed.has(key(c, m))));
-    for (const part of chunks(ids)) {
-      const rows = await sql.select<{ consumer: string; message_id: string }>(
-        `SELECT consumer, message_id FROM processed_messages WHERE ${sql.anyOf(['consumer', 'message_id'], part)}`,
-      );
+    });
+    ids.forEach((part, i) => {
+      const rows = results[wanted.length + i] as { consumer: string; message_id: string }[];
       const found = rows.map((row) => [row.consumer, row.message_id]);
       for (const k of found) this.processed.set(key(...k), true);
       if (matchedExactly(part, found)) for (const [c, m] of part) if (!this.processed.has(key(c, m))) this.processed.set(key(c, m), false);
-    }
+    });
   }
+
 
   async loadInstance(sagaType: string, id: string): Promise<SagaInstanceRecord | null> {
     let tracked = this.instances.get(key(sagaType, id));
@@ -180,7 +183,10 @@ export class SequelizeUnitOfWork implements UnitOfWork {
   }
 
   async takeDeadline(deadline: Deadline): Promise<boolean> {
-    await this.flushDeadlines(); // the DELETE below must see this transaction's deadline changes
+    // The DELETE below must see this transaction's deadline changes.
+    const pending = this.sql.batch();
+    this.flushDeadlines(pending);
+    await pending.run();
     const where = this.sql.match(['saga_type', 'saga_id', 'timer_id', 'due_at'], [deadline.sagaType, deadline.sagaId, deadline.timerId, deadline.dueAt]);
     return (await this.sql.change(`DELETE FROM deadlines WHERE ${where}`)) === 1;
   }
@@ -223,23 +229,20 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     return rows;
   }
 
-  /** Writes what the unit of work holds back; the store calls it right before COMMIT. */
+  /**
+   * Writes what the unit of work holds back; the store calls it right before COMMIT. The
+   * writes go as one batch (one round trip on MySQL/MariaDB, see `StatementBatch`).
+   */
   async flush(): Promise<void> {
-    await this.flushInstances();
-    for (const rows of this.tables.values()) await rows.flush();
-    const sql = this.sql;
-    const processed = this.newProcessed.splice(0);
-    await onUniqueViolation(
-      () => sql.insert('processed_messages', ['consumer', 'message_id', 'processed_at'], processed),
-      () => new ConcurrencyError('a message of this batch was processed concurrently'),
-    );
-    const log = this.log.splice(0);
-    await onUniqueViolation(
-      () => sql.insert('saga_log', LOG_COLUMNS, log.map(logValues)),
-      () => new ConcurrencyError('saga log sequence taken by a concurrent handler'),
-    );
-    await sql.insert('outbox', OUTBOX_COLUMNS, this.outbox.splice(0).map(outboxValues));
-    await this.flushDeadlines();
+    const batch = this.sql.batch();
+    this.flushInstances(batch);
+    for (const rows of this.tables.values()) rows.queue(batch);
+    const duplicate = (what: string) => () => new ConcurrencyError(what);
+    batch.insert('processed_messages', ['consumer', 'message_id', 'processed_at'], this.newProcessed.splice(0), { onDuplicate: duplicate('a message of this batch was processed concurrently') });
+    batch.insert('saga_log', LOG_COLUMNS, this.log.splice(0).map(logValues), { onDuplicate: duplicate('saga log sequence taken by a concurrent handler') });
+    batch.insert('outbox', OUTBOX_COLUMNS, this.outbox.splice(0).map(outboxValues));
+    this.flushDeadlines(batch);
+    await batch.run();
   }
 
   private track(sagaType: string, id: string, row: SagaInstanceRow | undefined): Tracked {
@@ -249,22 +252,21 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     return tracked;
   }
 
-  private async flushInstances(): Promise<void> {
+  private flushInstances(batch: StatementBatch): void {
     const changed = [...this.instances.values()].filter((t) => t.write !== null);
     const inserts = changed.filter((t) => t.write === 'insert');
     const updates = changed.filter((t) => t.write === 'update');
-    await onUniqueViolation(
-      () => this.sql.insert('saga_instances', INSTANCE_COLUMNS, inserts.map((t) => instanceValues(t.record!, t.json))),
+    batch.insert('saga_instances', INSTANCE_COLUMNS, inserts.map((t) => instanceValues(t.record!, t.json)), {
       // Created by another transaction since this one looked: which one is known only when alone.
-      () => (inserts.length === 1 ? new SagaAlreadyExistsError(inserts[0].record!.sagaType, inserts[0].record!.id) : new ConcurrencyError('a saga of this batch was created concurrently')),
-    );
+      onDuplicate: () => (inserts.length === 1 ? new SagaAlreadyExistsError(inserts[0].record!.sagaType, inserts[0].record!.id) : new ConcurrencyError('a saga of this batch was created concurrently')),
+    });
     const byType = new Map<string, Tracked[]>();
     for (const t of updates) {
       const same = byType.get(t.record!.sagaType);
       if (same) same.push(t);
       else byType.set(t.record!.sagaType, [t]);
     }
-    for (const [sagaType, all] of byType) for (const part of chunks(all, (t) => t.json.length)) await this.updateInstances(sagaType, part);
+    for (const [sagaType, all] of byType) for (const part of chunks(all, (t) => t.json.length)) this.updateInstances(batch, sagaType, part);
     for (const tracked of changed) {
       tracked.stored = tracked.record!.rowVersion;
       tracked.write = null;
@@ -276,7 +278,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
    * check per row (`row_version = CASE id ...`). Fewer rows changed than asked means one of
    * them changed since this transaction read it: the whole transaction is retried.
    */
-  private async updateInstances(sagaType: string, part: Tracked[]): Promise<void> {
+  private updateInstances(batch: StatementBatch, sagaType: string, part: Tracked[]): void {
     const sql = this.sql;
     const records = part.map((t) => t.record!);
     const byId = (value: (r: SagaInstanceRecord, i: number) => unknown) =>
@@ -290,11 +292,11 @@ export class SequelizeUnitOfWork implements UnitOfWork {
       `updated_at = ${byId((r) => r.updatedAt)}`,
     ];
     const where = `(${sql.anyOf(['saga_type', 'id'], records.map((r) => [sagaType, r.id]))}) AND row_version = ${byId((_, i) => part[i].stored)}`;
-    const count = await sql.change(`UPDATE saga_instances SET ${set.join(', ')} WHERE ${where}`);
-    if (count !== part.length) {
+    batch.change(`UPDATE saga_instances SET ${set.join(', ')} WHERE ${where}`, (count) => {
+      if (count === part.length) return;
       const which = records.length === 1 ? `saga ${sagaType}/${records[0].id} changed since version ${part[0].stored}` : `${part.length - count} of ${part.length} sagas changed since read`;
       throw new ConcurrencyError(which);
-    }
+    });
   }
 
   private deadlineChanges(sagaType: string, sagaId: string): DeadlineChanges {
@@ -304,16 +306,16 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     return changes;
   }
 
-  private async flushDeadlines(): Promise<void> {
+  private flushDeadlines(batch: StatementBatch): void {
     const sql = this.sql;
     const changes = [...this.deadlines.values()];
     this.deadlines.clear();
     const cleared = changes.filter((c) => c.clear).map((c) => [c.sagaType, c.sagaId]);
     const cancelled = changes.flatMap((c) => [...c.timers].filter(([, d]) => d === null).map(([timerId]) => [c.sagaType, c.sagaId, timerId]));
-    for (const part of chunks(cleared)) await sql.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id'], part)}`);
-    for (const part of chunks(cancelled)) await sql.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id', 'timer_id'], part)}`);
+    for (const part of chunks(cleared)) batch.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id'], part)}`);
+    for (const part of chunks(cancelled)) batch.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id', 'timer_id'], part)}`);
     const due = changes.flatMap((c) => [...c.timers.values()].filter((d): d is Deadline => d !== null));
-    await sql.insert('deadlines', DEADLINE_COLUMNS, due.map(deadlineValues), { upsert: { key: ['saga_type', 'saga_id', 'timer_id'], columns: ['due_at', 'event', 'after_message', 'delay_ms'] } });
+    batch.insert('deadlines', DEADLINE_COLUMNS, due.map(deadlineValues), { upsert: { key: ['saga_type', 'saga_id', 'timer_id'], columns: ['due_at', 'event', 'after_message', 'delay_ms'] } });
   }
 }
 

@@ -1,5 +1,6 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import { translate } from './driver-errors.ts';
+import { ConcurrencyError } from '../runtime/errors.ts';
+import { isUniqueViolation, translate } from './driver-errors.ts';
 
 /** Most rows in one INSERT, and most keys in one `anyOf` (SQLite parses an OR chain as a tree ~1000 deep at most). */
 const MAX_ROWS = 200;
@@ -57,24 +58,69 @@ export class Sql {
 
   /** Inserts `rows` (values in the order of `columns`) in as few statements as the size limits allow, in order. */
   async insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], options: InsertOptions = {}): Promise<void> {
+    for (const sql of this.insertStatements(table, columns, rows, options)) {
+      await typed(this.sequelize.query(sql, { type: QueryTypes.INSERT, transaction: this.transaction }));
+    }
+  }
+
+  /** Runs one INSERT statement. */
+  async insert0(sql: string): Promise<void> {
+    await typed(this.sequelize.query(sql, { type: QueryTypes.INSERT, transaction: this.transaction }));
+  }
+
+  /** The INSERT statements of `insert`, not run. */
+  insertStatements(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], options: InsertOptions = {}): string[] {
     const head = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
     const tail = options.upsert ? this.upsertClause(options.upsert.key, options.upsert.columns) : '';
+    const statements: string[] = [];
     let values: string[] = [];
     let size = 0;
-    const flush = async () => {
-      if (values.length === 0) return;
-      const sql = head + values.join(', ') + tail;
-      values = [];
-      size = 0;
-      await typed(this.sequelize.query(sql, { type: QueryTypes.INSERT, transaction: this.transaction }));
-    };
     for (const row of rows) {
       const tuple = `(${row.map((v) => this.escape(v)).join(', ')})`;
-      if (values.length >= MAX_ROWS || (size > 0 && size + tuple.length > MAX_SQL)) await flush();
+      if (values.length >= MAX_ROWS || (size > 0 && size + tuple.length > MAX_SQL)) {
+        statements.push(head + values.join(', ') + tail);
+        values = [];
+        size = 0;
+      }
       values.push(tuple);
       size += tuple.length;
     }
-    await flush();
+    if (values.length > 0) statements.push(head + values.join(', ') + tail);
+    return statements;
+  }
+
+  /**
+   * Statements to run together, in order: on MySQL/MariaDB in one round trip (one
+   * multi-statement query on the transaction's connection), on SQLite one after the other.
+   */
+  batch(): StatementBatch {
+    return new StatementBatch(this);
+  }
+
+  /**
+   * Runs several SELECTs; resolves with the rows of each, in order. On MySQL/MariaDB they go
+   * in one round trip on the transaction's connection.
+   */
+  async selectAll<T extends object>(statements: readonly string[]): Promise<T[][]> {
+    if (statements.length === 0) return [];
+    if (!this.raw() || statements.length === 1) return Promise.all(statements.map((q) => this.select<T>(q)));
+    const results = (await this.rawQuery(statements.join(';\n'))) as T[][];
+    return results;
+  }
+
+  /** Sends `text` (one or more statements) on the transaction's own connection; resolves with the driver's results. */
+  rawQuery(text: string): Promise<unknown> {
+    const connection = this.raw()!;
+    return new Promise((resolve, reject) => {
+      connection.query(text, (error, results) => (error ? reject(translate(error)) : resolve(results)));
+    });
+  }
+
+  /** The transaction's mysql2 connection when statements may be sent together (MySQL in a transaction). */
+  raw(): RawConnection | null {
+    if (!this.mysql || !this.transaction) return null;
+    const connection = (this.transaction as unknown as { connection?: RawConnection }).connection;
+    return connection && typeof connection.query === 'function' && connection.config?.multipleStatements ? connection : null;
   }
 
   /** `(a = 1 AND b = 2)`: the row whose `columns` hold `values`. */
@@ -105,6 +151,88 @@ export class Sql {
     if (this.mysql) return ` ON DUPLICATE KEY UPDATE ${columns.map((c) => `${c} = VALUES(${c})`).join(', ')}`;
     return ` ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`;
   }
+}
+
+/** The part of a mysql2 (callback API) connection that `rawQuery` uses. */
+interface RawConnection {
+  query(sql: string, callback: (error: Error | null, results: unknown) => void): unknown;
+  config?: { multipleStatements?: boolean };
+}
+
+interface Queued {
+  sql: string;
+  /** Called with the rows the statement changed (matched, for an UPDATE whose values differ). */
+  check?: (rows: number) => void;
+  /** What a unique violation of this statement means (SQLite, or MySQL when the statement runs alone). */
+  onDuplicate?: () => Error;
+}
+
+/**
+ * Writes gathered and sent together: the writes a unit of work holds back, at commit. On
+ * MySQL/MariaDB the whole batch is one multi-statement query, so a transaction's writes
+ * cost one round trip whatever their number; the server stops at the first statement that
+ * fails. A unique violation there is a `ConcurrencyError` (which statement hit it is not
+ * known): the transaction is retried and its reads then see the row that got in first.
+ *
+ * @example
+ * const batch = sql.batch();
+ * batch.insert('saga_log', LOG_COLUMNS, rows);
+ * batch.change('UPDATE saga_instances SET ... WHERE ... AND row_version = 3', (n) => { if (n !== 1) throw new ConcurrencyError('...'); });
+ * await batch.run();
+ */
+export class StatementBatch {
+  private readonly queued: Queued[] = [];
+
+  constructor(private readonly sql: Sql) {}
+
+  get size(): number {
+    return this.queued.length;
+  }
+
+  insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], options: InsertOptions & { onDuplicate?: () => Error } = {}): this {
+    for (const sql of this.sql.insertStatements(table, columns, rows, options)) this.queued.push({ sql, onDuplicate: options.onDuplicate });
+    return this;
+  }
+
+  /** An UPDATE or DELETE; `check` sees how many rows it changed. */
+  change(sql: string, check?: (rows: number) => void): this {
+    this.queued.push({ sql, check });
+    return this;
+  }
+
+  async run(): Promise<void> {
+    const queued = this.queued.splice(0);
+    if (queued.length === 0) return;
+    if (!this.sql.raw() || queued.length === 1) {
+      for (const q of queued) {
+        try {
+          const rows = /^\s*insert/i.test(q.sql) ? (await this.sql.insert0(q.sql), 0) : await this.sql.change(q.sql);
+          q.check?.(rows);
+        } catch (error) {
+          if (q.onDuplicate && (isUniqueViolation(error) || isDuplicateEntry(error))) throw q.onDuplicate();
+          throw error;
+        }
+      }
+      return;
+    }
+    let results: unknown;
+    try {
+      results = await this.sql.rawQuery(queued.map((q) => q.sql).join(';\n'));
+    } catch (error) {
+      if (isDuplicateEntry(error)) throw new ConcurrencyError(`a row this transaction writes was written concurrently: ${(error as Error).message}`, { cause: error });
+      throw error;
+    }
+    const headers = Array.isArray(results) ? results : [results];
+    queued.forEach((q, i) => q.check?.(Number((headers[i] as { affectedRows?: number })?.affectedRows ?? 0)));
+  }
+}
+
+function isDuplicateEntry(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown; parent?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+    if (e.code === 'ER_DUP_ENTRY') return true;
+    e = (e.cause ?? e.parent) as typeof e;
+  }
+  return false;
 }
 
 /** A query whose driver errors are the runtime's typed errors (unavailable, conflict, refused data). */

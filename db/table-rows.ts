@@ -1,6 +1,5 @@
 import { ConcurrencyError } from '../runtime/errors.ts';
-import { onUniqueViolation } from './driver-errors.ts';
-import { chunks, type Sql } from './sql.ts';
+import { chunks, type Sql, type StatementBatch } from './sql.ts';
 
 /** A table whose rows are read and written whole, by a one-column primary key. */
 export interface TableSpec<R extends object> {
@@ -67,17 +66,22 @@ export class TableRows<R extends object> {
     return row;
   }
 
+  /** Writes the rows changed since the last flush. */
   async flush(): Promise<void> {
-    const { sql, spec } = this;
+    const batch = this.sql.batch();
+    this.queue(batch);
+    await batch.run();
+  }
+
+  /** Queues the writes of the rows changed since the last flush or queue onto `batch` (sent with the transaction's other writes). */
+  queue(batch: StatementBatch): void {
+    const { spec } = this;
     const dirty = [...this.entries.values()].filter((e) => e.dirty);
     const values = (entries: Entry<R>[]) => entries.map((e) => spec.columns.map((c) => e.row![c]));
     // New rows as a plain INSERT: a row inserted concurrently is an error (and a retry), never overwritten.
-    await onUniqueViolation(
-      () => sql.insert(spec.name, spec.columns, values(dirty.filter((e) => !e.stored))),
-      () => new ConcurrencyError(`a row of ${spec.name} was inserted concurrently`),
-    );
+    batch.insert(spec.name, spec.columns, values(dirty.filter((e) => !e.stored)), { onDuplicate: () => new ConcurrencyError(`a row of ${spec.name} was inserted concurrently`) });
     const changed = spec.columns.filter((c) => c !== spec.key);
-    await sql.insert(spec.name, spec.columns, values(dirty.filter((e) => e.stored)), { upsert: { key: [spec.key], columns: changed } });
+    batch.insert(spec.name, spec.columns, values(dirty.filter((e) => e.stored)), { upsert: { key: [spec.key], columns: changed } });
     for (const e of dirty) Object.assign(e, { stored: true, dirty: false });
   }
 

@@ -11,6 +11,13 @@ export interface OutboxRelayOptions {
   maxBackoffMs?: number;
   /** Attempts of one row that fails in a way nobody classified, before it is dead-lettered (default 5). */
   maxRowAttempts?: number;
+  /**
+   * The rows this relay publishes: those whose `sagaType` (the writer: a saga type or a
+   * participant's name) is listed, read at each round. Omitted: every row (one process owns
+   * the database). Processes sharing a database each publish their own rows, so no row goes
+   * out once per process.
+   */
+  sagaTypes?: () => readonly string[];
   /** Told when the broker refuses connections and when a publish works again. */
   health?: Health;
   clock?: () => number;
@@ -106,7 +113,7 @@ export class OutboxRelay {
     const until = this.clock() + timeoutMs;
     for (;;) {
       await this.flush();
-      const left = (await this.store.pendingOutbox(1).catch(() => [{}])).length;
+      const left = (await this.store.pendingOutbox(1, this.options.sagaTypes?.()).catch(() => [{}])).length;
       if (left === 0 || this.clock() >= until || this.failures > 0) return left;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -124,7 +131,7 @@ export class OutboxRelay {
     let published = 0;
     try {
       for (;;) {
-        const rows = await this.store.pendingOutbox(this.batchSize);
+        const rows = await this.store.pendingOutbox(this.batchSize, this.options.sagaTypes?.());
         if (rows.length === 0) break;
         const { sent, held } = await this.publishRows(rows);
         published += sent;

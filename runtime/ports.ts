@@ -203,7 +203,11 @@ export interface SagaStore {
    */
   listInstances(query?: InstanceQuery): Promise<SagaInstanceSummary[]>;
   readLog(sagaType: string, id: string): Promise<LogEntry[]>;
-  pendingOutbox(limit: number): Promise<OutboxMessage[]>;
+  /**
+   * Unsent outbox rows, oldest first; only those written by `sagaTypes` (the `sagaType` of
+   * {@link NewOutboxMessage}) when given, so each process publishes what it wrote itself.
+   */
+  pendingOutbox(limit: number, sagaTypes?: readonly string[]): Promise<OutboxMessage[]>;
   /** `UnitOfWork.markSent` in a transaction of its own. */
   markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void>;
   /** Armed deadlines due at `now`, earliest first; only of `sagaTypes` when given. */

@@ -15,6 +15,8 @@ export interface InfrastructureOptions {
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
   relayPollMs?: number;
+  /** The outbox rows this process publishes, by writer (see `OutboxRelayOptions.sagaTypes`); omitted: all. */
+  publishes?: () => readonly string[];
   /** False: a process that only inspects the database (the CLI) and runs no retention. */
   listen?: boolean;
   /** Retention settings over the configuration's (e.g. a short `firstRunMs` in tests); false: no retention. */
@@ -55,7 +57,7 @@ export async function openInfrastructure(config: Config, options: Infrastructure
   }
   const store = new SequelizeSagaStore(sequelize);
   const health = new Health({ clock: options.clock, log: options.log });
-  const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs, health });
+  const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs, health, sagaTypes: options.publishes });
   const unwatch = transport.watch?.((state) => (state.available ? health.up('broker') : health.down('broker', state.reason ?? 'disconnected')));
   // Publish what waited for the outage as soon as it ends.
   const stopKicking = health.onChange(() => health.available && relay.kick());

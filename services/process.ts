@@ -50,15 +50,15 @@ export interface ServiceProcess {
  * http.createServer(service.app.callback()).listen(config.ports.pagos);
  */
 export async function startService(name: ServiceName, config: Config, options: InfrastructureOptions = {}): Promise<ServiceProcess> {
-  const infra = await openInfrastructure(config, options);
+  /** The consumers and saga types of this process: whose dead letters it works, whose outbox rows it publishes. */
+  const consumers: string[] = [];
+  const infra = await openInfrastructure(config, { ...options, publishes: () => consumers });
   const { store, relay, transport, health } = infra;
   const router = new Router();
   healthRoutes(router, infra);
   const stops: (() => Promise<void>)[] = [];
   const deps = { store, relay, health, testMode: config.testEndpoints, clock: options.clock, log: options.log };
   const plazos = plazosOf(config);
-  /** The consumers and saga types whose dead letters this process works. */
-  const consumers: string[] = [];
   // Of the shutdown bound: most for the messages in flight, then the outbox.
   const drainMs = Math.round(config.shutdownTimeoutMs * 0.6);
   // The coordinator serves the relay to Stately's inspector; the other services connect to it.

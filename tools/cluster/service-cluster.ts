@@ -82,6 +82,8 @@ export interface ServiceClusterOptions {
    * `output` (long runs). Without it `output` keeps everything.
    */
   logDir?: string;
+  /** Extra arguments of every service's `node` (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+  nodeArgs?: readonly string[];
 }
 
 /**
@@ -105,6 +107,7 @@ export class ServiceCluster {
     private readonly env: NodeJS.ProcessEnv,
     private readonly ports: Record<ServiceName, number>,
     private readonly logDir: string | undefined,
+    private readonly nodeArgs: readonly string[] = [],
   ) {}
 
   static async start(options: ServiceClusterOptions): Promise<ServiceCluster> {
@@ -124,7 +127,7 @@ export class ServiceCluster {
       ...options.env,
     };
     if (options.logDir) fs.mkdirSync(options.logDir, { recursive: true });
-    const cluster = new ServiceCluster(env, ports, options.logDir);
+    const cluster = new ServiceCluster(env, ports, options.logDir, options.nodeArgs);
     // Migrations take a lock, but one process creating the schema first keeps start-up quiet.
     const names = options.names ?? SERVICE_NAMES;
     try {
@@ -149,7 +152,7 @@ export class ServiceCluster {
 
   /** Starts (or restarts) one service and waits until it answers `/ready`. */
   async startService(name: ServiceName, timeoutMs = 60_000): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/service-main.ts', name], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'services/service-main.ts', name], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.set(name, child);
     const lines = this.output.get(name) ?? [];
     this.output.set(name, lines);
