@@ -153,14 +153,19 @@ function procStat(pid: number): ProcStat | null {
   }
 }
 
-/** The pid and its descendants alive now. */
-function processTree(root: number): number[] {
+/** Parent → children of every process alive now: one pass over /proc. */
+function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = procStat(Number(entry));
     if (stat) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), Number(entry)]);
   }
+  return children;
+}
+
+/** The pid and its descendants. */
+function processTree(root: number, children: Map<number, number[]>): number[] {
   const tree = [root];
   for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
   return tree;
@@ -211,9 +216,9 @@ interface Watched {
   tree: boolean;
 }
 
-function cpuOf(w: Watched): number {
-  const pids = w.tree ? processTree(w.pid) : [w.pid];
-  return pids.reduce((sum, pid) => sum + (procStat(pid)?.cpuSeconds ?? 0), 0);
+function cpuSecondsOf(watched: Watched[]): number[] {
+  const children = childrenByParent();
+  return watched.map((w) => (w.tree ? processTree(w.pid, children) : [w.pid]).reduce((sum, pid) => sum + (procStat(pid)?.cpuSeconds ?? 0), 0));
 }
 
 class RssSampler {
@@ -227,8 +232,9 @@ class RssSampler {
   }
 
   sample(): void {
+    const children = childrenByParent();
     for (const w of this.watched) {
-      const kb = (w.tree ? processTree(w.pid) : [w.pid]).reduce((sum, pid) => sum + rssKb(pid), 0);
+      const kb = (w.tree ? processTree(w.pid, children) : [w.pid]).reduce((sum, pid) => sum + rssKb(pid), 0);
       this.peakKb.set(w.name, Math.max(kb, this.peakKb.get(w.name) ?? 0));
     }
   }
@@ -458,10 +464,10 @@ export async function runRestatePeer(options: PeerOptions): Promise<PeerResult> 
 
     const others = bystanders();
     const othersBefore = Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, procStat(pid)?.cpuSeconds ?? null]));
-    const cpuBefore = watched.map(cpuOf);
+    const cpuBefore = cpuSecondsOf(watched);
     const machineBefore = machineBusySeconds();
     const measured = await runSagas(agent, ports.ingress, options.sagas, options.concurrency, options.timeoutMs);
-    const cpuAfter = watched.map(cpuOf);
+    const cpuAfter = cpuSecondsOf(watched);
     const machineAfter = machineBusySeconds();
     const othersAfter = Object.fromEntries(Object.entries(others).map(([name, pid]) => [name, procStat(pid)?.cpuSeconds ?? null]));
     const perSaga = (seconds: number) => (measured.completed > 0 ? (1000 * seconds) / measured.completed : NaN);
