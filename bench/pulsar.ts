@@ -33,13 +33,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { SERVICE_NAMES, type ServiceName } from '../services/config.ts';
+import { formatPeerResult, runRestatePeer, type PeerResult } from './peer/restate.ts';
 import { DEFAULT_PULSAR_URL as PULSAR_URL, deleteNamespace, freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const RESULTS = path.join(HERE, 'results', 'pulsar-latest.json');
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
-const USAGE = 'usage: npm run bench -- --transport pulsar [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 20] [--timeout 60]';
+const USAGE = 'usage: npm run bench -- --transport pulsar [--peer restate] [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 20] [--timeout 60] [--one-in-flight 30] [--cpu-prof DIR]';
 
 /** Whether the native driver (pulsar-client, `npm run setup:native`) loads here: then both drivers run by default. */
 const NATIVE_LOADS = await import('pulsar-client' as string).then(
@@ -85,6 +86,8 @@ interface Args {
   oneInFlight: number;
   /** Each service writes a V8 CPU profile (`node --cpu-prof`) into this folder, when given. */
   cpuProfDir: string | null;
+  /** The peer run in the same benchmark, after ours (whose services are stopped by then). */
+  peer: 'restate' | null;
 }
 
 function parse(argv: string[]): Args {
@@ -98,6 +101,7 @@ function parse(argv: string[]): Args {
       timeout: { type: 'string', default: '60' },
       'one-in-flight': { type: 'string', default: '30' },
       'cpu-prof': { type: 'string' },
+      peer: { type: 'string' },
       drivers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -135,7 +139,17 @@ function parse(argv: string[]): Args {
     timeoutMs: int('timeout', values.timeout!, 1) * 1000,
     oneInFlight: int('one-in-flight', values['one-in-flight']!, 0),
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null,
+    peer: peerOf(values.peer),
   };
+}
+
+function peerOf(value: string | undefined): 'restate' | null {
+  if (value === undefined) return null;
+  if (value !== 'restate') {
+    console.error(`--peer takes restate, got "${value}"\n${USAGE}`);
+    process.exit(2);
+  }
+  return value;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -635,11 +649,25 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
     runs.push(run);
   }
   compare(runs);
+  let peer: PeerResult | null = null;
+  if (args.peer === 'restate') {
+    // Ours is stopped by now (each driver's run stops its services): the peer has the machine.
+    console.log(`\n## Restate, the same saga shape, ${args.sagas} sagas, ${args.concurrency} in flight (our services stopped)\n`);
+    try {
+      peer = await runRestatePeer({ sagas: args.sagas, concurrency: args.concurrency, warmup: args.warmup, timeoutMs: Math.max(120_000, args.timeoutMs), oneInFlight: args.oneInFlight, log: (line) => console.log(`  ${line}`) });
+      console.log(formatPeerResult(peer));
+      versusPeer(runs, peer);
+    } catch (error) {
+      console.error(`the Restate peer failed: ${(error as Error).stack ?? error}`);
+      return 1;
+    }
+  }
   const json = {
     generatedAt: new Date().toISOString(),
     transport: 'pulsar',
     machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, loadAverageAtStart: loadAtStart, loadAverageAtEnd: os.loadavg() },
     drivers: runs.map((r) => r.summary),
+    ...(peer ? { peer, ratios: ratiosTo(runs, peer) } : {}),
     runs: runs.map((r) => r.json),
   };
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
@@ -647,6 +675,44 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
   fs.writeFileSync(RESULTS, text + '\n');
   console.log(`\nwhole benchmark ${((Date.now() - startedAt) / 1000).toFixed(1)} s; JSON: ${path.relative(process.cwd(), RESULTS)}`);
   return runs.every((r) => r.summary.completed === args.sagas) ? 0 : 1;
+}
+
+/** Each driver's figures as ratios to the peer's in the same run, the way the targets are stated. */
+function ratiosTo(runs: DriverRun[], peer: PeerResult) {
+  const cpu = (r: Record<string, number | null>) => Object.entries(r).filter(([n]) => !n.startsWith('bench')).reduce((a, [, v]) => a + (v ?? 0), 0);
+  return runs.map(({ summary: r }) => ({
+    driver: r.driver,
+    /** Target ≥ 1.0. */
+    sagasPerSecond: r.sagasPerSecond / peer.sagasPerSecond,
+    /** Target ≤ 2.0. */
+    p99: (r.p99Ms ?? NaN) / (peer.p99Ms ?? NaN),
+    p50: (r.p50Ms ?? NaN) / (peer.p50Ms ?? NaN),
+    /** Target ≤ 1.0. */
+    oneInFlightP50: (r.oneInFlightP50Ms ?? NaN) / (peer.oneInFlight.p50Ms ?? NaN),
+    /** All processes of the system but the benchmark's own. */
+    cpuMsPerSaga: cpu(r.cpuMsPerSaga) / cpu(peer.cpuMsPerSaga),
+  }));
+}
+
+function versusPeer(runs: DriverRun[], peer: PeerResult): void {
+  const cpu = (r: Record<string, number | null>) => Object.entries(r).filter(([n]) => !n.startsWith('bench')).reduce((a, [, v]) => a + (v ?? 0), 0);
+  console.log('\n### This system and Restate, same machine, same saga shape, same count and concurrency, one after the other\n');
+  console.log(
+    table(
+      ['system', 'completed', 'sagas/s', 'p50 ms', 'p99 ms', '1 in flight p50 ms', 'CPU ms/saga (all processes)'],
+      [
+        ...runs.map(({ summary: r }) => [`this project, ${r.driver} driver`, String(r.completed), fmt(r.sagasPerSecond, 1), fmt(r.p50Ms), fmt(r.p99Ms), fmt(r.oneInFlightP50Ms), fmt(cpu(r.cpuMsPerSaga), 1)]),
+        [`restate ${peer.versions.server}`, String(peer.completed), fmt(peer.sagasPerSecond, 1), fmt(peer.p50Ms), fmt(peer.p99Ms), fmt(peer.oneInFlight.p50Ms), fmt(cpu(peer.cpuMsPerSaga), 1)],
+      ],
+    ),
+  );
+  console.log('\nRatios to Restate (targets: sagas/s ≥ 1.0, p99 ≤ 2.0, 1 in flight p50 ≤ 1.0):\n');
+  console.log(
+    table(
+      ['driver', 'sagas/s', 'p50', 'p99', '1 in flight p50', 'CPU per saga'],
+      ratiosTo(runs, peer).map((r) => [r.driver, fmt(r.sagasPerSecond, 2), fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.oneInFlightP50, 2), fmt(r.cpuMsPerSaga, 2)]),
+    ),
+  );
 }
 
 /** One driver's figures, for the side-by-side table. */
@@ -767,10 +833,10 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
     const queries = finals.queries;
     const statusAfter = await databaseStatus();
     const statements = Object.fromEntries(Object.keys(statusAfter).map((k) => [k, statusAfter[k] - (statusBefore[k] ?? 0)]));
-    const topics = await topicCounters(namespace);
     // One in flight: the latency of a saga alone on the system.
     const alone = args.oneInFlight > 0 ? await runSagas(cluster, finals, args.oneInFlight, { ...args, concurrency: 1 }, abort.signal) : [];
     await readHops(finals, [...samples, ...alone]);
+    const topics = await topicCounters(namespace);
     const serviceOutput = Object.fromEntries(
       SERVICE_NAMES.map((name) => [name, (cluster!.output.get(name) ?? []).slice(outputBefore.get(name)).join('').split('\n').filter((l) => l.trim() !== '')]),
     ) as Record<ServiceName, string[]>;

@@ -1,5 +1,5 @@
 import type { Sequelize } from 'sequelize';
-import type { DeadLetter, DeadLetterQuery, Deadline, InstanceQuery, LogEntry, OutboxMessage, PruneOptions, PruneReport, SagaInstanceRecord, SagaInstanceSummary, SagaStore } from '../runtime/ports.ts';
+import type { DeadLetter, DeadLetterQuery, Deadline, InstanceQuery, LogEntry, NewOutboxMessage, OutboxMessage, PruneOptions, PruneReport, SagaInstanceRecord, SagaInstanceSummary, SagaStore } from '../runtime/ports.ts';
 import { translate } from './driver-errors.ts';
 import { defineModels, type DeadlineRow, type OutboxRow, type SagaInstanceRow, type SagaModels } from './models.ts';
 import { AGED_TABLES, Pruner, type AgedTable } from './retention.ts';
@@ -23,6 +23,7 @@ export class SequelizeSagaStore implements SagaStore {
   readonly models: SagaModels;
   private readonly sqlite: boolean;
   private readonly sql: Sql;
+  private readonly outboxListeners = new Set<(rows: readonly NewOutboxMessage[]) => void>();
   private writeQueue: Promise<unknown> = Promise.resolve();
 
   /** `agedTables`: the tables retention prunes by age besides the runtime's own (default `AGED_TABLES`). */
@@ -43,6 +44,7 @@ export class SequelizeSagaStore implements SagaStore {
           const uow = new SequelizeUnitOfWork(this.sequelize, transaction);
           const result = await work(uow);
           await uow.flush();
+          if (uow.written.length > 0) transaction.afterCommit(() => this.outboxCommitted(uow.written));
           return result;
         })
         .catch((error: unknown) => {
@@ -129,7 +131,22 @@ export class SequelizeSagaStore implements SagaStore {
     return rows.map(toOutboxMessage);
   }
 
-  async markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void> {
+  onOutboxCommitted(listener: (rows: readonly NewOutboxMessage[]) => void): () => void {
+    this.outboxListeners.add(listener);
+    return () => this.outboxListeners.delete(listener);
+  }
+
+  private outboxCommitted(rows: readonly NewOutboxMessage[]): void {
+    for (const listener of this.outboxListeners) {
+      try {
+        listener(rows);
+      } catch {
+        // a relay that cannot take them finds them by polling
+      }
+    }
+  }
+
+  async markSent(sent: readonly Pick<OutboxMessage, 'messageId'>[], at: number): Promise<void> {
     if (sent.length === 0) return;
     await this.transaction((uow) => uow.markSent(sent, at));
   }

@@ -201,26 +201,32 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     return (await sql.change(`UPDATE dead_letters SET ${set} WHERE id = ${sql.escape(id)} AND status = 'open'`)) === 1;
   }
 
-  async markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void> {
+  async markSent(sent: readonly Pick<OutboxMessage, 'messageId'>[], at: number): Promise<void> {
     const sql = this.sql;
+    const batch = sql.batch();
     for (const part of chunks(sent)) {
-      await sql.change(`UPDATE outbox SET sent_at = ${sql.escape(at)} WHERE seq IN (${part.map((r) => sql.escape(r.seq)).join(', ')})`);
-      await this.armDeadlines(part.map((r) => r.messageId), at);
+      const ids = part.map((r) => sql.escape(r.messageId)).join(', ');
+      batch.change(`UPDATE outbox SET sent_at = ${sql.escape(at)} WHERE message_id IN (${ids})`);
+      batch.change(this.armDeadlines(ids, at));
     }
+    await batch.run();
   }
 
-  async dropOutbox(row: Pick<OutboxMessage, 'seq' | 'messageId'>, at: number): Promise<boolean> {
-    if ((await this.sql.change(`DELETE FROM outbox WHERE seq = ${this.sql.escape(row.seq)} AND sent_at IS NULL`)) !== 1) return false;
+  async dropOutbox(row: Pick<OutboxMessage, 'messageId'>, at: number): Promise<boolean> {
+    const id = this.sql.escape(row.messageId);
+    if ((await this.sql.change(`DELETE FROM outbox WHERE message_id = ${id} AND sent_at IS NULL`)) !== 1) return false;
     // The step's deadline runs as if the command had gone out: the saga decides, not the broker.
-    await this.armDeadlines([row.messageId], at);
+    await this.sql.change(this.armDeadlines(id, at));
     return true;
   }
 
-  private async armDeadlines(messageIds: readonly string[], at: number): Promise<void> {
-    const sql = this.sql;
-    const ids = messageIds.map((id) => sql.escape(id)).join(', ');
-    await sql.change(`UPDATE deadlines SET due_at = ${sql.escape(at)} + delay_ms, after_message = NULL WHERE after_message IN (${ids})`);
+  /** The UPDATE that arms the deadlines waiting for the messages `ids` (escaped, comma-separated). */
+  private armDeadlines(ids: string, at: number): string {
+    return `UPDATE deadlines SET due_at = ${this.sql.escape(at)} + delay_ms, after_message = NULL WHERE after_message IN (${ids})`;
   }
+
+  /** The outbox rows this unit of work wrote (known after `flush`), for the relay once it commits. */
+  readonly written: NewOutboxMessage[] = [];
 
   /** The rows of another table (a participant's) read and written in this transaction, written back by `flush`. */
   rows<R extends object>(spec: TableSpec<R>): TableRows<R> {
@@ -240,7 +246,9 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     const duplicate = (what: string) => () => new ConcurrencyError(what);
     batch.insert('processed_messages', ['consumer', 'message_id', 'processed_at'], this.newProcessed.splice(0), { onDuplicate: duplicate('a message of this batch was processed concurrently') });
     batch.insert('saga_log', LOG_COLUMNS, this.log.splice(0).map(logValues), { onDuplicate: duplicate('saga log sequence taken by a concurrent handler') });
-    batch.insert('outbox', OUTBOX_COLUMNS, this.outbox.splice(0).map(outboxValues));
+    const outbox = this.outbox.splice(0);
+    this.written.push(...outbox);
+    batch.insert('outbox', OUTBOX_COLUMNS, outbox.map(outboxValues));
     this.flushDeadlines(batch);
     await batch.run();
   }

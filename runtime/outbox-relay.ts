@@ -1,7 +1,7 @@
 import { withRetries } from './batch-transaction.ts';
 import { BrokerAuthError, MessageRejectedError, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
-import type { OutboxMessage, SagaStore, Transport } from './ports.ts';
+import type { NewOutboxMessage, SagaStore, Transport } from './ports.ts';
 
 export interface OutboxRelayOptions {
   /** Poll interval for rows committed by other processes or left by a crash (default 500 ms). */
@@ -50,8 +50,15 @@ export class OutboxRelay {
   private again = false;
   private started = false;
   private failures = 0;
-  /** Failed attempts per row (by seq) that nobody classified. */
-  private readonly attempts = new Map<number, number>();
+  /** Failed attempts per row (by message id) that nobody classified. */
+  private readonly attempts = new Map<string, number>();
+  /** Rows the store reported committed, published next without reading them back. */
+  private offered: NewOutboxMessage[] = [];
+  /** Whether the next round reads the pending rows (at start, on the poll, after a row was held back). */
+  private needsScan = true;
+  /** Message ids published lately, so a row both offered and read back goes out once. */
+  private readonly published = new Set<string>();
+  private unsubscribe: (() => void) | null = null;
   private readonly pollMs: number;
   private readonly batchSize: number;
   private readonly maxBackoffMs: number;
@@ -75,11 +82,20 @@ export class OutboxRelay {
   start(): void {
     if (this.started) return;
     this.started = true;
+    this.needsScan = true;
+    this.unsubscribe =
+      this.store.onOutboxCommitted?.((rows) => {
+        const types = this.options.sagaTypes?.();
+        for (const row of rows) if (!types || types.includes(row.sagaType)) this.offered.push(row);
+      }) ?? null;
     this.kick();
   }
 
   async stop(): Promise<void> {
     this.started = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.offered = [];
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running?.catch(() => 0);
@@ -112,6 +128,7 @@ export class OutboxRelay {
   async drain(timeoutMs: number): Promise<number> {
     const until = this.clock() + timeoutMs;
     for (;;) {
+      this.needsScan = true;
       await this.flush();
       const left = (await this.store.pendingOutbox(1, this.options.sagaTypes?.()).catch(() => [{}])).length;
       if (left === 0 || this.clock() >= until || this.failures > 0) return left;
@@ -123,23 +140,43 @@ export class OutboxRelay {
     if (!this.started) return;
     if (this.timer) clearTimeout(this.timer);
     const backoff = this.failures === 0 ? this.pollMs : Math.min(this.maxBackoffMs, this.pollMs * 2 ** this.failures);
-    this.timer = setTimeout(() => this.kick(), backoff);
+    this.timer = setTimeout(() => {
+      this.needsScan = true;
+      this.kick();
+    }, backoff);
     this.timer.unref();
   }
 
+  /**
+   * Publishes what the store reported committed, without reading it back; reads the pending
+   * rows instead at start, on each poll (rows of a crash, or of a store that reports
+   * nothing) and after a row was held back, so a key's rows still go out in commit order.
+   */
   private async publishPending(): Promise<number> {
     let published = 0;
+    // Without the store's reports (a store that has none, or a relay flushed but not started) every round reads.
+    const scanOnly = !this.unsubscribe;
     try {
       for (;;) {
-        const rows = await this.store.pendingOutbox(this.batchSize, this.options.sagaTypes?.());
+        const scan = this.needsScan || scanOnly;
+        let rows: NewOutboxMessage[];
+        if (scan) {
+          this.needsScan = false;
+          this.offered = []; // committed before the read below: it returns them
+          rows = await this.store.pendingOutbox(this.batchSize, this.options.sagaTypes?.());
+        } else {
+          rows = this.offered.splice(0, this.batchSize);
+        }
         if (rows.length === 0) break;
         const { sent, held } = await this.publishRows(rows);
         published += sent;
-        if (rows.length < this.batchSize || held === rows.length) break;
+        if (held > 0) this.needsScan = true;
+        if (scan ? rows.length < this.batchSize || held === rows.length : this.offered.length === 0 && !this.needsScan) break;
       }
       this.failures = 0;
     } catch (error) {
       this.failures++;
+      this.needsScan = true;
       this.log('outbox publish failed; will retry', { error: (error as Error).message, failures: this.failures });
     }
     return published;
@@ -151,24 +188,26 @@ export class OutboxRelay {
    * broker round trip instead of one per row (the native driver batches them). Resolves
    * with how many went out and how many wait for a later round.
    */
-  private async publishRows(rows: OutboxMessage[]): Promise<{ sent: number; held: number }> {
-    const byKey = new Map<string, OutboxMessage[]>();
+  private async publishRows(rows: NewOutboxMessage[]): Promise<{ sent: number; held: number }> {
+    const byKey = new Map<string, NewOutboxMessage[]>();
     for (const row of rows) {
+      if (this.published.has(row.messageId)) continue;
       const chain = byKey.get(row.key);
       if (chain) chain.push(row);
       else byKey.set(row.key, [row]);
     }
-    const sent: OutboxMessage[] = [];
+    const sent: NewOutboxMessage[] = [];
     let held = 0;
     let lost: unknown = null;
-    const publishChain = async (chain: OutboxMessage[]) => {
+    const publishChain = async (chain: NewOutboxMessage[]) => {
       for (let i = 0; i < chain.length; i++) {
         const row = chain[i];
         if (lost) return void (held += chain.length - i);
         try {
           await this.transport.publish(row.topic, { key: row.key, payload: row.payload });
           sent.push(row);
-          this.attempts.delete(row.seq);
+          this.remember(row.messageId);
+          this.attempts.delete(row.messageId);
           this.options.health?.up('broker');
         } catch (error) {
           if (error instanceof UnavailableError || error instanceof BrokerAuthError) {
@@ -176,14 +215,14 @@ export class OutboxRelay {
             lost ??= error; // the broker, not this row: the round stops
             return void (held += chain.length - i);
           }
-          const attempts = (this.attempts.get(row.seq) ?? 0) + 1;
+          const attempts = (this.attempts.get(row.messageId) ?? 0) + 1;
           if (error instanceof MessageRejectedError || attempts >= this.maxRowAttempts) {
-            this.attempts.delete(row.seq);
+            this.attempts.delete(row.messageId);
             await this.refuse(row, error instanceof MessageRejectedError ? error : new RepeatedFailureError(attempts, error));
             continue;
           }
-          this.attempts.set(row.seq, attempts);
-          this.log('outbox row failed; will retry', { seq: row.seq, topic: row.topic, attempts, error: (error as Error)?.message });
+          this.attempts.set(row.messageId, attempts);
+          this.log('outbox row failed; will retry', { messageId: row.messageId, topic: row.topic, attempts, error: (error as Error)?.message });
           return void (held += chain.length - i);
         }
       }
@@ -191,14 +230,25 @@ export class OutboxRelay {
     try {
       await Promise.all([...byKey.values()].map(publishChain));
     } finally {
-      if (sent.length > 0) await this.store.markSent(sent, this.clock());
+      if (sent.length > 0) {
+        await this.store.markSent(sent, this.clock()).catch((error: unknown) => {
+          for (const row of sent) this.published.delete(row.messageId); // unmarked: they go out again (consumers deduplicate)
+          throw error;
+        });
+      }
     }
     if (lost) throw lost;
     return { sent: sent.length, held };
   }
 
+  /** Keeps the last few thousand published ids (oldest forgotten first). */
+  private remember(messageId: string): void {
+    this.published.add(messageId);
+    if (this.published.size > 10_000) this.published.delete(this.published.values().next().value as string);
+  }
+
   /** Moves a row the broker will never take into the dead letters, with its reason. */
-  private async refuse(row: OutboxMessage, error: unknown): Promise<void> {
+  private async refuse(row: NewOutboxMessage, error: unknown): Promise<void> {
     const at = this.clock();
     const reason = `the broker refused the message for ${row.topic}: ${(error as Error)?.message ?? String(error)}`;
     const type = messageType(row.payload);
@@ -220,7 +270,7 @@ export class OutboxRelay {
         });
       }),
     );
-    this.log('outbox row dead-lettered', { seq: row.seq, topic: row.topic, reason });
+    this.log('outbox row dead-lettered', { messageId: row.messageId, topic: row.topic, reason });
   }
 }
 

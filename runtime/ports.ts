@@ -143,12 +143,12 @@ export interface UnitOfWork {
   /** Marks an open dead letter replayed or discarded; false when it is not open (any more). */
   resolveDeadLetter(id: number, status: Exclude<DeadLetterStatus, 'open'>, resolution: string, at: number): Promise<boolean>;
   /** Marks outbox rows published, and arms the deadlines that waited for them (`Deadline.afterMessage`), from `at`. */
-  markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void>;
+  markSent(sent: readonly Pick<OutboxMessage, 'messageId'>[], at: number): Promise<void>;
   /**
    * Takes a row out of the outbox (the broker refused it for good), arming the deadlines that
    * waited for it from `at`; false when another process took it first.
    */
-  dropOutbox(row: Pick<OutboxMessage, 'seq' | 'messageId'>, at: number): Promise<boolean>;
+  dropOutbox(row: Pick<OutboxMessage, 'messageId'>, at: number): Promise<boolean>;
 }
 
 export interface DeadLetterQuery {
@@ -208,8 +208,14 @@ export interface SagaStore {
    * {@link NewOutboxMessage}) when given, so each process publishes what it wrote itself.
    */
   pendingOutbox(limit: number, sagaTypes?: readonly string[]): Promise<OutboxMessage[]>;
+  /**
+   * Tells `listener` the outbox rows of each transaction right after it commits (in commit
+   * order), so a relay can publish them without reading them back. Optional: a relay of a
+   * store without it finds them by polling.
+   */
+  onOutboxCommitted?(listener: (rows: readonly NewOutboxMessage[]) => void): () => void;
   /** `UnitOfWork.markSent` in a transaction of its own. */
-  markSent(sent: readonly Pick<OutboxMessage, 'seq' | 'messageId'>[], at: number): Promise<void>;
+  markSent(sent: readonly Pick<OutboxMessage, 'messageId'>[], at: number): Promise<void>;
   /** Armed deadlines due at `now`, earliest first; only of `sagaTypes` when given. */
   dueDeadlines(now: number, limit: number, sagaTypes?: readonly string[]): Promise<Deadline[]>;
   /** Earliest due time of an armed deadline (of `sagaTypes` when given), or null. */
