@@ -37,7 +37,7 @@ export async function oneRowTransactions(databaseUrl: string, count: number, con
     let next = 0;
     const one = () =>
       store.transaction((uow) =>
-        sequelize.query('INSERT INTO bench_one_row (v, at) VALUES (?, ?)', { replacements: [`row-${next++}`, Date.now()], transaction: uow.transaction }),
+        uow.sql.insert('bench_one_row', ['v', 'at'], [[`row-${next++}`, Date.now()]]),
       );
     for (let i = 0; i < Math.min(50, count); i++) await one(); // warm-up, not timed
     const before = probe.snapshot();

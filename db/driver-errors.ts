@@ -93,6 +93,7 @@ function isFatal(error: unknown): boolean {
 
 /** Sequelize reports every SQLite constraint failure (NOT NULL too) as a unique violation. */
 export function isUniqueViolation(error: unknown): boolean {
+  if ((error as { code?: unknown })?.code === 'ER_DUP_ENTRY') return true; // a raw mysql2 error (the store's own transactions)
   if (!(error instanceof UniqueConstraintError)) return false;
   const message = String((error as { parent?: { message?: string } }).parent?.message ?? '');
   return !message.includes('SQLITE_CONSTRAINT') || message.includes('UNIQUE') || message.includes('PRIMARY KEY');

@@ -4,7 +4,14 @@ import { translate } from './driver-errors.ts';
 import { defineModels, type DeadlineRow, type OutboxRow, type SagaInstanceRow, type SagaModels } from './models.ts';
 import { AGED_TABLES, Pruner, type AgedTable } from './retention.ts';
 import { DEADLINE_COLUMNS, INSTANCE_SUMMARY_COLUMNS, OUTBOX_COLUMNS, toDeadLetter, toDeadline, toInstance, toInstanceSummary, toLogEntry, toOutboxMessage } from './rows.ts';
-import { Sql } from './sql.ts';
+import { MysqlSession, Sql, chunks, type RawConnection } from './sql.ts';
+
+/** The part of Sequelize's connection manager (v6) the store's own MySQL transactions use. */
+interface ConnectionManager {
+  getConnection(options: { type: 'read' | 'write' }): Promise<RawConnection>;
+  releaseConnection(connection: RawConnection): Promise<void> | void;
+  pool: { destroy(connection: RawConnection): Promise<void> | void };
+}
 import { SequelizeUnitOfWork } from './sequelize-unit-of-work.ts';
 
 export { SequelizeUnitOfWork };
@@ -38,6 +45,7 @@ export class SequelizeSagaStore implements SagaStore {
 
   /** Runs `work`, then writes what its unit of work held back, then commits. */
   transaction<T>(work: (uow: SequelizeUnitOfWork) => Promise<T>): Promise<T> {
+    if (!this.sqlite) return this.ownTransaction(work);
     return this.queued(() =>
       this.sequelize
         .transaction(async (transaction) => {
@@ -51,6 +59,43 @@ export class SequelizeSagaStore implements SagaStore {
           throw translate(error);
         }),
     );
+  }
+
+  /**
+   * MySQL/MariaDB: the transaction on one pooled connection, run by the store rather than
+   * by Sequelize's `transaction()`, so that START TRANSACTION travels with the first reads
+   * and COMMIT with the writes (db/sql.ts `MysqlSession`). On any failure it rolls back.
+   */
+  private async ownTransaction<T>(work: (uow: SequelizeUnitOfWork) => Promise<T>): Promise<T> {
+    const manager = (this.sequelize as unknown as { connectionManager: ConnectionManager }).connectionManager;
+    const connection = await manager.getConnection({ type: 'write' }).catch((error: unknown) => {
+      throw translate(error);
+    });
+    const session = new MysqlSession(connection);
+    let broken = false;
+    try {
+      const uow = new SequelizeUnitOfWork(this.sequelize, undefined, session);
+      const result = await work(uow);
+      await uow.flush({ commit: true });
+      if (uow.written.length > 0) this.outboxCommitted(uow.written);
+      return result;
+    } catch (error) {
+      if (session.begun) {
+        await new Promise<void>((resolve) =>
+          connection.query('ROLLBACK', (rollbackError) => {
+            broken = rollbackError !== null; // a connection that cannot roll back goes, not back to the pool
+            resolve();
+          }),
+        );
+      }
+      throw translate(error);
+    } finally {
+      try {
+        await (broken ? manager.pool.destroy(connection) : manager.releaseConnection(connection));
+      } catch {
+        // already gone from the pool
+      }
+    }
   }
 
   /** Runs plain statements in one transaction, queued like `transaction` (for maintenance such as retention). */
@@ -148,7 +193,17 @@ export class SequelizeSagaStore implements SagaStore {
 
   async markSent(sent: readonly Pick<OutboxMessage, 'messageId'>[], at: number): Promise<void> {
     if (sent.length === 0) return;
-    await this.transaction((uow) => uow.markSent(sent, at));
+    if (this.sqlite) return this.transaction((uow) => uow.markSent(sent, at));
+    // MySQL/MariaDB: one statement marks the rows and arms the deadlines that waited for them,
+    // atomically, in one round trip and one commit (the relay's cost per round).
+    const sql = this.sql;
+    for (const part of chunks(sent)) {
+      await sql.change(
+        `UPDATE outbox o LEFT JOIN deadlines d ON d.after_message = o.message_id ` +
+          `SET o.sent_at = ${sql.escape(at)}, d.due_at = ${sql.escape(at)} + d.delay_ms, d.after_message = NULL ` +
+          `WHERE o.message_id IN (${part.map((r) => sql.escape(r.messageId)).join(', ')})`,
+      );
+    }
   }
 
   async dueDeadlines(now: number, limit: number, sagaTypes?: readonly string[]): Promise<Deadline[]> {

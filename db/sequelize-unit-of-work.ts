@@ -15,7 +15,7 @@ import {
   outboxValues,
   toInstanceWithoutSnapshot,
 } from './rows.ts';
-import { Sql, chunks, type StatementBatch } from './sql.ts';
+import { Sql, chunks, type MysqlSession, type StatementBatch } from './sql.ts';
 import { TableRows, type TableSpec } from './table-rows.ts';
 
 /** An instance as this transaction sees it. */
@@ -81,11 +81,8 @@ export class SequelizeUnitOfWork implements UnitOfWork {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly tables = new Map<string, TableRows<any>>();
 
-  constructor(
-    sequelize: Sequelize,
-    readonly transaction: Transaction,
-  ) {
-    this.sql = new Sql(sequelize, transaction);
+  constructor(sequelize: Sequelize, transaction: Transaction | undefined, session?: MysqlSession) {
+    this.sql = new Sql(sequelize, transaction, session);
   }
 
   /** Reads the instances and processed ids asked for, all in one round trip on MySQL/MariaDB. */
@@ -239,7 +236,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
    * Writes what the unit of work holds back; the store calls it right before COMMIT. The
    * writes go as one batch (one round trip on MySQL/MariaDB, see `StatementBatch`).
    */
-  async flush(): Promise<void> {
+  async flush(options: { commit?: boolean } = {}): Promise<void> {
     const batch = this.sql.batch();
     this.flushInstances(batch);
     for (const rows of this.tables.values()) rows.queue(batch);
@@ -250,7 +247,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     this.written.push(...outbox);
     batch.insert('outbox', OUTBOX_COLUMNS, outbox.map(outboxValues));
     this.flushDeadlines(batch);
-    await batch.run();
+    await batch.run(options);
   }
 
   private track(sagaType: string, id: string, row: SagaInstanceRow | undefined): Tracked {
@@ -265,6 +262,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     const inserts = changed.filter((t) => t.write === 'insert');
     const updates = changed.filter((t) => t.write === 'update');
     batch.insert('saga_instances', INSTANCE_COLUMNS, inserts.map((t) => instanceValues(t.record!, t.json)), {
+      alone: true,
       // Created by another transaction since this one looked: which one is known only when alone.
       onDuplicate: () => (inserts.length === 1 ? new SagaAlreadyExistsError(inserts[0].record!.sagaType, inserts[0].record!.id) : new ConcurrencyError('a saga of this batch was created concurrently')),
     });

@@ -33,6 +33,8 @@ export class Sql {
   constructor(
     readonly sequelize: Sequelize,
     readonly transaction?: Transaction,
+    /** A MySQL transaction run on one connection by the store itself (see `MysqlSession`). */
+    readonly session?: MysqlSession,
   ) {
     this.mysql = sequelize.getDialect() === 'mysql';
   }
@@ -47,24 +49,25 @@ export class Sql {
   }
 
   select<T extends object>(sql: string): Promise<T[]> {
+    if (this.session) return this.rawQuery(sql, 1) as Promise<T[]>;
     return typed(this.sequelize.query<T>(sql, { type: QueryTypes.SELECT, transaction: this.transaction, raw: true }));
   }
 
   /** Runs an UPDATE or DELETE; resolves with the number of rows it matched (mysql2 connects with FOUND_ROWS). */
   async change(sql: string): Promise<number> {
+    if (this.session) return Number(((await this.rawQuery(sql, 1)) as { affectedRows?: number }).affectedRows ?? 0);
     const type = /^\s*delete/i.test(sql) ? QueryTypes.BULKDELETE : QueryTypes.BULKUPDATE;
     return Number(await typed(this.sequelize.query(sql, { type, transaction: this.transaction })));
   }
 
   /** Inserts `rows` (values in the order of `columns`) in as few statements as the size limits allow, in order. */
   async insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], options: InsertOptions = {}): Promise<void> {
-    for (const sql of this.insertStatements(table, columns, rows, options)) {
-      await typed(this.sequelize.query(sql, { type: QueryTypes.INSERT, transaction: this.transaction }));
-    }
+    for (const sql of this.insertStatements(table, columns, rows, options)) await this.insert0(sql);
   }
 
   /** Runs one INSERT statement. */
   async insert0(sql: string): Promise<void> {
+    if (this.session) return void (await this.rawQuery(sql, 1));
     await typed(this.sequelize.query(sql, { type: QueryTypes.INSERT, transaction: this.transaction }));
   }
 
@@ -104,20 +107,29 @@ export class Sql {
   async selectAll<T extends object>(statements: readonly string[]): Promise<T[][]> {
     if (statements.length === 0) return [];
     if (!this.raw() || statements.length === 1) return Promise.all(statements.map((q) => this.select<T>(q)));
-    const results = (await this.rawQuery(statements.join(';\n'))) as T[][];
-    return results;
+    return (await this.rawQuery(statements.join(';\n'), statements.length)) as T[][];
   }
 
-  /** Sends `text` (one or more statements) on the transaction's own connection; resolves with the driver's results. */
-  rawQuery(text: string): Promise<unknown> {
+  /**
+   * Sends `text` (`statements` statements) on the transaction's own connection; resolves with
+   * the driver's result (an array of them for several statements). In a `MysqlSession` the
+   * first call also starts the transaction, in the same round trip.
+   */
+  async rawQuery(text: string, statements: number): Promise<unknown> {
     const connection = this.raw()!;
-    return new Promise((resolve, reject) => {
-      connection.query(text, (error, results) => (error ? reject(translate(error)) : resolve(results)));
+    const begin = this.session !== undefined && !this.session.begun;
+    if (begin) this.session!.begun = true;
+    const results = await new Promise<unknown>((resolve, reject) => {
+      connection.query(begin ? `START TRANSACTION;\n${text}` : text, (error, results) => (error ? reject(translate(error)) : resolve(results)));
     });
+    if (!begin) return results;
+    const rest = (results as unknown[]).slice(1);
+    return statements === 1 ? rest[0] : rest;
   }
 
   /** The transaction's mysql2 connection when statements may be sent together (MySQL in a transaction). */
   raw(): RawConnection | null {
+    if (this.session) return this.session.connection;
     if (!this.mysql || !this.transaction) return null;
     const connection = (this.transaction as unknown as { connection?: RawConnection }).connection;
     return connection && typeof connection.query === 'function' && connection.config?.multipleStatements ? connection : null;
@@ -153,8 +165,22 @@ export class Sql {
   }
 }
 
+/**
+ * A MySQL/MariaDB transaction the store runs itself on one pooled connection, so that its
+ * START TRANSACTION travels with its first statement and its COMMIT with its last writes:
+ * a message's transaction costs two round trips (reads, writes) instead of four or more.
+ */
+export class MysqlSession {
+  /** START TRANSACTION was sent (with the first statement). */
+  begun = false;
+  /** COMMIT was sent (with the last writes, or alone). */
+  committed = false;
+
+  constructor(readonly connection: RawConnection) {}
+}
+
 /** The part of a mysql2 (callback API) connection that `rawQuery` uses. */
-interface RawConnection {
+export interface RawConnection {
   query(sql: string, callback: (error: Error | null, results: unknown) => void): unknown;
   config?: { multipleStatements?: boolean };
 }
@@ -165,6 +191,8 @@ interface Queued {
   check?: (rows: number) => void;
   /** What a unique violation of this statement means (SQLite, or MySQL when the statement runs alone). */
   onDuplicate?: () => Error;
+  /** Sent in a round trip of its own, so that its unique violation is told apart from the others'. */
+  alone?: boolean;
 }
 
 /**
@@ -189,8 +217,8 @@ export class StatementBatch {
     return this.queued.length;
   }
 
-  insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], options: InsertOptions & { onDuplicate?: () => Error } = {}): this {
-    for (const sql of this.sql.insertStatements(table, columns, rows, options)) this.queued.push({ sql, onDuplicate: options.onDuplicate });
+  insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], options: InsertOptions & { onDuplicate?: () => Error; alone?: boolean } = {}): this {
+    for (const sql of this.sql.insertStatements(table, columns, rows, options)) this.queued.push({ sql, onDuplicate: options.onDuplicate, alone: options.alone });
     return this;
   }
 
@@ -200,30 +228,58 @@ export class StatementBatch {
     return this;
   }
 
-  async run(): Promise<void> {
+  /**
+   * Runs the statements. `commit`: also ends the store's own transaction (`MysqlSession`):
+   * its COMMIT goes in the same round trip unless a statement has a check to pass first.
+   */
+  async run(options: { commit?: boolean } = {}): Promise<void> {
     const queued = this.queued.splice(0);
+    const session = options.commit ? this.sql.session : undefined;
+    if (session && queued.length === 0 && !session.begun) return; // nothing read or written: nothing to commit
+    if (session && !queued.some((q) => q.check)) {
+      queued.push({ sql: 'COMMIT' });
+      session.committed = true;
+    }
+    await this.send(queued);
+    if (session && !session.committed && session.begun) {
+      await this.sql.rawQuery('COMMIT', 1);
+      session.committed = true;
+    }
+  }
+
+  private async send(queued: Queued[]): Promise<void> {
     if (queued.length === 0) return;
-    if (!this.sql.raw() || queued.length === 1) {
-      for (const q of queued) {
-        try {
-          const rows = /^\s*insert/i.test(q.sql) ? (await this.sql.insert0(q.sql), 0) : await this.sql.change(q.sql);
-          q.check?.(rows);
-        } catch (error) {
-          if (q.onDuplicate && (isUniqueViolation(error) || isDuplicateEntry(error))) throw q.onDuplicate();
-          throw error;
-        }
-      }
+    const alone = this.sql.raw() ? queued.findIndex((q) => q.alone) : -1;
+    if (alone >= 0) {
+      await this.send(queued.slice(0, alone));
+      await this.one(queued[alone]);
+      return this.send(queued.slice(alone + 1));
+    }
+    if (!this.sql.raw()) {
+      for (const q of queued) await this.one(q);
       return;
     }
+    if (queued.length === 1) return this.one(queued[0]);
     let results: unknown;
     try {
-      results = await this.sql.rawQuery(queued.map((q) => q.sql).join(';\n'));
+      results = await this.sql.rawQuery(queued.map((q) => q.sql).join(';\n'), queued.length);
     } catch (error) {
       if (isDuplicateEntry(error)) throw new ConcurrencyError(`a row this transaction writes was written concurrently: ${(error as Error).message}`, { cause: error });
       throw error;
     }
     const headers = Array.isArray(results) ? results : [results];
     queued.forEach((q, i) => q.check?.(Number((headers[i] as { affectedRows?: number })?.affectedRows ?? 0)));
+  }
+
+  /** One statement in a round trip of its own: its unique violation is its own error. */
+  private async one(q: Queued): Promise<void> {
+    try {
+      const rows = /^\s*insert/i.test(q.sql) ? (await this.sql.insert0(q.sql), 0) : await this.sql.change(q.sql);
+      q.check?.(rows);
+    } catch (error) {
+      if (q.onDuplicate && (isUniqueViolation(error) || isDuplicateEntry(error))) throw q.onDuplicate();
+      throw error;
+    }
   }
 }
 
