@@ -1,5 +1,5 @@
 import { withRetries } from './batch-transaction.ts';
-import { BrokerAuthError, MessageRejectedError, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
+import { BrokerAuthError, ConcurrencyError, MessageRejectedError, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
 import type { NewOutboxMessage, SagaStore, Transport } from './ports.ts';
 
@@ -231,7 +231,7 @@ export class OutboxRelay {
       await Promise.all([...byKey.values()].map(publishChain));
     } finally {
       if (sent.length > 0) {
-        await this.store.markSent(sent, this.clock()).catch((error: unknown) => {
+        await this.markSent(sent).catch((error: unknown) => {
           for (const row of sent) this.published.delete(row.messageId); // unmarked: they go out again (consumers deduplicate)
           throw error;
         });
@@ -239,6 +239,18 @@ export class OutboxRelay {
     }
     if (lost) throw lost;
     return { sent: sent.length, held };
+  }
+
+  /** Marks rows sent; a conflict (a deadlock with a transaction writing deadlines) is tried again at once, a few times. */
+  private async markSent(sent: NewOutboxMessage[]): Promise<void> {
+    const at = this.clock();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.store.markSent(sent, at);
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= 5) throw error;
+      }
+    }
   }
 
   /** Keeps the last few thousand published ids (oldest forgotten first). */
