@@ -33,7 +33,7 @@ export async function oneRowTransactions(databaseUrl: string, count: number, con
         : 'CREATE TABLE IF NOT EXISTS bench_one_row (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64) NOT NULL, at BIGINT NOT NULL) ENGINE=InnoDB',
     );
     const probe = new Probe();
-    probe.instrument(sequelize); // same logging overhead as the saga runs
+    probe.instrument(sequelize, store); // same logging overhead as the saga runs
     let next = 0;
     const one = () =>
       store.transaction((uow) =>

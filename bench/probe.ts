@@ -64,9 +64,14 @@ export class Probe {
   /** When false, statements are not logged (to measure what the logging itself costs). */
   static statements = true;
 
-  /** Counts and times every transaction and statement of this Sequelize instance. */
-  instrument(sequelize: Sequelize): void {
-    const original = sequelize.transaction.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+  /**
+   * Counts and times every transaction and statement of this Sequelize instance. On MySQL the
+   * store runs its transactions itself (db/sql.ts `MysqlSession`): pass the store, whose
+   * `transaction` is then the one counted.
+   */
+  instrument(sequelize: Sequelize, store?: { transaction: (...args: never[]) => Promise<unknown> }): void {
+    const target = (sequelize.getDialect() === 'mysql' && store ? store : sequelize) as unknown as { transaction: (...args: unknown[]) => Promise<unknown> };
+    const original = target.transaction.bind(target) as (...args: unknown[]) => Promise<unknown>;
     const patched = (...args: unknown[]): Promise<unknown> => {
       const at = args.findIndex((a) => typeof a === 'function');
       if (at < 0) return original(...args); // unmanaged transaction: not used by the project
@@ -101,7 +106,7 @@ export class Probe {
         },
       );
     };
-    (sequelize as unknown as { transaction: typeof patched }).transaction = patched;
+    target.transaction = patched;
     if (!Probe.statements) return;
     const options = (sequelize as unknown as { options: { benchmark: boolean; logging: unknown } }).options;
     options.benchmark = true;

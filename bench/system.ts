@@ -28,7 +28,7 @@ export async function openBenchSystem(databaseUrl: string, options: { maxBatch?:
   const inner = new InMemoryTransport();
   const transport = new CountingTransport(inner, probe);
   const system = await createSystem({ ...loadConfig({}), databaseUrl }, { transport, maxBatch: options.maxBatch, log: probe.log });
-  probe.instrument(system.sequelize);
+  probe.instrument(system.sequelize, system.store);
   const flush = system.relay.flush.bind(system.relay);
   system.relay.flush = () => probe.label('relay', flush);
   probe.observeBatches(system.runtime as unknown as { settle: (inputs: never[]) => Promise<unknown[]> });
