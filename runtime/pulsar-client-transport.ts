@@ -8,10 +8,11 @@
  * contract against the real broker (required in CI), and the driver's own logic against a
  * fake of the module.
  *
- * What the binary protocol gives that the WebSocket API does not, used here: producer
- * batching by key (`KeyBasedBatching`, so Key_Shared still spreads keys) with LZ4
- * compression, acknowledgements grouped by the client, per-message acknowledgement inside a
- * batch, and the client's own negative-ack delay, dead-letter policy and Key_Shared policy.
+ * What the binary protocol gives that the WebSocket API does not, used here:
+ * acknowledgements grouped by the client, per-message acknowledgement inside a batch, the
+ * client's own negative-ack delay, dead-letter policy and Key_Shared policy, and, when
+ * `batchingDelayMs` asks for it, producer batching by key (`KeyBasedBatching`, so
+ * Key_Shared still spreads keys) with LZ4 compression.
  *
  * Written against pulsar-client 1.18.0 (its `index.d.ts` and `src/Consumer.cc`).
  */
@@ -455,14 +456,11 @@ export class PulsarClientTransport implements Transport {
       const created = this.client.createProducer({
         topic: this.fullName(topic),
         sendTimeoutMs: this.settings.sendTimeoutMs,
-        // Batches of one key each (Key_Shared consumers get a key's messages together, in
-        // order), sent within 1 ms, compressed: what the relay publishes in one round
-        // travels in a few frames.
-        batchingEnabled: true,
-        batchingType: 'KeyBasedBatching',
-        batchingMaxPublishDelayMs: 1,
-        batchingMaxMessages: 1000,
-        compressionType: 'LZ4',
+        // Batches, when on, hold one key each (Key_Shared consumers get a key's messages
+        // together, in order), compressed; off by default (see `batchingDelayMs`).
+        ...(this.settings.batchingDelayMs > 0
+          ? { batchingEnabled: true, batchingType: 'KeyBasedBatching' as const, batchingMaxPublishDelayMs: this.settings.batchingDelayMs, batchingMaxMessages: 1000, compressionType: 'LZ4' as const }
+          : { batchingEnabled: false }),
       });
       pending = created;
       this.producers.set(topic, created);

@@ -14,6 +14,13 @@ export interface PulsarOptions {
   maxRedeliveries?: number;
   /** How long a publish waits for the broker's receipt (default 10 s). */
   sendTimeoutMs?: number;
+  /**
+   * Native driver: producer batching by key, sent at most this many ms after the first
+   * message of a batch (default 0: no batching). Off by default because a batch holds one
+   * key's messages and a saga's messages come one at a time: batches of one message that
+   * only add the wait (measured: publish→handler 2.6 ms p50 without, 3.8 ms with 1 ms).
+   */
+  batchingDelayMs?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -35,6 +42,7 @@ export function pulsarSettings(options: PulsarOptions): PulsarSettings {
     negativeAckRedeliveryDelayMs: options.negativeAckRedeliveryDelayMs ?? 1000,
     maxRedeliveries: options.maxRedeliveries ?? 10,
     sendTimeoutMs: options.sendTimeoutMs ?? 10_000,
+    batchingDelayMs: options.batchingDelayMs ?? 0,
     log: options.log,
   };
 }

@@ -35,6 +35,8 @@ export interface PulsarConfig {
   token?: string;
   tenant: string;
   namespace: string;
+  /** `PULSAR_BATCHING_DELAY_MS`: native driver's producer batching by key (default 0, off; see `PulsarOptions.batchingDelayMs`). */
+  batchingDelayMs: number;
 }
 
 /** One process's settings, from environment variables with safe local defaults. */
@@ -93,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(env.PULSAR_TOKEN ? { token: env.PULSAR_TOKEN } : {}),
       tenant: env.PULSAR_TENANT ?? 'public',
       namespace: env.PULSAR_NAMESPACE ?? 'default',
+      batchingDelayMs: int(env, 'PULSAR_BATCHING_DELAY_MS', 0),
     },
     ports: Object.fromEntries(SERVICE_NAMES.map((name) => [name, int(env, SERVICE_PORTS[name].env, SERVICE_PORTS[name].port)])) as Record<ServiceName, number>,
     testEndpoints: flag === undefined ? !production : flag === '1' || flag === 'true',

@@ -509,7 +509,15 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     expect(broker.consumer('ok').closed).to.equal(true);
   });
 
-  it('should publish through one producer per topic, keyed, batched by key and compressed, with the send timeout', async () => {
+  it('should publish through one producer per topic, keyed, unbatched by default, with the send timeout', async () => {
+    await transport.publish('comando', { key: 'saga-1', payload: 'uno' });
+    expect(broker.producers.map((p) => p.config)).to.deep.equal([{ topic: 'persistent://t/ns/comando', batchingEnabled: false, sendTimeoutMs: 2_000 }]);
+  });
+
+  it('should batch by key and compress when batchingDelayMs asks for it', async () => {
+    await transport.close();
+    broker = new FakeBroker();
+    transport = await open({ url: 'pulsar://broker:6650', sendTimeoutMs: 2_000, batchingDelayMs: 1 });
     await Promise.all([
       transport.publish('comando', { key: 'saga-1', payload: 'uno' }),
       transport.publish('comando', { key: 'saga-2', payload: 'dos' }),
