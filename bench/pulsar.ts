@@ -2,24 +2,29 @@
  * `npm run bench -- --transport pulsar`: the reservation saga with every service as its own
  * process (coordinator, vuelos, pagos, gds, notificaciones: `services/service-main.ts`,
  * spawned by tools/cluster/service-cluster.ts) over the real Pulsar broker and MariaDB, all on this
- * machine. Reports completed sagas per second and the latency from `POST /reservas` (request
- * sent) to the saga's final state.
+ * machine. Reports completed sagas per second, the latency from `POST /reservas` (request
+ * sent) to the saga's final state, the same for one saga alone, the CPU each process spent
+ * per saga (the broker and MariaDB included), MariaDB statements and broker messages per saga.
  *
  *   npm run bench -- --transport pulsar
- *   npm run bench -- --transport pulsar --sagas 500 --concurrency 50 --poll-ms 20
+ *   npm run bench -- --transport pulsar --peer restate     # then Restate, and the ratios
+ *   npm run bench -- --transport pulsar --sagas 500 --concurrency 50 --cpu-prof /tmp/prof
  *
  * Flags: --sagas N (measured, default 200), --concurrency C (sagas in flight, from POST until
- * their final state is seen, default 20), --poll-ms P (GET /sagas/:id interval, default 20),
- * --warmup W (sagas run first and not reported, default 20), --timeout S (per saga, default 60).
+ * their final state is seen, default 20), --poll-ms P (interval of the final-state query,
+ * default 20), --warmup W (sagas run first and not reported, default 20), --timeout S (per
+ * saga, default 60), --one-in-flight N (sagas run one at a time after the measured run,
+ * default 30), --drivers websocket,native, --peer restate (bench/peer/restate.ts, run after
+ * ours with our services stopped), --cpu-prof DIR (each service writes a V8 CPU profile).
  * Env: PULSAR_URL (default http://127.0.0.1:8080), BENCH_MYSQL_URL (default
  * mysql://root@127.0.0.1:3306), PULSAR_STATE_DIR (where `npm run pulsar` keeps broker.pid).
  *
- * Latency is measured from the saga log, not from the polling: `at` of the last `state`
- * entry (written by the coordinator with Date.now() when it applied the last event) minus
- * Date.now() in this process right before the POST is sent. Every process runs on this host
- * and reads the same system clock; the run checks causality (xstate.init never before the
- * POST, the final `at` never after the poll that saw it). The poll-detected latency is
- * printed too, with its granularity.
+ * The benchmark does not load what it measures to learn that a saga finished: one SQL query
+ * per round (every --poll-ms) reads the rows of all sagas in flight by primary key straight
+ * from MariaDB; the saga logs (for the hop table) are read once, after the run. Latency is
+ * `updated_at` of the saga's final row (the coordinator's Date.now() when it applied the last
+ * event) minus Date.now() here right before the POST; every process runs on this host and
+ * reads the same clock, and the run checks causality.
  *
  * Creates a fresh MariaDB database `saga_bench_pulsar_<pid>` and a fresh Pulsar namespace
  * `public/bench-<random>`; stops every service process, drops the database and deletes the
