@@ -26,9 +26,9 @@
  * `completada` by a payment event.
  *
  * Observation without changing the services: every service gets, through NODE_OPTIONS, a
- * probe module (a data: URL) that appends `process.memoryUsage()` of each of its threads
- * (the main one and tsx's loader thread) to a file every second, and
- * `--heapsnapshot-signal=SIGUSR2`. The coordinator variants (compiled JS instead of tsx,
+ * probe module (a data: URL) that appends `process.memoryUsage()` to a file every second, and
+ * `--heapsnapshot-signal=SIGUSR2`. (tsx's ESM loader thread, internal to Node, loads no
+ * `--import` module: what tsx costs shows in the comparison with a compiled bundle.) The coordinator variants (compiled JS instead of tsx,
  * smaller young generation, WebSocket driver) are started by this process on the
  * coordinator's port, one after the other, after the levels. One of them also records the
  * SQL statements it sends (Sequelize's `query`, patched by the probe), whose plans are then
@@ -357,8 +357,8 @@ class ProcessMonitor {
 
 /**
  * Appends `process.memoryUsage()` of the thread it runs in to `$GROWTH_PROBE_DIR/<pid>-<thread>.jsonl`
- * every second (Node loads `--import` modules in tsx's loader thread too, so that thread's
- * own V8 heap shows up). With `GROWTH_SQL_CAPTURE` set, the main thread also counts the
+ * every second (worker threads started by user code load it too; Node's internal loader-hooks
+ * thread, which tsx uses for ES modules, does not). With `GROWTH_SQL_CAPTURE` set, the main thread also counts the
  * statements sent through Sequelize's `query` by shape, keeping one full sample of each and
  * the time they took, in `$GROWTH_PROBE_DIR/<pid>-sql.json`.
  */
@@ -419,7 +419,7 @@ function probeSamples(dir: string, pid: number, from = 0, to = Infinity): { main
       .filter(Boolean)
       .map((line) => JSON.parse(line) as ProbeSample);
     if (samples.length === 0) continue;
-    // tsx's loader thread sleeps once the modules are loaded (its timer no longer fires): its last sample stands.
+    // A worker may sleep once its work is done (its timer no longer fires): its last sample stands.
     if (samples[0].main) main.push(...samples.filter((s) => s.t >= from && s.t <= to));
     else workers.push(samples);
   }
@@ -433,7 +433,7 @@ interface HeapFigures {
   heapUsedMb: number | null;
   externalMb: number | null;
   arrayBuffersMb: number | null;
-  /** V8 heaps of the other threads (tsx's loader thread), committed, as last sampled. */
+  /** V8 heaps of worker threads that loaded the probe, committed, as last sampled. */
   workerHeapTotalMb: number[];
 }
 
@@ -449,6 +449,16 @@ function heapFigures(dir: string, pid: number, from: number, to = Infinity): Hea
     workerHeapTotalMb: workers.map((w) => w.at(-1)!.heapTotal / MB),
   };
 }
+
+// ---------------------------------------------------------------------------------------
+// The deadline scheduler's polling (runtime/deadline-scheduler.ts, every second and after each
+// firing), as db/sequelize-saga-store.ts writes it for the coordinator's one saga type
+
+const DUE_DEADLINES = (now = Date.now()) =>
+  `SELECT saga_type, saga_id, timer_id, due_at, event, after_message, delay_ms FROM deadlines WHERE due_at <= ${now} AND after_message IS NULL AND saga_type IN ('reserva') ORDER BY due_at LIMIT 100`;
+const NEXT_DEADLINE = `SELECT MIN(due_at) AS next FROM deadlines WHERE after_message IS NULL AND saga_type IN ('reserva')`;
+/** An index under which both would read only what they return (tried in the run's own database, then dropped). */
+const TRIAL_INDEX = 'growth_trial_armed_due (after_message, saga_type, due_at)';
 
 // ---------------------------------------------------------------------------------------
 // Copied ids
@@ -521,6 +531,11 @@ interface SnapshotSummary {
   topObjects: { name: string; mb: number; count: number }[];
   /** Distinct UUIDs (saga, reservation and message ids) inside the heap's strings. */
   distinctUuids: number;
+  /** Strings that carry an inline source map (tsx's transformed modules keep theirs in their source text). */
+  sourceMapStrings: { mb: number; count: number };
+  /** Strings that look like module source (longer than 2 kB, not a source map). */
+  sourceStrings: { mb: number; count: number };
+  largestStrings: { kb: number; start: string }[];
 }
 
 function summarizeSnapshot(file: string): SnapshotSummary {
@@ -538,6 +553,9 @@ function summarizeSnapshot(file: string): SnapshotSummary {
   const byName = new Map<string, { size: number; count: number }>();
   const uuids = new Set<string>();
   const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+  const sourceMaps = { size: 0, count: 0 };
+  const sources = { size: 0, count: 0 };
+  const largest: { size: number; name: string }[] = [];
   let total = 0;
   for (let i = 0; i < data.nodes.length; i += width) {
     const type = types[data.nodes[i + typeAt]];
@@ -550,6 +568,13 @@ function summarizeSnapshot(file: string): SnapshotSummary {
     byType.set(type, t);
     if (type === 'string' || type === 'concatenated string' || type === 'sliced string') {
       for (const match of name.matchAll(uuid)) uuids.add(match[0]);
+      if (type === 'string' && size > 2048) {
+        const bucket = name.includes('sourceMappingURL=data:') ? sourceMaps : sources;
+        bucket.size += size;
+        bucket.count++;
+        largest.push({ size, name });
+        if (largest.length > 50) largest.sort((a, b) => b.size - a.size).splice(10);
+      }
     } else if (type === 'object' || type === 'closure' || type === 'array' || type === 'code' || type === 'native') {
       const key = `${type}: ${name.slice(0, 60)}`;
       const n = byName.get(key) ?? { size: 0, count: 0 };
@@ -569,6 +594,12 @@ function summarizeSnapshot(file: string): SnapshotSummary {
       .slice(0, 12)
       .map(([name, v]) => ({ name, mb: v.size / MB, count: v.count })),
     distinctUuids: uuids.size,
+    sourceMapStrings: { mb: sourceMaps.size / MB, count: sourceMaps.count },
+    sourceStrings: { mb: sources.size / MB, count: sources.count },
+    largestStrings: largest
+      .sort((a, b) => b.size - a.size)
+      .slice(0, 5)
+      .map((l) => ({ kb: l.size / 1024, start: l.name.slice(0, 70).replace(/\s+/g, ' ') })),
   };
 }
 
@@ -614,6 +645,8 @@ interface LevelResult extends Measurement {
   smaps: Record<string, number> | null;
   tables: Record<string, { rows: number; dataMb: number; indexMb: number }>;
   check: { id: string; copied: boolean; status: number; state: string | null; deadlines: number; logEntries: number; verified: boolean | null };
+  /** The scheduler's nextDeadlineAt at this level: rows it reads, ms it takes. */
+  nextDeadlineAt: { rowsExamined: number; ms: number | null; access: string } | null;
 }
 
 interface Variant {
@@ -623,6 +656,8 @@ interface Variant {
   env: NodeJS.ProcessEnv;
   /** Records the SQL statements (the probe's capture): not for the memory and CPU figures. */
   capture?: boolean;
+  /** Takes a heap snapshot after the measurement. */
+  snapshot?: boolean;
 }
 
 interface VariantResult extends Measurement {
@@ -630,6 +665,7 @@ interface VariantResult extends Measurement {
   startupMs: number;
   rssAfterStartMb: number | null;
   smaps: Record<string, number> | null;
+  snapshot: SnapshotSummary | null;
 }
 
 interface PlanRow {
@@ -1045,7 +1081,9 @@ class GrowthRun {
     const measured = await this.measure(this.args.sagas);
     const smaps = smapsBreakdown(this.coordinatorPid());
     const tables = await this.tableSizes();
-    const result: LevelResult = { inFlight: n, waitingCounted, copied, checkpointAgeMb, rssAtRestMb, smaps, tables, check, ...measured };
+    const next = await this.plan('nextDeadlineAt', 'db/sequelize-saga-store.ts', NEXT_DEADLINE);
+    const nextDeadlineAt = next && { rowsExamined: next.rowsExamined, ms: next.ms, access: next.tables.map((t) => `${t.access} (${t.key})`).join('; ') };
+    const result: LevelResult = { inFlight: n, waitingCounted, copied, checkpointAgeMb, rssAtRestMb, smaps, tables, check, nextDeadlineAt, ...measured };
     console.log(
       `  ${fmt(n)} in flight: ${measured.completed}/${measured.samples} completed, ${fmt(measured.sagasPerSecond, 1)} sagas/s, p50 ${fmt(measured.latencyMs?.p50)} ms, p99 ${fmt(measured.latencyMs?.p99)} ms; ` +
         `coordinator RSS ${fmt(measured.coordinator.rssPeakMb)} MB peak, ${fmt(measured.coordinator.cpuMsPerSaga, 1)} CPU ms/saga`,
@@ -1175,11 +1213,12 @@ class GrowthRun {
     await this.happySagas(Math.max(this.args.warmup, 50));
     const measured = await this.measure(sagas);
     const smaps = smapsBreakdown(this.coordinatorPid());
+    const snapshot = variant.snapshot ? await this.heapSnapshot() : null;
     console.log(
       `  ${variant.name}: ready in ${(startupMs / 1000).toFixed(1)} s, RSS ${fmt(rssAfterStartMb)} MB after start, ${fmt(measured.coordinator.rssPeakMb)} MB peak, ${fmt(measured.coordinator.rssEndMb)} MB at end; ` +
         `V8 heap ${fmt(measured.coordinator.heap.heapTotalMb, 1)} MB (used ${fmt(measured.coordinator.heap.heapUsedMb, 1)}); ${fmt(measured.sagasPerSecond, 1)} sagas/s, p99 ${fmt(measured.latencyMs?.p99)} ms, ${fmt(measured.coordinator.cpuMsPerSaga, 1)} CPU ms/saga`,
     );
-    return { name: variant.name, startupMs, rssAfterStartMb, smaps, ...measured };
+    return { name: variant.name, startupMs, rssAfterStartMb, smaps, snapshot, ...measured };
   }
 
   // --- query plans ----------------------------------------------------------------------
@@ -1243,12 +1282,11 @@ class GrowthRun {
    * the capture recorded.
    */
   async plans(captured: { shape: string; sample: string; perSaga: number }[]): Promise<PlanRow[]> {
-    const now = Date.now();
     const [copied] = await this.query<{ id: string }>(`SELECT id FROM growth_t WHERE n = 2`);
     const id = this.lastCopy > 0 ? copiedId(copied.id, this.lastCopy) : copied.id;
     const own: [string, string][] = [
-      ['dueDeadlines (scheduler, every poll)', `SELECT saga_type, saga_id, timer_id, due_at, event, after_message, delay_ms FROM deadlines WHERE due_at <= ${now} AND after_message IS NULL AND saga_type IN ('reserva') ORDER BY due_at LIMIT 100`],
-      ['nextDeadlineAt (scheduler, every poll)', `SELECT MIN(due_at) AS next FROM deadlines WHERE after_message IS NULL AND saga_type IN ('reserva')`],
+      ['dueDeadlines (scheduler, every poll)', DUE_DEADLINES()],
+      ['nextDeadlineAt (scheduler, every poll)', NEXT_DEADLINE],
       ['GET /sagas/:id: findInstances', `SELECT * FROM saga_instances WHERE id = '${id}'`],
       ['GET /sagas/:id: deadlinesOf', `SELECT * FROM deadlines WHERE saga_type = 'reserva' AND saga_id = '${id}' ORDER BY due_at ASC`],
       ['GET /sagas/:id: readLog', `SELECT * FROM saga_log WHERE saga_type = 'reserva' AND saga_id = '${id}' ORDER BY seq ASC`],
@@ -1267,6 +1305,29 @@ class GrowthRun {
       if (row && row.tables.length > 0) rows.push(row);
     }
     return rows;
+  }
+
+  /**
+   * What the coordinator and mariadbd spend with no saga moving (the deadline scheduler's
+   * polling, the relay's), over `seconds`, and the rows MariaDB read meanwhile (its global
+   * Handler_read_* counters: other clients of the server count too).
+   */
+  async idleCost(seconds: number): Promise<{ seconds: number; coordinatorCpuPct: number | null; mariadbdCpuPct: number | null; rowsReadPerSecond: number }> {
+    const handlerRows = async () => {
+      const rows = await this.query<{ Variable_name: string; Value: string }>(`SHOW GLOBAL STATUS WHERE Variable_name IN ('Handler_read_next', 'Handler_read_rnd_next', 'Handler_read_key', 'Handler_read_first', 'Handler_read_prev')`);
+      return rows.reduce((a, r) => a + Number(r.Value), 0);
+    };
+    const coordinator = this.coordinatorPid();
+    const database = mariadbPid();
+    const c0 = cpuSeconds(coordinator);
+    const d0 = database ? cpuSeconds(database) : null;
+    const r0 = await handlerRows();
+    await sleep(seconds * 1000);
+    const r1 = await handlerRows();
+    const c1 = cpuSeconds(coordinator);
+    const d1 = database ? cpuSeconds(database) : null;
+    const pct = (a: number | null, b: number | null) => (a === null || b === null ? null : (100 * (b - a)) / seconds);
+    return { seconds, coordinatorCpuPct: pct(c0, c1), mariadbdCpuPct: pct(d0, d1), rowsReadPerSecond: (r1 - r0) / seconds };
   }
 
   /** Drives one copied saga to its end (pagos' test endpoint publishes its payment): the runtime takes copies like any saga. */
@@ -1389,10 +1450,10 @@ export async function runGrowthBenchmark(argv: string[] = process.argv): Promise
       const capturedRun = await run.variant(capture, bundle, Math.min(args.sagas, 100));
       captured = run.capturedStatements(capturedRun.coordinator.pid, Math.max(args.warmup, 50) + capturedRun.completed);
       const list: Variant[] = [
-        { name: 'tsx (as in the table), restarted', compiled: false, nodeOptions: [], env: {} },
+        { name: 'tsx (as in the table), restarted', compiled: false, nodeOptions: [], env: {}, snapshot: true },
         ...(bundle
           ? [
-              { name: 'compiled JS (esbuild bundle), no tsx', compiled: true, nodeOptions: [], env: {} },
+              { name: 'compiled JS (esbuild bundle), no tsx', compiled: true, nodeOptions: [], env: {}, snapshot: true },
               { name: 'compiled JS, --max-semi-space-size=2', compiled: true, nodeOptions: ['--max-semi-space-size=2'], env: {} },
               { name: 'compiled JS, semi-space 2, MALLOC_ARENA_MAX=2', compiled: true, nodeOptions: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '2' } },
             ]
@@ -1406,17 +1467,19 @@ export async function runGrowthBenchmark(argv: string[] = process.argv): Promise
     const plans = await run.plans(captured);
     const scanning = plans.filter((p) => p.scan);
     // A scan of the scheduler's: would an index on what it filters by remove it?
-    let indexTrial: { index: string; plans: PlanRow[] } | null = null;
+    let indexTrial: IndexTrial | null = null;
     if (scanning.some((p) => /^(dueDeadlines|nextDeadlineAt)/.test(p.query))) {
-      const index = 'growth_trial_armed_due (after_message, saga_type, due_at)';
-      await run.query(`ALTER TABLE deadlines ADD INDEX ${index}`);
+      console.log(`  the scheduler's polling reads every armed deadline: its idle cost without, then with ${TRIAL_INDEX} …`);
+      const without = await run.idleCost(15);
+      await run.query(`ALTER TABLE deadlines ADD INDEX ${TRIAL_INDEX}`);
       try {
         const trial: PlanRow[] = [];
-        for (const p of plans.filter((q) => /^(dueDeadlines|nextDeadlineAt)/.test(q.query))) {
-          const row = await run.plan(`${p.query} with ${index}`, 'trial index', p.statement);
+        for (const [name, sql] of [['dueDeadlines', DUE_DEADLINES()], ['nextDeadlineAt', NEXT_DEADLINE]]) {
+          const row = await run.plan(`${name} with the trial index`, 'trial index', sql);
           if (row) trial.push(row);
         }
-        indexTrial = { index, plans: trial };
+        const withIndex = await run.idleCost(15);
+        indexTrial = { index: TRIAL_INDEX, plans: trial, idle: { without, withIndex } };
       } finally {
         await run.query('ALTER TABLE deadlines DROP INDEX growth_trial_armed_due');
       }
@@ -1446,6 +1509,12 @@ export async function runGrowthBenchmark(argv: string[] = process.argv): Promise
   }
 }
 
+interface IndexTrial {
+  index: string;
+  plans: PlanRow[];
+  idle: { without: Awaited<ReturnType<GrowthRun['idleCost']>>; withIndex: Awaited<ReturnType<GrowthRun['idleCost']>> };
+}
+
 interface Report {
   args: Args;
   levels: LevelResult[];
@@ -1454,7 +1523,7 @@ interface Report {
   modules: ReturnType<GrowthRun['moduleCosts']> | null;
   variants: VariantResult[];
   plans: PlanRow[];
-  indexTrial: { index: string; plans: PlanRow[] } | null;
+  indexTrial: IndexTrial | null;
   captured: ReturnType<GrowthRun['capturedStatements']>;
   driven: { id: string; finalState: string | null; ms: number };
   seedMs: number;
@@ -1516,13 +1585,15 @@ function print(r: Report): void {
   const names = levels[0].processes.map((p) => p.name).filter((n) => n !== 'bench (this process)');
   console.log(
     table(
-      ['in flight', ...names, 'waiting (counted)', 'saga_log rows', 'whole database MB'],
+      ['in flight', ...names, 'waiting (counted)', 'saga_log rows', 'whole database MB', 'nextDeadlineAt rows read', 'nextDeadlineAt ms'],
       levels.map((l) => [
         fmt(l.inFlight),
         ...names.map((n) => fmt(cpuMs(l, n), 1)),
         fmt(l.waitingCounted),
         fmt(l.tables.saga_log?.rows),
         fmt(Object.values(l.tables).reduce((a, t) => a + t.dataMb + t.indexMb, 0), 0),
+        fmt(l.nextDeadlineAt?.rowsExamined),
+        fmt(l.nextDeadlineAt?.ms, 2),
       ]),
     ),
   );
@@ -1531,7 +1602,7 @@ function print(r: Report): void {
   const categories = [...new Set(levels.flatMap((l) => Object.keys(l.smaps ?? {})))].filter((c) => levels.some((l) => (l.smaps?.[c] ?? 0) >= 0.5)).sort();
   console.log(
     table(
-      ['in flight', 'VmRSS', 'PSS', 'RssAnon', 'RssFile', 'threads', 'V8 heap (main, committed)', 'V8 heap used', 'external', 'tsx loader thread V8 heap', ...categories],
+      ['in flight', 'VmRSS', 'PSS', 'RssAnon', 'RssFile', 'threads', 'V8 heap (main, committed)', 'V8 heap used', 'external', ...categories],
       levels.map((l) => [
         fmt(l.inFlight),
         fmt((l.coordinator.status?.VmRSS ?? 0) / 1024, 1),
@@ -1542,7 +1613,6 @@ function print(r: Report): void {
         fmt(l.coordinator.heap.heapTotalMb, 1),
         fmt(l.coordinator.heap.heapUsedMb, 1),
         fmt(l.coordinator.heap.externalMb, 1),
-        l.coordinator.heap.workerHeapTotalMb.map((m) => fmt(m, 1)).join(' + ') || '-',
         ...categories.map((c) => fmt(l.smaps?.[c], 1)),
       ]),
     ),
@@ -1554,6 +1624,24 @@ function print(r: Report): void {
     console.log(`  by type: ${s.byType.slice(0, 8).map((t) => `${t.type} ${fmt(t.mb, 1)}`).join(', ')}`);
     console.log(`  largest: ${s.topObjects.slice(0, 8).map((t) => `${t.name} ${fmt(t.mb, 1)} (${fmt(t.count)})`).join('; ')}`);
   }
+  const snapshots = [...(r.snapshot ? [['the running coordinator (tsx)', r.snapshot] as const] : []), ...r.variants.filter((v) => v.snapshot).map((v) => [v.name, v.snapshot!] as const)];
+  if (snapshots.length) {
+    console.log('\nHeap snapshots (live objects after a full GC; MB):\n');
+    console.log(
+      table(
+        ['coordinator', 'objects', 'strings', 'of them: with an inline source map', 'other strings > 2 kB (module sources)', 'code', 'distinct UUIDs'],
+        snapshots.map(([name, x]) => [
+          name,
+          fmt(x.selfSizeMb, 1),
+          fmt(x.byType.filter((t) => /string/.test(t.type)).reduce((a, t) => a + t.mb, 0), 1),
+          `${fmt(x.sourceMapStrings.mb, 1)} (${fmt(x.sourceMapStrings.count)})`,
+          `${fmt(x.sourceStrings.mb, 1)} (${fmt(x.sourceStrings.count)})`,
+          fmt(x.byType.find((t) => t.type === 'code')?.mb, 1),
+          fmt(x.distinctUuids),
+        ]),
+      ),
+    );
+  }
   if (r.modules) {
     console.log('\nWhat loading the libraries costs a bare node (after a full GC; MB):\n');
     const rows: string[][] = [];
@@ -1564,7 +1652,7 @@ function print(r: Report): void {
     console.log(`\nThe coordinator started other ways, ${fmt(levels.at(-1)!.inFlight)} in flight, the same ${r.args.sagas} happy sagas (each a fresh process):\n`);
     console.log(
       table(
-        ['coordinator', 'RSS after start', 'RSS peak', 'RSS at end', 'PSS at end', 'V8 heap (main)', 'loader thread heap', 'anonymous', 'threads', 'sagas/s', 'p99 ms', 'CPU ms/saga'],
+        ['coordinator', 'RSS after start', 'RSS peak', 'RSS at end', 'PSS at end', 'V8 heap (main)', 'anonymous', 'threads', 'sagas/s', 'p99 ms', 'CPU ms/saga'],
         r.variants.map((x) => [
           x.name,
           fmt(x.rssAfterStartMb),
@@ -1572,7 +1660,6 @@ function print(r: Report): void {
           fmt(x.coordinator.rssEndMb),
           fmt(x.coordinator.pss?.pss),
           fmt(x.coordinator.heap.heapTotalMb, 1),
-          x.coordinator.heap.workerHeapTotalMb.map((m) => fmt(m, 1)).join(' + ') || '-',
           fmt(x.smaps?.['anonymous (V8 heap, malloc arenas, stacks)'], 1),
           fmt(x.coordinator.status?.Threads),
           fmt(x.sagasPerSecond, 1),
@@ -1595,7 +1682,9 @@ function print(r: Report): void {
   );
   if (r.indexTrial) {
     console.log(`\nTrial (index added in this run's database only, then dropped): ${r.indexTrial.index}`);
-    for (const p of r.indexTrial.plans) console.log(`  ${p.query}: ${p.tables.map((t) => `${t.access}${t.key ? ` (${t.key})` : ''}`).join('; ') || 'no table read'}, ${fmt(p.rowsExamined)} rows read, ${fmt(p.ms, 2)} ms`);
+    for (const p of r.indexTrial.plans) console.log(`  ${p.query}: ${p.tables.map((t) => `${t.access}${t.key ? ` (${t.key})` : ''}`).join('; ') || 'no table read (Select tables optimized away)'}, ${fmt(p.rowsExamined)} rows read, ${fmt(p.ms, 2)} ms`);
+    const idle = (x: IndexTrial['idle']['without']) => `coordinator ${fmt(x.coordinatorCpuPct, 1)}% of a core, mariadbd ${fmt(x.mariadbdCpuPct, 1)}%, ${fmt(x.rowsReadPerSecond)} rows read/s by the server`;
+    console.log(`  no saga moving, ${r.indexTrial.idle.without.seconds} s each: without the index ${idle(r.indexTrial.idle.without)}; with it ${idle(r.indexTrial.idle.withIndex)} (mariadbd and its counters include other clients of the server).`);
   }
   console.log(`\nA copied saga driven on (pagos' payment event): ${r.driven.finalState ?? 'NOT FINAL'} in ${fmt(r.driven.ms)} ms.`);
 }
