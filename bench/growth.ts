@@ -1652,9 +1652,10 @@ function print(r: Report): void {
     console.log(`\nThe coordinator started other ways, ${fmt(levels.at(-1)!.inFlight)} in flight, the same ${r.args.sagas} happy sagas (each a fresh process):\n`);
     console.log(
       table(
-        ['coordinator', 'RSS after start', 'RSS peak', 'RSS at end', 'PSS at end', 'V8 heap (main)', 'anonymous', 'threads', 'sagas/s', 'p99 ms', 'CPU ms/saga'],
+        ['coordinator', 'ready in s', 'RSS after start', 'RSS peak', 'RSS at end', 'PSS at end', 'V8 heap (main)', 'anonymous', 'threads', 'sagas/s', 'p99 ms', 'CPU ms/saga'],
         r.variants.map((x) => [
           x.name,
+          fmt(x.startupMs / 1000, 1),
           fmt(x.rssAfterStartMb),
           fmt(x.coordinator.rssPeakMb),
           fmt(x.coordinator.rssEndMb),
