@@ -365,13 +365,26 @@ class ProcessMonitor {
 const PROBE = `
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
+import v8 from 'node:v8';
 import { isMainThread, threadId } from 'node:worker_threads';
 const dir = process.env.GROWTH_PROBE_DIR;
 if (dir) {
   const file = dir + '/' + process.pid + '-' + threadId + '.jsonl';
+  const gc = { ms: 0, minor: 0, major: 0 };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gc.ms += e.duration;
+        if (e.detail && e.detail.kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.minor++;
+        else gc.major++;
+      }
+    }).observe({ entryTypes: ['gc'] });
+  } catch {}
   const write = () => {
     const m = process.memoryUsage();
-    try { fs.appendFileSync(file, JSON.stringify({ t: Date.now(), main: isMainThread, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers }) + '\\n'); } catch {}
+    const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((x) => [x.space_name, x.space_size]));
+    try { fs.appendFileSync(file, JSON.stringify({ t: Date.now(), main: isMainThread, rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, spaces, gcMs: gc.ms, gcMinor: gc.minor, gcMajor: gc.major }) + '\\n'); } catch {}
   };
   write();
   setInterval(write, 1000).unref();
@@ -406,6 +419,12 @@ interface ProbeSample {
   heapUsed: number;
   external: number;
   arrayBuffers: number;
+  /** Committed bytes of each V8 heap space (new_space, old_space, code_space, large_object_space, …). */
+  spaces: Record<string, number>;
+  /** Garbage collections so far: total pause ms, scavenges, other (mark-compact, incremental). */
+  gcMs: number;
+  gcMinor: number;
+  gcMajor: number;
 }
 
 /** The probe's samples of one process between two times, by thread (the main thread first). */
@@ -420,7 +439,9 @@ function probeSamples(dir: string, pid: number, from = 0, to = Infinity): { main
       .map((line) => JSON.parse(line) as ProbeSample);
     if (samples.length === 0) continue;
     // A worker may sleep once its work is done (its timer no longer fires): its last sample stands.
-    if (samples[0].main) main.push(...samples.filter((s) => s.t >= from && s.t <= to));
+    // The main thread: from the last sample before the window, so GC counts can be differenced over it.
+    const first = samples.findIndex((s) => s.t >= from);
+    if (samples[0].main) main.push(...samples.slice(first < 0 ? samples.length - 1 : Math.max(0, first - 1)).filter((s) => s.t <= to));
     else workers.push(samples);
   }
   return { main, workers };
@@ -435,6 +456,10 @@ interface HeapFigures {
   arrayBuffersMb: number | null;
   /** V8 heaps of worker threads that loaded the probe, committed, as last sampled. */
   workerHeapTotalMb: number[];
+  /** Largest committed size of each V8 space in the window, MB (the young generation is new_space). */
+  spacesPeakMb: Record<string, number>;
+  /** Garbage collection in the window: pause ms, scavenges, other collections. */
+  gc: { ms: number; minor: number; major: number } | null;
 }
 
 function heapFigures(dir: string, pid: number, from: number, to = Infinity): HeapFigures {
@@ -447,6 +472,10 @@ function heapFigures(dir: string, pid: number, from: number, to = Infinity): Hea
     externalMb: last ? last.external / MB : null,
     arrayBuffersMb: last ? last.arrayBuffers / MB : null,
     workerHeapTotalMb: workers.map((w) => w.at(-1)!.heapTotal / MB),
+    spacesPeakMb: Object.fromEntries(
+      [...new Set(main.flatMap((s) => Object.keys(s.spaces ?? {})))].map((space) => [space, Math.max(...main.map((s) => s.spaces?.[space] ?? 0)) / MB]),
+    ),
+    gc: main.length > 1 ? { ms: last!.gcMs - main[0].gcMs, minor: last!.gcMinor - main[0].gcMinor, major: last!.gcMajor - main[0].gcMajor } : null,
   };
 }
 
@@ -851,6 +880,7 @@ class GrowthRun {
     monitor.start();
     const samples = await this.happySagas(count);
     const processes = monitor.stop();
+    await sleep(1100); // the probe's next sample (every second) closes the window of its GC counts
     const completed = samples.filter((s) => s.status === 'completed' && s.finalAt !== null);
     const firstSent = Math.min(...samples.map((s) => s.sentAt));
     const wallMs = completed.length ? Math.max(...completed.map((s) => s.finalAt!)) - firstSent : Date.now() - firstSent;
@@ -1529,6 +1559,12 @@ interface Report {
   seedMs: number;
 }
 
+/** The coordinator's garbage collection per completed saga: pause ms and scavenges. */
+function gcPerSaga(m: Measurement): { ms: number; minor: number } | null {
+  const gc = m.coordinator.heap.gc;
+  return gc && m.completed > 0 ? { ms: gc.ms / m.completed, minor: gc.minor / m.completed } : null;
+}
+
 function cpuMs(m: Measurement, name: string): number | null {
   const p = m.processes.find((x) => x.name === name);
   return p?.cpuSeconds === null || p?.cpuSeconds === undefined || m.completed === 0 ? null : (1000 * p.cpuSeconds) / m.completed;
@@ -1576,6 +1612,13 @@ function print(r: Report): void {
       `Per-saga cost ${fmt(levels.at(-1)!.inFlight)} vs ${fmt(levels[0].inFlight)}: coordinator CPU ms/saga ${ratio(v.cpuRatio)}, p99 ${ratio(v.p99Ratio)}, mariadbd CPU ms/saga ${ratio(v.mariadbCpuRatio)}, sagas/s ${ratio(v.throughputRatio)}: ` +
       `${v.costFlat ? `does not grow (within ${GROWTH_TOLERANCE}×, the noise of two shared cores)` : `GROWS (over ${GROWTH_TOLERANCE}×)`}.`,
   );
+  const scans = r.plans.filter((p) => p.scan && p.source !== 'captured from the coordinator');
+  if (scans.length) {
+    console.log(
+      `But not everything is flat: ${scans.map((p) => `${p.query.replace(/ \(.*$/, '')} reads ${fmt(p.rowsExamined)} rows (${fmt(p.ms, 1)} ms)`).join('; ')} with ${fmt(levels.at(-1)!.inFlight)} in flight: ` +
+        `every armed deadline, on every poll of the deadline scheduler (each second), so the background cost grows with the sagas in flight (see the plans below).`,
+    );
+  }
   console.log(`\nIn flight = sagas waiting on pagos: the first ${fmt(r.args.real)} created through POST /reservas (${(r.seedMs / 1000).toFixed(0)} s), the others copies of their rows in bulk SQL.`);
   console.log(`Rows per waiting saga: ${Object.entries(r.perSaga).map(([t, n]) => `${t} ${fmt(n, 1)}`).join(', ')}.`);
   console.log('latency = POST /reservas sent → `updated_at` of the saga row when final (coordinator clock, same host); completion learnt by one SQL query per round.');
@@ -1602,7 +1645,7 @@ function print(r: Report): void {
   const categories = [...new Set(levels.flatMap((l) => Object.keys(l.smaps ?? {})))].filter((c) => levels.some((l) => (l.smaps?.[c] ?? 0) >= 0.5)).sort();
   console.log(
     table(
-      ['in flight', 'VmRSS', 'PSS', 'RssAnon', 'RssFile', 'threads', 'V8 heap (main, committed)', 'V8 heap used', 'external', ...categories],
+      ['in flight', 'VmRSS', 'PSS', 'RssAnon', 'RssFile', 'threads', 'V8 heap (main, committed)', 'V8 heap used', 'young gen (peak)', 'external', 'GC ms/saga', 'scavenges/saga', ...categories],
       levels.map((l) => [
         fmt(l.inFlight),
         fmt((l.coordinator.status?.VmRSS ?? 0) / 1024, 1),
@@ -1612,7 +1655,10 @@ function print(r: Report): void {
         fmt(l.coordinator.status?.Threads),
         fmt(l.coordinator.heap.heapTotalMb, 1),
         fmt(l.coordinator.heap.heapUsedMb, 1),
+        fmt(l.coordinator.heap.spacesPeakMb.new_space, 1),
         fmt(l.coordinator.heap.externalMb, 1),
+        fmt(gcPerSaga(l)?.ms, 2),
+        fmt(gcPerSaga(l)?.minor, 2),
         ...categories.map((c) => fmt(l.smaps?.[c], 1)),
       ]),
     ),
@@ -1652,7 +1698,7 @@ function print(r: Report): void {
     console.log(`\nThe coordinator started other ways, ${fmt(levels.at(-1)!.inFlight)} in flight, the same ${r.args.sagas} happy sagas (each a fresh process):\n`);
     console.log(
       table(
-        ['coordinator', 'ready in s', 'RSS after start', 'RSS peak', 'RSS at end', 'PSS at end', 'V8 heap (main)', 'anonymous', 'threads', 'sagas/s', 'p99 ms', 'CPU ms/saga'],
+        ['coordinator', 'ready in s', 'RSS after start', 'RSS peak', 'RSS at end', 'PSS at end', 'V8 heap (main)', 'young gen (peak)', 'anonymous', 'threads', 'sagas/s', 'p99 ms', 'CPU ms/saga', 'GC ms/saga', 'scavenges/saga'],
         r.variants.map((x) => [
           x.name,
           fmt(x.startupMs / 1000, 1),
@@ -1661,11 +1707,14 @@ function print(r: Report): void {
           fmt(x.coordinator.rssEndMb),
           fmt(x.coordinator.pss?.pss),
           fmt(x.coordinator.heap.heapTotalMb, 1),
+          fmt(x.coordinator.heap.spacesPeakMb.new_space, 1),
           fmt(x.smaps?.['anonymous (V8 heap, malloc arenas, stacks)'], 1),
           fmt(x.coordinator.status?.Threads),
           fmt(x.sagasPerSecond, 1),
           fmt(x.latencyMs?.p99),
           fmt(x.coordinator.cpuMsPerSaga, 1),
+          fmt(gcPerSaga(x)?.ms, 2),
+          fmt(gcPerSaga(x)?.minor, 2),
         ]),
       ),
     );
