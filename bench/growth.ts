@@ -486,6 +486,8 @@ function heapFigures(dir: string, pid: number, from: number, to = Infinity): Hea
 const DUE_DEADLINES = (now = Date.now()) =>
   `SELECT saga_type, saga_id, timer_id, due_at, event, after_message, delay_ms FROM deadlines WHERE due_at <= ${now} AND after_message IS NULL AND saga_type IN ('reserva') ORDER BY due_at LIMIT 100`;
 const NEXT_DEADLINE = `SELECT MIN(due_at) AS next FROM deadlines WHERE after_message IS NULL AND saga_type IN ('reserva')`;
+/** The same answer written so that the existing `deadlines_due (due_at)` index can be read in order and stop at the first armed row. */
+const NEXT_DEADLINE_ORDERED = `SELECT due_at AS next FROM deadlines WHERE after_message IS NULL AND saga_type IN ('reserva') ORDER BY due_at LIMIT 1`;
 /** An index under which both would read only what they return (tried in the run's own database, then dropped). */
 const TRIAL_INDEX = 'growth_trial_armed_due (after_message, saga_type, due_at)';
 
@@ -674,6 +676,12 @@ interface LevelResult extends Measurement {
   smaps: Record<string, number> | null;
   tables: Record<string, { rows: number; dataMb: number; indexMb: number }>;
   check: { id: string; copied: boolean; status: number; state: string | null; deadlines: number; logEntries: number; verified: boolean | null };
+  /**
+   * MariaDB's server-wide counters over the measured sagas, per completed saga: logical page
+   * reads, pages InnoDB had to read in (not in its buffer pool), rows read. Other clients of
+   * the server count too.
+   */
+  server: { pageRequestsPerSaga: number; pageReadsPerSaga: number; rowsReadPerSaga: number; bufferPoolMb: number } | null;
   /** The scheduler's nextDeadlineAt at this level: rows it reads, ms it takes. */
   nextDeadlineAt: { rowsExamined: number; ms: number | null; access: string } | null;
 }
@@ -1061,6 +1069,18 @@ class GrowthRun {
     return { sagas: copied, ms, analyzeMs: Date.now() - t0 - ms - 10_000 };
   }
 
+  async serverCounters(): Promise<Record<string, number> | null> {
+    try {
+      const rows = await this.query<{ Variable_name: string; Value: string }>(
+        `SHOW GLOBAL STATUS WHERE Variable_name IN ('Innodb_buffer_pool_read_requests', 'Innodb_buffer_pool_reads', 'Innodb_rows_read')`,
+      );
+      const [pool] = await this.query<{ Value: string }>(`SHOW GLOBAL VARIABLES LIKE 'innodb_buffer_pool_size'`);
+      return { ...Object.fromEntries(rows.map((r) => [r.Variable_name, Number(r.Value)])), pool: Number(pool?.Value ?? 0) };
+    } catch {
+      return null;
+    }
+  }
+
   async checkpointAgeMb(): Promise<number | null> {
     const [row] = await this.query<{ Value: string }>(`SHOW GLOBAL STATUS LIKE 'Innodb_checkpoint_age'`).catch(() => []);
     return row ? Number(row.Value) / MB : null;
@@ -1108,12 +1128,16 @@ class GrowthRun {
     const waitingCounted = await this.count(`SELECT COUNT(*) AS n FROM saga_instances WHERE saga_type = 'reserva' AND status = 'running'`);
     const rssAtRestMb = rssMb(this.coordinatorPid());
     const checkpointAgeMb = await this.checkpointAgeMb();
+    const before = await this.serverCounters();
     const measured = await this.measure(this.args.sagas);
+    const after = await this.serverCounters();
+    const perSaga = (k: string) => (after && before && measured.completed ? (after[k] - before[k]) / measured.completed : NaN);
+    const server = after && before ? { pageRequestsPerSaga: perSaga('Innodb_buffer_pool_read_requests'), pageReadsPerSaga: perSaga('Innodb_buffer_pool_reads'), rowsReadPerSaga: perSaga('Innodb_rows_read'), bufferPoolMb: after.pool / MB } : null;
     const smaps = smapsBreakdown(this.coordinatorPid());
     const tables = await this.tableSizes();
     const next = await this.plan('nextDeadlineAt', 'db/sequelize-saga-store.ts', NEXT_DEADLINE);
     const nextDeadlineAt = next && { rowsExamined: next.rowsExamined, ms: next.ms, access: next.tables.map((t) => `${t.access} (${t.key})`).join('; ') };
-    const result: LevelResult = { inFlight: n, waitingCounted, copied, checkpointAgeMb, rssAtRestMb, smaps, tables, check, nextDeadlineAt, ...measured };
+    const result: LevelResult = { inFlight: n, waitingCounted, copied, checkpointAgeMb, rssAtRestMb, smaps, tables, check, server, nextDeadlineAt, ...measured };
     console.log(
       `  ${fmt(n)} in flight: ${measured.completed}/${measured.samples} completed, ${fmt(measured.sagasPerSecond, 1)} sagas/s, p50 ${fmt(measured.latencyMs?.p50)} ms, p99 ${fmt(measured.latencyMs?.p99)} ms; ` +
         `coordinator RSS ${fmt(measured.coordinator.rssPeakMb)} MB peak, ${fmt(measured.coordinator.cpuMsPerSaga, 1)} CPU ms/saga`,
@@ -1298,7 +1322,8 @@ class GrowthRun {
       if (sorted && tables.length) tables[0].sort = true;
       const block = json.query_block as { r_total_time_ms?: number } | undefined;
       const rowsExamined = tables.reduce((a, t) => a + (t.rowsExamined ?? 0), 0);
-      const scan = tables.some((t) => t.access === 'ALL' || t.access === 'index' || (t.rowsExamined ?? 0) > 1000);
+      // A whole table or index read (an ordered index read stopped by LIMIT after a few rows is not one), or more than 1000 rows.
+      const scan = tables.some((t) => ((t.access === 'ALL' || t.access === 'index') && (t.rowsExamined ?? Infinity) > 100) || (t.rowsExamined ?? 0) > 1000);
       return { query, source, statement: sql.length > 400 ? `${sql.slice(0, 400)}…` : sql, tables, rowsExamined, ms: block?.r_total_time_ms ?? null, scan };
     } finally {
       if (writes) await connection.query('ROLLBACK').catch(() => undefined);
@@ -1499,6 +1524,7 @@ export async function runGrowthBenchmark(argv: string[] = process.argv): Promise
     // A scan of the scheduler's: would an index on what it filters by remove it?
     let indexTrial: IndexTrial | null = null;
     if (scanning.some((p) => /^(dueDeadlines|nextDeadlineAt)/.test(p.query))) {
+      const ordered = await run.plan('nextDeadlineAt written as ORDER BY due_at LIMIT 1, no new index', 'alternative statement', NEXT_DEADLINE_ORDERED);
       console.log(`  the scheduler's polling reads every armed deadline: its idle cost without, then with ${TRIAL_INDEX} …`);
       const without = await run.idleCost(15);
       await run.query(`ALTER TABLE deadlines ADD INDEX ${TRIAL_INDEX}`);
@@ -1509,7 +1535,7 @@ export async function runGrowthBenchmark(argv: string[] = process.argv): Promise
           if (row) trial.push(row);
         }
         const withIndex = await run.idleCost(15);
-        indexTrial = { index: TRIAL_INDEX, plans: trial, idle: { without, withIndex } };
+        indexTrial = { index: TRIAL_INDEX, plans: trial, idle: { without, withIndex }, ordered };
       } finally {
         await run.query('ALTER TABLE deadlines DROP INDEX growth_trial_armed_due');
       }
@@ -1543,6 +1569,8 @@ interface IndexTrial {
   index: string;
   plans: PlanRow[];
   idle: { without: Awaited<ReturnType<GrowthRun['idleCost']>>; withIndex: Awaited<ReturnType<GrowthRun['idleCost']>> };
+  /** nextDeadlineAt as ORDER BY due_at LIMIT 1 under the existing indexes. */
+  ordered: PlanRow | null;
 }
 
 interface Report {
@@ -1628,19 +1656,23 @@ function print(r: Report): void {
   const names = levels[0].processes.map((p) => p.name).filter((n) => n !== 'bench (this process)');
   console.log(
     table(
-      ['in flight', ...names, 'waiting (counted)', 'saga_log rows', 'whole database MB', 'nextDeadlineAt rows read', 'nextDeadlineAt ms'],
+      ['in flight', ...names, 'waiting (counted)', 'saga_log rows', 'whole database MB', 'InnoDB pages read in/saga', 'page requests/saga', 'nextDeadlineAt rows read', 'nextDeadlineAt ms'],
       levels.map((l) => [
         fmt(l.inFlight),
         ...names.map((n) => fmt(cpuMs(l, n), 1)),
         fmt(l.waitingCounted),
         fmt(l.tables.saga_log?.rows),
         fmt(Object.values(l.tables).reduce((a, t) => a + t.dataMb + t.indexMb, 0), 0),
+        fmt(l.server?.pageReadsPerSaga, 1),
+        fmt(l.server?.pageRequestsPerSaga, 0),
         fmt(l.nextDeadlineAt?.rowsExamined),
         fmt(l.nextDeadlineAt?.ms, 2),
       ]),
     ),
   );
 
+  const pool = levels.find((l) => l.server)?.server?.bufferPoolMb;
+  console.log(`InnoDB pages read in = pages not found in MariaDB's buffer pool (${fmt(pool)} MB here), server-wide counters per measured saga (other clients count too).`);
   console.log("\nThe coordinator's memory at each level (MB):\n");
   const categories = [...new Set(levels.flatMap((l) => Object.keys(l.smaps ?? {})))].filter((c) => levels.some((l) => (l.smaps?.[c] ?? 0) >= 0.5)).sort();
   console.log(
@@ -1733,6 +1765,8 @@ function print(r: Report): void {
   if (r.indexTrial) {
     console.log(`\nTrial (index added in this run's database only, then dropped): ${r.indexTrial.index}`);
     for (const p of r.indexTrial.plans) console.log(`  ${p.query}: ${p.tables.map((t) => `${t.access}${t.key ? ` (${t.key})` : ''}`).join('; ') || 'no table read (Select tables optimized away)'}, ${fmt(p.rowsExamined)} rows read, ${fmt(p.ms, 2)} ms`);
+    const o = r.indexTrial.ordered;
+    if (o) console.log(`  ${o.query}: ${o.tables.map((t) => `${t.access}${t.key ? ` (${t.key})` : ''}${t.sort ? ' +sort' : ''}`).join('; ')}, ${fmt(o.rowsExamined)} rows read, ${fmt(o.ms, 2)} ms`);
     const idle = (x: IndexTrial['idle']['without']) => `coordinator ${fmt(x.coordinatorCpuPct, 1)}% of a core, mariadbd ${fmt(x.mariadbdCpuPct, 1)}%, ${fmt(x.rowsReadPerSecond)} rows read/s by the server`;
     console.log(`  no saga moving, ${r.indexTrial.idle.without.seconds} s each: without the index ${idle(r.indexTrial.idle.without)}; with it ${idle(r.indexTrial.idle.withIndex)} (mariadbd and its counters include other clients of the server).`);
   }
@@ -1762,7 +1796,7 @@ function save(r: Report & { run: GrowthRun; startedAt: number; loadAtStart: numb
     moduleCosts: r.modules,
     variants: r.variants,
     bundleError: r.bundleError,
-    capturedStatements: r.captured.map(({ sample, ...rest }) => ({ ...rest, sample: sample.slice(0, 300) })),
+    capturedStatements: r.captured.slice(0, 30).map(({ sample, ...rest }) => ({ ...rest, sample: sample.slice(0, 200) })),
     plans: r.plans,
     indexTrial: r.indexTrial,
     copiedSagaDriven: r.driven,
