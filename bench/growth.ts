@@ -26,13 +26,16 @@
  * `completada` by a payment event.
  *
  * Observation without changing the services: every service gets, through NODE_OPTIONS, a
- * probe module (a data: URL) that appends `process.memoryUsage()` to a file every second, and
- * `--heapsnapshot-signal=SIGUSR2`. (tsx's ESM loader thread, internal to Node, loads no
- * `--import` module: what tsx costs shows in the comparison with a compiled bundle.) The coordinator variants (compiled JS instead of tsx,
- * smaller young generation, WebSocket driver) are started by this process on the
- * coordinator's port, one after the other, after the levels. One of them also records the
- * SQL statements it sends (Sequelize's `query`, patched by the probe), whose plans are then
- * read with ANALYZE (writes inside a transaction that is rolled back).
+ * probe module (a data: URL) that appends `process.memoryUsage()`, V8's heap spaces and its
+ * GC pauses to a file every second, and `--heapsnapshot-signal=SIGUSR2`. (tsx's ESM loader
+ * thread, internal to Node, loads no `--import` module: what tsx costs shows in the
+ * comparison with a compiled bundle.) The coordinator variants (compiled JS instead of tsx,
+ * smaller young generation, fewer malloc arenas, WebSocket driver) are started by this
+ * process on the coordinator's port, one after the other, after the levels. One of them also
+ * records the SQL statements it sends (Sequelize's `query`, patched by the probe), whose
+ * plans are then read with ANALYZE (writes inside a transaction that is rolled back). When
+ * the deadline scheduler's polling reads every armed deadline, an index that would avoid it
+ * is tried in the run's own database (plans, and idle CPU with and without it), then dropped.
  *
  * Creates a MariaDB database `saga_bench_growth_<pid>` and a Pulsar namespace
  * `public/growth-<random>`; stops every process, drops the database and deletes the
