@@ -24,6 +24,8 @@ import { Probe } from './probe.ts';
 import { runSagas, type SagaRunResult } from './sagas.ts';
 import { runPulsarBenchmark, takeTransportFlag } from './pulsar.ts';
 
+// --growth [1000,10000,100000]: the cost as the sagas in flight grow, every service its own process (bench/growth.ts).
+if (process.argv.some((a) => a === '--growth' || a.startsWith('--growth='))) process.exit(await (await import('./growth.ts')).runGrowthBenchmark());
 // --transport pulsar: every service its own process over the broker and MariaDB (bench/pulsar.ts); memory (default): below.
 if (takeTransportFlag() === 'pulsar') process.exit(await runPulsarBenchmark());
 
