@@ -9,6 +9,12 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Longest wait between rounds while the broker fails (default 5 s). */
   maxBackoffMs?: number;
+  /**
+   * How long published rows wait to be marked sent, so that one statement marks the rows of
+   * many rounds (default 25 ms; 0 marks after each round). Until marked they are not sent
+   * again by this relay; after a crash they are (consumers deduplicate).
+   */
+  markDelayMs?: number;
   /** Attempts of one row that fails in a way nobody classified, before it is dead-lettered (default 5). */
   maxRowAttempts?: number;
   /**
@@ -59,6 +65,11 @@ export class OutboxRelay {
   /** Message ids published lately, so a row both offered and read back goes out once. */
   private readonly published = new Set<string>();
   private unsubscribe: (() => void) | null = null;
+  /** Published (when), not yet marked sent. */
+  private unmarked: { messageId: string; at: number }[] = [];
+  private markTimer: NodeJS.Timeout | null = null;
+  private marking: Promise<void> = Promise.resolve();
+  private readonly markDelayMs: number;
   private readonly pollMs: number;
   private readonly batchSize: number;
   private readonly maxBackoffMs: number;
@@ -75,6 +86,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 200;
     this.maxBackoffMs = options.maxBackoffMs ?? 5_000;
     this.maxRowAttempts = options.maxRowAttempts ?? 5;
+    this.markDelayMs = options.markDelayMs ?? 25;
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => {});
   }
@@ -99,6 +111,7 @@ export class OutboxRelay {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running?.catch(() => 0);
+    await this.markNow();
   }
 
   /** Publishes what is pending now (coalesces with a flush already running). */
@@ -108,11 +121,17 @@ export class OutboxRelay {
       this.again = true;
       return;
     }
-    void this.flush();
+    void this.round();
   }
 
-  /** Publishes every pending row; resolves with how many were published. */
-  flush(): Promise<number> {
+  /** Publishes every pending row and marks it sent; resolves with how many were published. */
+  async flush(): Promise<number> {
+    const published = await this.round();
+    await this.markNow();
+    return published;
+  }
+
+  private round(): Promise<number> {
     if (this.running) return this.running;
     this.running = this.publishPending().finally(() => {
       this.running = null;
@@ -230,20 +249,41 @@ export class OutboxRelay {
     try {
       await Promise.all([...byKey.values()].map(publishChain));
     } finally {
-      if (sent.length > 0) {
-        await this.markSent(sent).catch((error: unknown) => {
-          for (const row of sent) this.published.delete(row.messageId); // unmarked: they go out again (consumers deduplicate)
-          throw error;
-        });
-      }
+      if (sent.length > 0) this.markLater(sent);
     }
     if (lost) throw lost;
     return { sent: sent.length, held };
   }
 
-  /** Marks rows sent; a conflict (a deadlock with a transaction writing deadlines) is tried again at once, a few times. */
-  private async markSent(sent: NewOutboxMessage[]): Promise<void> {
+  /** Queues published rows to be marked sent within `markDelayMs`, with the others of that time. */
+  private markLater(sent: NewOutboxMessage[]): void {
     const at = this.clock();
+    for (const row of sent) this.unmarked.push({ messageId: row.messageId, at });
+    if (this.markDelayMs === 0) return void this.markNow();
+    this.markTimer ??= setTimeout(() => void this.markNow(), this.markDelayMs);
+  }
+
+  /** Marks what was published so far (after those already being marked). */
+  private markNow(): Promise<void> {
+    if (this.markTimer) clearTimeout(this.markTimer);
+    this.markTimer = null;
+    const rows = this.unmarked.splice(0);
+    this.marking = this.marking.then(async () => {
+      if (rows.length === 0) return;
+      try {
+        // One time for the lot: the earliest publication (deadlines run from it, at most markDelayMs early).
+        await this.markSent(rows, Math.min(...rows.map((r) => r.at)));
+      } catch (error) {
+        for (const row of rows) this.published.delete(row.messageId); // unmarked: they go out again (consumers deduplicate)
+        this.needsScan = true;
+        this.log('marking published outbox rows failed; they will be published again', { rows: rows.length, error: (error as Error)?.message });
+      }
+    });
+    return this.marking;
+  }
+
+  /** Marks rows sent; a conflict (a deadlock with a transaction writing deadlines) is tried again at once, a few times. */
+  private async markSent(sent: { messageId: string }[], at: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.store.markSent(sent, at);

@@ -13,6 +13,7 @@ import { connect } from '../db/connect.ts';
 import type { System } from '../services/system.ts';
 import { eachDatabase } from './support/databases.ts';
 import { reservaInput, startSystem, waitForStatus } from './support/system.ts';
+import { waitFor } from './support/wait.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -153,6 +154,8 @@ describe('SagaRuntime with the reservation saga', function () {
       const input = reservaInput({ simular_fallo: 'timeout-pago', plazos: { paso: 1500 } });
       await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
       await waitForState(system, input.id_correlacion, 'pagando');
+      // Armed once PagarReserva is published and marked sent (the relay marks within markDelayMs).
+      await waitFor(async () => (await system.store.deadlinesOf('reserva', input.id_correlacion))[0]?.afterMessage === null, 'the step deadline to be armed');
       const [pending] = await system.store.deadlinesOf('reserva', input.id_correlacion);
       await system.close();
 
