@@ -12,7 +12,7 @@
  *
  * Flags: --sagas N (measured, default 200), --concurrency C (sagas in flight, from POST until
  * their final state is seen, default 20), --poll-ms P (interval of the final-state query,
- * default 20), --warmup W (sagas run first and not reported, default 20), --timeout S (per
+ * default 20), --warmup W (sagas run first and not reported, default 100: the broker's JIT needs them), --timeout S (per
  * saga, default 60), --one-in-flight N (sagas run one at a time after the measured run,
  * default 30), --drivers websocket,native, --peer restate (bench/peer/restate.ts, run after
  * ours with our services stopped), --cpu-prof DIR (each service writes a V8 CPU profile).
@@ -32,6 +32,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +46,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const RESULTS = path.join(HERE, 'results', 'pulsar-latest.json');
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
-const USAGE = 'usage: npm run bench -- --transport pulsar [--peer restate] [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 20] [--timeout 60] [--one-in-flight 30] [--cpu-prof DIR]';
+const USAGE = 'usage: npm run bench -- --transport pulsar [--peer restate] [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 100] [--timeout 60] [--one-in-flight 30] [--cpu-prof DIR]';
 
 /** Whether the native driver (pulsar-client, `npm run setup:native`) loads here: then both drivers run by default. */
 const NATIVE_LOADS = await import('pulsar-client' as string).then(
@@ -102,7 +103,7 @@ function parse(argv: string[]): Args {
       sagas: { type: 'string', default: '200' },
       concurrency: { type: 'string', default: '20' },
       'poll-ms': { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '100' },
       timeout: { type: 'string', default: '60' },
       'one-in-flight': { type: 'string', default: '30' },
       'cpu-prof': { type: 'string' },
@@ -441,6 +442,8 @@ function hopsOf(sentAt: number, log: LogEntry[]): [string, number][] {
  * read once, after the measured run.
  */
 class FinalStates {
+  /** Keep-alive connections for the POSTs, as many as sagas in flight (as the Restate peer's client). */
+  readonly agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly waiting = new Map<string, { resolve: (row: FinalRow) => void; until: number; reject: (error: Error) => void }>();
   private timer: NodeJS.Timeout | null = null;
   private connection: mysql.Connection | null = null;
@@ -465,6 +468,7 @@ class FinalStates {
   }
 
   async close(): Promise<void> {
+    this.agent.destroy();
     if (this.timer) clearInterval(this.timer);
     for (const [, w] of this.waiting) w.reject(new Error('interrupted'));
     this.waiting.clear();
@@ -518,6 +522,25 @@ class FinalStates {
   }
 }
 
+/**
+ * POST with node's http client on a keep-alive agent: the same client the Restate peer uses,
+ * and cheaper than fetch, so the benchmark takes less of the CPU the system needs.
+ */
+function post(agent: http.Agent, url: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: REQUEST_TIMEOUT_MS }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer in ${REQUEST_TIMEOUT_MS} ms`)));
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 interface FinalRow {
   status: string;
   state: string;
@@ -531,8 +554,8 @@ async function runSaga(cluster: ServiceCluster, finals: FinalStates, args: Args,
   const sample: SagaSample = { id: null, sentAt: Date.now(), acceptedAt: null, detectedAt: null, status: 'error', state: null, initAt: null, finalAt: null, hops: [] };
   try {
     // No shared AbortSignal on the requests: fetch would add a listener to it per request.
-    const response = await fetch(`${cluster.url('vuelos')}/reservas`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: RESERVA, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
-    const text = await response.text();
+    const response = await post(finals.agent, `${cluster.url('vuelos')}/reservas`, RESERVA);
+    const text = response.body;
     sample.acceptedAt = Date.now();
     if (response.status !== 202) throw new Error(`POST /reservas answered ${response.status}: ${text.slice(0, 200)}`);
     sample.id = (JSON.parse(text) as { id_correlacion: string }).id_correlacion;
