@@ -145,6 +145,22 @@ describe('query plans: list queries and retention use indexes', function () {
       expect(plan.keys.some((k) => k.startsWith('saga_instances_id') || k.startsWith('sqlite_autoindex_saga_instances')), String(plan.keys)).to.equal(true);
     });
 
+    it('should answer the deadline scheduler (next due time, due deadlines) from the armed-deadline index, reading no more rows than it returns', async () => {
+      const seen = recordStatements(store.sequelize);
+      await store.nextDeadlineAt(['reserva']);
+      await store.dueDeadlines(Date.now() + 365 * 86_400_000, 5, ['reserva']);
+      const statements = seen.filter((q) => /FROM deadlines/.test(q));
+      expect(statements).to.have.length(2);
+      for (const statement of statements) {
+        const plan = await explain(store.sequelize, statement);
+        expect(plan.fullScans, statement).to.deep.equal([]);
+        expect(plan.sorts, statement).to.deep.equal([]);
+        // MariaDB answers MIN() from the index itself ("Select tables optimized away"): no table read at all.
+        const fromIndex = plan.keys.includes('deadlines_armed') || plan.rows.some((r) => /optimized away/i.test(String(r.Extra ?? '')));
+        expect(fromIndex, `${statement}: ${JSON.stringify(plan.rows)}`).to.equal(true);
+      }
+    });
+
     it('should find what retention deletes through indexes: no full scan, no sort', async () => {
       const statements = recordStatements(store.sequelize);
       const report = await store.prune(HORIZON, { chunkSize: 100, pauseMs: 0 });
