@@ -890,7 +890,8 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
 
 /** The services' node arguments when `--cpu-prof DIR` is given: each writes its profile on exit. */
 function profiling(args: Args, driver: Driver): string[] {
-  if (!args.cpuProfDir) return [];
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  if (!args.cpuProfDir) return extra;
   const dir = path.join(args.cpuProfDir, driver);
   fs.mkdirSync(dir, { recursive: true });
   return ['--cpu-prof', `--cpu-prof-dir=${dir}`];

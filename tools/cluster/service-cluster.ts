@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NAMES, SERVICE_PORTS, type ServiceName } from '../../services/config.ts';
+import { SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS, type ServiceName } from '../../services/config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -152,7 +152,7 @@ export class ServiceCluster {
 
   /** Starts (or restarts) one service and waits until it answers `/ready`. */
   async startService(name: ServiceName, timeoutMs = 60_000): Promise<void> {
-    const child = spawn(process.execPath, [...this.nodeArgs, '--import', 'tsx', 'services/service-main.ts', name], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...this.nodeArgs, '--import', 'tsx', 'services/service-main.ts', name], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.set(name, child);
     const lines = this.output.get(name) ?? [];
     this.output.set(name, lines);
