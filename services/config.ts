@@ -46,6 +46,13 @@ export interface PulsarConfig {
  */
 export const SERVICE_NODE_ARGS: readonly string[] = ['--max-semi-space-size=2'];
 
+/**
+ * Environment of every service process, under what the caller sets: glibc's malloc keeps at
+ * most two arenas (about 5 MB less RSS per service, measured; its threads are libpulsar's and
+ * libuv's, which allocate little).
+ */
+export const SERVICE_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
+
 /** One process's settings, from environment variables with safe local defaults. */
 export interface Config {
   host: string;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NAMES, SERVICE_NODE_ARGS } from './config.ts';
+import { SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS } from './config.ts';
 
 /**
  * `npm run services`: every service as its own child process, output prefixed by name.
@@ -20,7 +20,7 @@ function stopAll(code: number): void {
 }
 
 for (const name of SERVICE_NAMES) {
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, '--import', 'tsx', entry, name], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, '--import', 'tsx', entry, name], { env: { ...SERVICE_ENV, ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.set(name, child);
   const prefix = `[${name.padEnd(14)}]`;
   const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) =>

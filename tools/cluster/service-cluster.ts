@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS, type ServiceName } from '../../services/config.ts';
+import { SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS, type ServiceName } from '../../services/config.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -114,6 +114,7 @@ export class ServiceCluster {
     const ports = {} as Record<ServiceName, number>;
     for (const name of SERVICE_NAMES) ports[name] = await freePort();
     const env: NodeJS.ProcessEnv = {
+      ...SERVICE_ENV,
       ...process.env,
       NODE_ENV: 'test',
       SAGA_TRANSPORT: 'pulsar',
