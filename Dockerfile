@@ -37,7 +37,7 @@ COPY services ./services
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000 3001 3002 3003 3004
-# A 2 MB young generation and two malloc arenas keep each service under 150 MB of RSS
+# A small young and old generation and two malloc arenas keep each service under 150 MB of RSS
 # (services/config.ts SERVICE_NODE_ARGS and SERVICE_ENV).
-ENV NODE_OPTIONS=--max-semi-space-size=2 MALLOC_ARENA_MAX=2
+ENV NODE_OPTIONS="--max-semi-space-size=2 --max-old-space-size=96" MALLOC_ARENA_MAX=2
 CMD ["npx", "tsx", "services/service-main.ts", "coordinator"]
