@@ -51,6 +51,8 @@ import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { SERVICE_NAMES, SERVICE_PORTS } from '../services/config.ts';
 import { DEFAULT_PULSAR_URL as PULSAR_URL, deleteNamespace, freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
+import { fmt, round, stats, table, type Stats } from './figures.ts';
+import { brokerPid, cpuSeconds, mariadbPid, ProcessMonitor, procStatus, pss, rssMb, servicePids, smapsBreakdown, type ProcessReport } from './processes.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -162,198 +164,6 @@ function parse(argv: string[], levels: number[]): Args {
 
 // ---------------------------------------------------------------------------------------
 // Processes: RSS and CPU from /proc (as bench/pulsar.ts reads them)
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** Fields of /proc/<pid>/status in kB (VmRSS, VmHWM, RssAnon, RssFile, RssShmem) and Threads. */
-function procStatus(pid: number): Record<string, number> | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const out: Record<string, number> = {};
-    for (const field of ['VmRSS', 'VmHWM', 'RssAnon', 'RssFile', 'RssShmem', 'Threads']) {
-      const match = new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text);
-      if (match) out[field] = Number(match[1]);
-    }
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-const rssMb = (pid: number) => {
-  const kb = procStatus(pid)?.VmRSS;
-  return kb === undefined ? null : kb / 1024;
-};
-
-/** User + system CPU seconds used so far. */
-function cpuSeconds(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Resident memory of a process by mapping (/proc/<pid>/smaps), in MB: the node binary,
- * libpulsar and its addon, other shared libraries, the malloc heap ([heap]), anonymous
- * mappings (V8's heap, thread arenas and stacks) and the rest.
- */
-function smapsBreakdown(pid: number): Record<string, number> | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(`/proc/${pid}/smaps`, 'utf8');
-  } catch {
-    return null;
-  }
-  const node = fs.realpathSync(process.execPath);
-  const out: Record<string, number> = {};
-  let category = 'other';
-  for (const line of text.split('\n')) {
-    const header = /^[0-9a-f]+-[0-9a-f]+\s+\S+\s+\S+\s+\S+\s+\d+\s*(.*)$/.exec(line);
-    if (header) {
-      const name = header[1].trim();
-      category =
-        name === '' ? 'anonymous (V8 heap, malloc arenas, stacks)'
-        : name === '[heap]' ? '[heap] (malloc)'
-        : name === node ? 'node binary'
-        : /libpulsar/.test(name) ? 'libpulsar'
-        : /pulsar-client|Pulsar\.node/.test(name) ? 'pulsar-client addon'
-        : /\.so(\.|$)/.test(name) || /\.node$/.test(name) ? 'other shared libraries'
-        : name.startsWith('[') ? name
-        : 'other files';
-      continue;
-    }
-    const rss = /^Rss:\s+(\d+) kB/.exec(line);
-    if (rss) out[category] = (out[category] ?? 0) + Number(rss[1]) / 1024;
-  }
-  return out;
-}
-
-/** Proportional set size (shared pages divided among the processes sharing them), MB, from /proc/<pid>/smaps_rollup. */
-function pss(pid: number): { pss: number; pssAnon: number; pssFile: number } | null {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
-    return { pss: field('Pss'), pssAnon: field('Pss_Anon'), pssFile: field('Pss_File') };
-  } catch {
-    return null;
-  }
-}
-
-/** Busy and total CPU seconds of the whole machine so far, from /proc/stat. */
-function machineCpu(): { busy: number; total: number } | null {
-  try {
-    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = fields.reduce((a, b) => a + b, 0);
-    return { busy: (total - fields[3] - fields[4]) / CLK_TCK, total: total / CLK_TCK };
-  } catch {
-    return null;
-  }
-}
-
-function brokerPid(): number | null {
-  const file = path.join(process.env.PULSAR_STATE_DIR ?? path.join(ROOT, '.pulsar'), 'broker.pid');
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && fs.existsSync(`/proc/${pid}`) ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-function mariadbPid(): number | null {
-  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(new URL(MYSQL_URL).hostname)) return null;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
-    } catch {
-      // gone
-    }
-  }
-  return null;
-}
-
-/** This process's children running a service (tsx or a compiled bundle), by service name. */
-function servicePids(): { name: string; pid: number }[] {
-  try {
-    const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-    return out
-      .split('\n')
-      .map((line) => /^\s*(\d+)\s+.*service-main\.(?:ts|mjs)\s+(\S+)/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ name: m[2], pid: Number(m[1]) }));
-  } catch {
-    return []; // ps exits 1 when there is no child
-  }
-}
-
-interface ProcessReport {
-  name: string;
-  pid: number;
-  rssMb: number | null;
-  peakRssMb: number | null;
-  cpuSeconds: number | null;
-  cpuPctOfOneCore: number | null;
-}
-
-/** Samples RSS every 250 ms and reads CPU time at start and stop. */
-class ProcessMonitor {
-  private readonly peakKb = new Map<number, number>();
-  private readonly cpuStart = new Map<number, number | null>();
-  private timer: NodeJS.Timeout | null = null;
-  private machineStart: ReturnType<typeof machineCpu> = null;
-  startedAt = 0;
-  machineBusyPct: number | null = null;
-
-  constructor(readonly watched: { name: string; pid: number }[]) {}
-
-  start(): void {
-    this.startedAt = Date.now();
-    this.machineStart = machineCpu();
-    for (const w of this.watched) this.cpuStart.set(w.pid, cpuSeconds(w.pid));
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 250);
-  }
-
-  stop(): ProcessReport[] {
-    if (this.timer) clearInterval(this.timer);
-    this.sample();
-    const seconds = (Date.now() - this.startedAt) / 1000;
-    const machineEnd = machineCpu();
-    if (this.machineStart && machineEnd) this.machineBusyPct = (100 * (machineEnd.busy - this.machineStart.busy)) / seconds;
-    return this.watched.map((w) => {
-      const before = this.cpuStart.get(w.pid) ?? null;
-      const after = cpuSeconds(w.pid);
-      const cpu = before !== null && after !== null ? after - before : null;
-      return {
-        name: w.name,
-        pid: w.pid,
-        rssMb: rssMb(w.pid),
-        peakRssMb: this.peakKb.has(w.pid) ? this.peakKb.get(w.pid)! / 1024 : null,
-        cpuSeconds: cpu,
-        cpuPctOfOneCore: cpu === null ? null : (100 * cpu) / seconds,
-      };
-    });
-  }
-
-  private sample(): void {
-    for (const w of this.watched) {
-      const kb = procStatus(w.pid)?.VmRSS;
-      if (kb !== undefined) this.peakKb.set(w.pid, Math.max(kb, this.peakKb.get(w.pid) ?? 0));
-    }
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // The probe every service loads through NODE_OPTIONS
@@ -517,41 +327,6 @@ const swapped = (column: string) => `REPLACE(REPLACE(${column}, t.t_id, ${copied
 
 // ---------------------------------------------------------------------------------------
 // Statistics and output
-
-interface Stats {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-function stats(values: number[]): Stats | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-  return { n: sorted.length, min: sorted[0], p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.at(-1)!, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
-}
-
-function fmt(n: number | null | undefined, digits = 0): string {
-  if (n === null || n === undefined || !Number.isFinite(n)) return '-';
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function table(headers: string[], rows: string[][], textColumns = 1): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  return [line(headers), '|' + widths.map((w, i) => (i < textColumns ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|', ...rows.map(line)].join('\n');
-}
-
-function round(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isInteger(value) ? value : Number(value.toPrecision(4));
-  if (Array.isArray(value)) return value.map(round);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)]));
-  return value;
-}
 
 // ---------------------------------------------------------------------------------------
 // Heap snapshot summary
@@ -880,7 +655,7 @@ class GrowthRun {
   async measure(count: number): Promise<Measurement> {
     const coordinator = this.coordinatorPid();
     const broker = brokerPid();
-    const database = mariadbPid();
+    const database = mariadbPid(MYSQL_URL);
     const watched = [
       ...SERVICE_NAMES.map((name) => ({ name, pid: name === 'coordinator' ? coordinator : this.cluster!.pid(name)! })),
       ...(broker ? [{ name: 'pulsar broker (java)', pid: broker }] : []),
@@ -1376,7 +1151,7 @@ class GrowthRun {
       return rows.reduce((a, r) => a + Number(r.Value), 0);
     };
     const coordinator = this.coordinatorPid();
-    const database = mariadbPid();
+    const database = mariadbPid(MYSQL_URL);
     const c0 = cpuSeconds(coordinator);
     const d0 = database ? cpuSeconds(database) : null;
     const r0 = await handlerRows();

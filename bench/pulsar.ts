@@ -30,7 +30,6 @@
  * `public/bench-<random>`; stops every service process, drops the database and deletes the
  * namespace at the end, on errors and on Ctrl-C. Writes bench/results/pulsar-latest.json.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -39,11 +38,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mysql from 'mysql2/promise';
 import { SERVICE_NAMES, type ServiceName } from '../services/config.ts';
+import { fmt, round, stats, table, type Stats } from './figures.ts';
+import { brokerPid, mariadbPid, ProcessMonitor, servicePids, type ProcessReport } from './processes.ts';
 import { formatPeerResult, runRestatePeer, type PeerResult } from './peer/restate.ts';
 import { DEFAULT_PULSAR_URL as PULSAR_URL, deleteNamespace, freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..');
 const RESULTS = path.join(HERE, 'results', 'pulsar-latest.json');
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const USAGE = 'usage: npm run bench -- --transport pulsar [--peer restate] [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 100] [--timeout 60] [--one-in-flight 30] [--cpu-prof DIR]';
@@ -216,154 +216,6 @@ async function topicCounters(namespace: string): Promise<Record<string, number>>
   return counts;
 }
 
-// ---------------------------------------------------------------------------------------
-// Processes: RSS and CPU from /proc (the numbers `ps -o rss=,times=` shows)
-
-interface Watched {
-  name: string;
-  pid: number;
-}
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function rssKb(pid: number): number | null {
-  try {
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** User + system CPU seconds used so far. */
-function cpuSeconds(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
-  } catch {
-    return null;
-  }
-}
-
-/** This process's children running services/service-main.ts, by service name. */
-function servicePids(): Watched[] {
-  try {
-    const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-    return out
-      .split('\n')
-      .map((line) => /^\s*(\d+)\s+.*services\/service-main\.ts\s+(\S+)/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ name: m[2], pid: Number(m[1]) }));
-  } catch {
-    return []; // ps exits 1 when there is no child
-  }
-}
-
-function brokerPid(): number | null {
-  const file = path.join(process.env.PULSAR_STATE_DIR ?? path.join(ROOT, '.pulsar'), 'broker.pid');
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && fs.existsSync(`/proc/${pid}`) ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-function mariadbPid(): number | null {
-  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(new URL(MYSQL_URL).hostname)) return null;
-  try {
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        const comm = fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-        if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no /proc
-  }
-  return null;
-}
-
-/** Samples the RSS of the watched processes every 250 ms and their CPU time at start and stop. */
-/** Busy and total CPU seconds of the whole machine so far (all cores), from /proc/stat. */
-function machineCpu(): { busy: number; total: number } | null {
-  try {
-    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    const total = fields.reduce((a, b) => a + b, 0);
-    const idle = fields[3] + fields[4]; // idle + iowait
-    return { busy: (total - idle) / CLK_TCK, total: total / CLK_TCK };
-  } catch {
-    return null;
-  }
-}
-
-class ProcessMonitor {
-  private readonly peakKb = new Map<number, number>();
-  private machineStart: { busy: number; total: number } | null = null;
-  /** Whole machine's busy CPU during the run, in % of one core (filled by stop()). */
-  machineBusyPct: number | null = null;
-  private readonly cpuStart = new Map<number, number | null>();
-  private timer: NodeJS.Timeout | null = null;
-  private startedAt = 0;
-
-  constructor(readonly watched: Watched[]) {}
-
-  start(): void {
-    this.startedAt = Date.now();
-    this.machineStart = machineCpu();
-    for (const w of this.watched) this.cpuStart.set(w.pid, cpuSeconds(w.pid));
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 250);
-  }
-
-  stop(): ProcessReport[] {
-    if (this.timer) clearInterval(this.timer);
-    this.sample();
-    const seconds = (Date.now() - this.startedAt) / 1000;
-    const machineEnd = machineCpu();
-    if (this.machineStart && machineEnd) this.machineBusyPct = (100 * (machineEnd.busy - this.machineStart.busy)) / seconds;
-    return this.watched.map((w) => {
-      const before = this.cpuStart.get(w.pid) ?? null;
-      const after = cpuSeconds(w.pid);
-      const cpu = before !== null && after !== null ? after - before : null;
-      const rss = rssKb(w.pid);
-      return {
-        name: w.name,
-        pid: w.pid,
-        rssMb: rss === null ? null : rss / 1024,
-        peakRssMb: this.peakKb.has(w.pid) ? this.peakKb.get(w.pid)! / 1024 : null,
-        cpuSeconds: cpu,
-        cpuPctOfOneCore: cpu === null ? null : (100 * cpu) / seconds,
-      };
-    });
-  }
-
-  private sample(): void {
-    for (const w of this.watched) {
-      const kb = rssKb(w.pid);
-      if (kb !== null) this.peakKb.set(w.pid, Math.max(kb, this.peakKb.get(w.pid) ?? 0));
-    }
-  }
-}
-
-interface ProcessReport {
-  name: string;
-  pid: number;
-  rssMb: number | null;
-  peakRssMb: number | null;
-  cpuSeconds: number | null;
-  cpuPctOfOneCore: number | null;
-}
 
 // ---------------------------------------------------------------------------------------
 // One saga: POST, poll, read its log
@@ -607,46 +459,10 @@ async function runSagas(cluster: ServiceCluster, finals: FinalStates, count: num
 // ---------------------------------------------------------------------------------------
 // Statistics and output
 
-interface Stats {
-  n: number;
-  min: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-  mean: number;
-}
-
-/** Nearest-rank percentiles. */
-function stats(values: number[]): Stats | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-  return { n: sorted.length, min: sorted[0], p50: rank(0.5), p90: rank(0.9), p99: rank(0.99), max: sorted.at(-1)!, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length };
-}
-
-function fmt(n: number | null | undefined, digits = 0): string {
-  if (n === null || n === undefined || Number.isNaN(n)) return '-';
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function table(headers: string[], rows: string[][], leftColumns = 1): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  const rule = '|' + widths.map((w, i) => (i < leftColumns ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [line(headers), rule, ...rows.map(line)].join('\n');
-}
-
 function statsRow(label: string, s: Stats | null): string[] {
   return [label, fmt(s?.n), fmt(s?.min), fmt(s?.p50), fmt(s?.p90), fmt(s?.p99), fmt(s?.max), fmt(s?.mean, 1)];
 }
 
-function round(value: unknown): unknown {
-  if (typeof value === 'number') return Number.isInteger(value) ? value : Number(value.toPrecision(4));
-  if (Array.isArray(value)) return value.map(round);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, round(v)]));
-  return value;
-}
 
 // ---------------------------------------------------------------------------------------
 // The run
@@ -838,9 +654,9 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
     }
 
     const broker = brokerPid();
-    const database = mariadbPid();
+    const database = mariadbPid(MYSQL_URL);
     const monitor = new ProcessMonitor([
-      ...SERVICE_NAMES.map((name) => pids.find((p) => p.name === name)).filter((p): p is Watched => p !== undefined),
+      ...SERVICE_NAMES.map((name) => pids.find((p) => p.name === name)).filter((p) => p !== undefined),
       ...(broker ? [{ name: 'pulsar broker (java)', pid: broker }] : []),
       ...(database ? [{ name: 'mariadbd', pid: database }] : []),
       { name: 'bench (this process)', pid: process.pid },

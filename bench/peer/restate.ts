@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fmt, stats, table } from '../figures.ts';
 
 const PEER_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'restate');
 const CONFIG = path.join(PEER_DIR, 'restate.toml');
@@ -384,13 +385,6 @@ async function runSagas(agent: http.Agent, ingressPort: number, sagas: number, c
   };
 }
 
-/** Nearest-rank percentile, as bench/pulsar.ts computes its own. */
-function percentile(values: number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-
 // ---------------------------------------------------------------------------------------
 // The peer run
 
@@ -476,6 +470,8 @@ export async function runRestatePeer(options: PeerOptions): Promise<PeerResult> 
     const n = options.oneInFlight ?? 50;
     const single = n > 0 ? await runSagas(agent, ports.ingress, n, 1, options.timeoutMs) : null;
     rss.stop();
+    const latency = stats(measured.latenciesMs);
+    const alone = single ? stats(single.latenciesMs) : null;
 
     return {
       system: 'restate',
@@ -483,10 +479,10 @@ export async function runRestatePeer(options: PeerOptions): Promise<PeerResult> 
       completed: measured.completed,
       sagas: measured.sagas,
       sagasPerSecond: measured.completed > 0 ? (1000 * measured.completed) / measured.wallMs : 0,
-      p50Ms: percentile(measured.latenciesMs, 0.5),
-      p90Ms: percentile(measured.latenciesMs, 0.9),
-      p99Ms: percentile(measured.latenciesMs, 0.99),
-      oneInFlight: { n: single?.completed ?? 0, p50Ms: single ? percentile(single.latenciesMs, 0.5) : null, p99Ms: single ? percentile(single.latenciesMs, 0.99) : null },
+      p50Ms: latency?.p50 ?? null,
+      p90Ms: latency?.p90 ?? null,
+      p99Ms: latency?.p99 ?? null,
+      oneInFlight: { n: single?.completed ?? 0, p50Ms: alone?.p50 ?? null, p99Ms: alone?.p99 ?? null },
       cpuMsPerSaga: Object.fromEntries(watched.map((w, i) => [w.name, perSaga(cpuAfter[i] - cpuBefore[i])])),
       peakRssMb: Object.fromEntries([...rss.peakKb].map(([name, kb]) => [name, kb / 1024])),
       wallMs: measured.wallMs,
@@ -516,18 +512,6 @@ export async function runRestatePeer(options: PeerOptions): Promise<PeerResult> 
 
 // ---------------------------------------------------------------------------------------
 // CLI
-
-function fmt(n: number | null | undefined, digits = 0): string {
-  if (n === null || n === undefined || Number.isNaN(n)) return '-';
-  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => '| ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
-  const rule = '|' + widths.map((w, i) => (i === 0 ? ':' + '-'.repeat(w + 1) : '-'.repeat(w + 1) + ':')).join('|') + '|';
-  return [line(headers), rule, ...rows.map(line)].join('\n');
-}
 
 /** The result as the markdown tables the bench prints. */
 export function formatPeerResult(r: PeerResult): string {
