@@ -40,6 +40,8 @@ import mysql from 'mysql2/promise';
 import { SERVICE_NAMES, type ServiceName } from '../services/config.ts';
 import { fmt, round, stats, table, type Stats } from './figures.ts';
 import { brokerPid, mariadbPid, ProcessMonitor, servicePids, type ProcessReport } from './processes.ts';
+import { openTransport } from '../services/transport.ts';
+import { loadConfig } from '../services/config.ts';
 import { formatPeerResult, runRestatePeer, type PeerResult } from './peer/restate.ts';
 import { DEFAULT_PULSAR_URL as PULSAR_URL, deleteNamespace, freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
 
@@ -288,6 +290,38 @@ function hopsOf(sentAt: number, log: LogEntry[]): [string, number][] {
 }
 
 /**
+ * The broker's own floor for one hop over `driver`: a message published, then handled by a
+ * Key_Shared consumer, one at a time (nothing else in flight), with the driver's settings
+ * (`batchingDelayMs` for the native one). No database, no saga: what every hop of a saga
+ * pays at least.
+ */
+async function brokerFloor(driver: Driver, namespace: string, batchingDelayMs = 0, count = 200): Promise<{ publishMs: Stats | null; handlerMs: Stats | null }> {
+  const config = loadConfig({ SAGA_TRANSPORT: 'pulsar', SAGA_PULSAR_DRIVER: driver, PULSAR_URL, PULSAR_NAMESPACE: namespace, PULSAR_BATCHING_DELAY_MS: String(batchingDelayMs) });
+  const transport = await openTransport(config);
+  const topic = `floor-${driver}-${batchingDelayMs}`;
+  let handled: (() => void) | null = null;
+  const subscription = await transport.subscribe({ topics: [topic], subscription: 'floor', handler: async () => handled?.() });
+  const publish: number[] = [];
+  const handler: number[] = [];
+  try {
+    for (let i = 0; i < count + 20; i++) {
+      const seen = new Promise<void>((resolve) => (handled = resolve));
+      const t0 = performance.now();
+      await transport.publish(topic, { key: `k-${i}`, payload: `{"i":${i}}` });
+      const t1 = performance.now();
+      await seen;
+      // The first 20 warm the connection and the broker's code paths.
+      if (i >= 20) (publish.push(t1 - t0), handler.push(performance.now() - t0));
+      await sleep(2);
+    }
+  } finally {
+    await subscription.close();
+    await transport.close();
+  }
+  return { publishMs: stats(publish), handlerMs: stats(handler) };
+}
+
+/**
  * Learns when sagas reach a final state without loading the system it measures: one query
  * per round (every `pollMs`) reads the rows of every saga in flight, by primary key, straight
  * from MariaDB; no request reaches the coordinator. The saga logs (for the hop table) are
@@ -459,8 +493,8 @@ async function runSagas(cluster: ServiceCluster, finals: FinalStates, count: num
 // ---------------------------------------------------------------------------------------
 // Statistics and output
 
-function statsRow(label: string, s: Stats | null): string[] {
-  return [label, fmt(s?.n), fmt(s?.min), fmt(s?.p50), fmt(s?.p90), fmt(s?.p99), fmt(s?.max), fmt(s?.mean, 1)];
+function statsRow(label: string, s: Stats | null, digits = 0): string[] {
+  return [label, fmt(s?.n), fmt(s?.min, digits), fmt(s?.p50, digits), fmt(s?.p90, digits), fmt(s?.p99, digits), fmt(s?.max, digits), fmt(s?.mean, 1)];
 }
 
 
@@ -681,11 +715,13 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
     const alone = args.oneInFlight > 0 ? await runSagas(cluster, finals, args.oneInFlight, { ...args, concurrency: 1 }, abort.signal) : [];
     await readHops(finals, [...samples, ...alone]);
     const topics = await topicCounters(namespace);
+    // The broker's floor per hop, over this driver (and, native, with producer batching on, for the comparison).
+    const floor = { [driver]: await brokerFloor(driver, namespace), ...(driver === 'native' ? { 'native, batching 1 ms': await brokerFloor(driver, namespace, 1) } : {}) };
     const serviceOutput = Object.fromEntries(
       SERVICE_NAMES.map((name) => [name, (cluster!.output.get(name) ?? []).slice(outputBefore.get(name)).join('').split('\n').filter((l) => l.trim() !== '')]),
     ) as Record<ServiceName, string[]>;
 
-    return report({ driver, args, samples, alone, queries, statements, topics, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
+    return report({ driver, args, samples, alone, queries, statements, topics, floor, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
   } catch (error) {
     if (!abort.signal.aborted) {
       console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}`);
@@ -725,6 +761,8 @@ function report(run: {
   statements: Record<string, number>;
   /** Messages the broker took in, per topic, over the whole run (warm-up included). */
   topics: Record<string, number>;
+  /** The broker's floor per hop (`brokerFloor`), by driver setting. */
+  floor: Record<string, { publishMs: Stats | null; handlerMs: Stats | null }>;
   processes: ProcessReport[];
   machineBusyPct: number | null;
   serviceOutput: Record<ServiceName, string[]>;
@@ -848,6 +886,13 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
       .map(([k, v]) => `${k} ${fmt(v / allSagas, 1)}`)
       .join(', ')})`,
   );
+  console.log('\nThe broker alone, one message at a time (publish → acknowledged by the broker, and → in the consumer\'s handler), ms:\n');
+  console.log(
+    table(
+      ['', 'n', 'min', 'p50', 'p90', 'p99', 'max', 'mean'],
+      Object.entries(run.floor).flatMap(([setting, f]) => [statsRow(`${setting}: publish acknowledged`, f.publishMs, 1), statsRow(`${setting}: publish → handler`, f.handlerMs, 1)]),
+    ),
+  );
   // notificaciones logs one line per e-mail; what matters is failures, retries and negative acks.
   const problems = Object.fromEntries(SERVICE_NAMES.map((name) => [name, serviceOutput[name].filter((l) => PROBLEM.test(l))])) as Record<ServiceName, string[]>;
   const noisy = SERVICE_NAMES.filter((name) => problems[name].length > 0);
@@ -890,6 +935,7 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
     },
     hops,
     processes,
+    brokerFloorMs: run.floor,
     databaseStatementsPerSaga: Object.fromEntries(Object.entries(run.statements).map(([k, v]) => [k, v / Math.max(1, completed.length)])),
     brokerMessagesInPerSaga: Object.fromEntries(Object.entries(run.topics).map(([k, v]) => [k, v / allSagas])),
     machineBusyPctOfOneCore: run.machineBusyPct,

@@ -106,7 +106,11 @@ export class Sql {
    */
   async selectAll<T extends object>(statements: readonly string[]): Promise<T[][]> {
     if (statements.length === 0) return [];
-    if (!this.raw() || statements.length === 1) return Promise.all(statements.map((q) => this.select<T>(q)));
+    if (!this.raw() || statements.length === 1) {
+      const results: T[][] = [];
+      for (const q of statements) results.push(await this.select<T>(q));
+      return results;
+    }
     return (await this.rawQuery(statements.join(';\n'), statements.length)) as T[][];
   }
 

@@ -25,7 +25,6 @@ function counting(store: SequelizeSagaStore): { store: SagaStore; reads: () => n
   let reads = 0;
   const wrapped = Object.create(store) as SagaStore;
   wrapped.pendingOutbox = (limit, types) => (reads++, store.pendingOutbox(limit, types));
-  wrapped.onOutboxCommitted = (listener) => store.onOutboxCommitted(listener);
   return { store: wrapped, reads: () => reads };
 }
 
