@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseDatabaseUrl } from '../db/connect.ts';
-import { loadConfig, SERVICE_NAMES, SERVICE_PORTS } from '../services/config.ts';
+import { loadConfig, SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS } from '../services/config.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const readText = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -380,6 +380,15 @@ describe('Dockerfile', () => {
     if (!final) throw new Error('Dockerfile has no FROM');
   });
   const all = (keyword: string, instructions = stages.flatMap((s) => s.instructions)) => instructions.filter((i) => i.keyword === keyword).map((i) => i.args);
+
+  it('should run its services with the node options and environment every service process gets (SERVICE_NODE_ARGS, SERVICE_ENV), as npm run service does', () => {
+    const env = all('ENV', final.instructions).join(' ');
+    expect(env).to.include(`NODE_OPTIONS="${SERVICE_NODE_ARGS.join(' ')}"`);
+    for (const [name, value] of Object.entries(SERVICE_ENV)) expect(env).to.include(`${name}=${value}`);
+    const script = (JSON.parse(readText('package.json')) as { scripts: Record<string, string> }).scripts.service;
+    expect(script).to.include(`node ${SERVICE_NODE_ARGS.join(' ')} --import tsx`);
+    for (const [name, value] of Object.entries(SERVICE_ENV)) expect(script).to.include(`${name}=${value}`);
+  });
 
   it('builds every stage on an exact Node 20 image that satisfies package.json engines.node', () => {
     const stageNames = new Set(stages.map((s) => s.name?.toLowerCase()).filter(Boolean));
