@@ -34,6 +34,11 @@ export interface OutboxRelayOptions {
  * Publishes committed outbox rows (each key's in commit order) and marks them sent
  * (arming the deadlines that waited for them).
  *
+ * Rows the store reports committed (`SagaStore.onOutboxCommitted`) are published without
+ * being read back; pending rows are read at start, on each poll (rows of a crash, or of a
+ * store that reports nothing) and after a row was held back. Published rows are marked sent
+ * together, at most every `markDelayMs`.
+ *
  * At least once: a crash between publish and mark republishes the row with the same
  * message id after restart, and consumers deduplicate by that id.
  *
