@@ -210,6 +210,8 @@ describe('SagaRuntime with the reservation saga', function () {
       expect(pagar[0].id).to.equal(pagar[1].id);
       expect(await restarted.pagos.pago(input.id_reserva)).to.include({ cargos: 1, estado: 'pagado' });
       expect((await eventsOf(restarted, input.id_correlacion)).filter((t) => t === 'ReservaPagada')).to.have.length(1);
+      // The last commands are marked sent within the relay's markDelayMs of their publication.
+      await waitFor(async () => (await restarted.store.pendingOutbox(10)).length === 0, 'every row marked sent');
       expect(await restarted.store.pendingOutbox(10)).to.deep.equal([]);
     });
 
