@@ -86,6 +86,8 @@ export interface PulsarConsumer {
   receive(): Promise<PulsarMessage>;
   acknowledge(message: PulsarMessage): Promise<unknown>;
   negativeAcknowledge(message: PulsarMessage): void;
+  /** Whether the consumer holds a connection to its broker now (pulsar-client ≥ 1.9). */
+  isConnected?(): boolean;
   close(): Promise<unknown>;
 }
 
@@ -165,6 +167,9 @@ function classify(detail: string, error: unknown, refusal: string | null = null,
   return new UnavailableError(`${detail}: ${reason}`, { cause: error });
 }
 
+/** How often a consumer's connection state is read (a native call that only reads a flag). */
+const CONNECTION_CHECK_MS = 250;
+
 /**
  * One consumer of one topic: it asks the client for the next message only while fewer
  * than `maxInFlight` are in its handlers, runs one key's messages one at a time in order,
@@ -183,6 +188,7 @@ class ConsumerLoop {
   private closed = false;
   private draining = false;
   private wake: (() => void) | null = null;
+  private readonly connectionCheck: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly consumer: PulsarConsumer,
@@ -192,6 +198,18 @@ class ConsumerLoop {
     private readonly availability: AvailabilityMonitor,
   ) {
     this.pump().catch((error: unknown) => this.settings.log?.('pulsar-client: consumer loop stopped', { topic: this.topic, error: messageOf(error) }));
+    // The C++ client reconnects on its own: a pending receive() neither fails nor returns while
+    // the broker is gone, so only the connection state tells (the runtime holds deadlines then).
+    if (typeof consumer.isConnected === 'function') {
+      this.connectionCheck = setInterval(() => this.checkConnection(), CONNECTION_CHECK_MS);
+      this.connectionCheck.unref();
+    }
+  }
+
+  private checkConnection(): void {
+    if (this.closed) return;
+    if (this.consumer.isConnected!()) this.availability.up(this);
+    else this.availability.down(this, `consumer ${this.topic}: not connected to the broker`);
   }
 
   /** Receives nothing more and resolves when every handler settled, or after `timeoutMs` (logging what was left). */
@@ -204,6 +222,7 @@ class ConsumerLoop {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.connectionCheck);
     this.availability.forget(this);
     this.wake?.();
     // Closing fails the pending receive() (and a message it still yields is not handled);

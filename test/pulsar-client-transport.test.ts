@@ -20,7 +20,7 @@ import { loadConfig } from '../services/config.ts';
 import { createTransport, openTransport } from '../services/transport.ts';
 import { PULSAR_URL, requirePulsar } from './support/pulsar.ts';
 import { transportContract } from './transport-contract.ts';
-import { rejection } from './support/wait.ts';
+import { rejection, waitFor } from './support/wait.ts';
 
 /** Whether the optional `pulsar-client` package loads on this machine, and why not. */
 const native = await import('pulsar-client' as string).then(
@@ -31,13 +31,6 @@ const native = await import('pulsar-client' as string).then(
 const CLEAR_ERROR = /^the optional pulsar-client driver is not installed or its native library did not load \(.+\); use SAGA_PULSAR_DRIVER=websocket$/s;
 
 
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 2_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(2);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // A fake of the `pulsar-client` module: records what the driver asks of it and hands out
@@ -67,6 +60,9 @@ class FakeConsumer implements PulsarConsumer {
   readonly late: string[] = [];
   receives = 0;
   closed = false;
+  /** What isConnected() answers (the C++ client reconnects behind it). */
+  connected = true;
+  isConnected = () => this.connected;
   private waiter: { resolve: (m: FakeMessage) => void; reject: (e: Error) => void } | null = null;
 
   constructor(readonly config: PulsarConsumerConfig) {}
@@ -498,6 +494,20 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     await rejection(transport.publish('comando', { key: 'k', payload: 'p' }));
     broker.producers[0].failWith = null;
     await transport.publish('comando', { key: 'k', payload: 'p' });
+    expect(states.map((s) => s.available)).to.deep.equal([false, true]);
+  });
+
+  it('should report the broker lost while a consumer has no connection (its receive just waits), and back once it reconnects', async () => {
+    const states: TransportAvailability[] = [];
+    transport.watch((state) => states.push(state));
+    await transport.subscribe({ topics: ['evento'], subscription: 's', handler: async () => undefined });
+    const consumer = broker.consumers[0];
+    consumer.connected = false;
+    await waitFor(() => states.length === 1, 'the broker reported lost');
+    expect(states[0]).to.deep.include({ available: false });
+    expect(states[0].reason).to.include('evento').and.include('not connected');
+    consumer.connected = true;
+    await waitFor(() => states.length === 2, 'the broker reported back');
     expect(states.map((s) => s.available)).to.deep.equal([false, true]);
   });
 
