@@ -5,6 +5,7 @@ import * as faultTolerance from './migrations/0003-fault-tolerance.ts';
 import * as entry from './migrations/0004-entry.ts';
 import * as retention from './migrations/0005-retention.ts';
 import * as deadlineScan from './migrations/0006-deadline-scan.ts';
+import * as replicas from './migrations/0007-replicas.ts';
 
 /** Every migration, in order. Append new ones; never edit an applied one. */
 export const MIGRATIONS = [
@@ -14,6 +15,7 @@ export const MIGRATIONS = [
   { name: '0004-entry', up: entry.up },
   { name: '0005-retention', up: retention.up },
   { name: '0006-deadline-scan', up: deadlineScan.up },
+  { name: '0007-replicas', up: replicas.up },
 ];
 
 /**

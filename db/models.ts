@@ -34,6 +34,16 @@ export interface OutboxRow {
   payload: string;
   created_at: number;
   sent_at: number | null;
+  /** The replica that publishes it (migration 0007); null: whichever replica claims it first. */
+  owner?: string | null;
+}
+export interface ReplicaRow {
+  replica_id: string;
+  service: string;
+  host: string;
+  pid: number;
+  started_at: number;
+  expires_at: number;
 }
 export interface DeadlineRow {
   saga_type: string;
@@ -120,6 +130,7 @@ export function defineModels(sequelize: Sequelize) {
       payload: text(),
       created_at: millis(),
       sent_at: { type: DataTypes.BIGINT, allowNull: true },
+      owner: { type: DataTypes.STRING(64), allowNull: true },
     },
     options('outbox'),
   );

@@ -1,7 +1,7 @@
 import type { Sequelize } from 'sequelize';
-import type { DeadLetter, DeadLetterQuery, Deadline, InstanceQuery, LogEntry, NewOutboxMessage, OutboxMessage, PruneOptions, PruneReport, SagaInstanceRecord, SagaInstanceSummary, SagaStore } from '../runtime/ports.ts';
+import type { DeadLetter, DeadLetterQuery, Deadline, InstanceQuery, LogEntry, NewOutboxMessage, OutboxMessage, PruneOptions, PruneReport, Replica, ReplicaRegistry, SagaInstanceRecord, SagaInstanceSummary, SagaStore } from '../runtime/ports.ts';
 import { translate } from './driver-errors.ts';
-import { defineModels, type DeadlineRow, type OutboxRow, type SagaInstanceRow, type SagaModels } from './models.ts';
+import { defineModels, type DeadlineRow, type OutboxRow, type ReplicaRow, type SagaInstanceRow, type SagaModels } from './models.ts';
 import { AGED_TABLES, Pruner, type AgedTable } from './retention.ts';
 import { DEADLINE_COLUMNS, INSTANCE_SUMMARY_COLUMNS, OUTBOX_COLUMNS, toDeadLetter, toDeadline, toInstance, toInstanceSummary, toLogEntry, toOutboxMessage } from './rows.ts';
 import { MysqlSession, Sql, chunks, type RawConnection } from './sql.ts';
@@ -25,18 +25,27 @@ export { SequelizeUnitOfWork };
  * const sequelize = await connect(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL);
  * await migrate(sequelize);
  * const store = new SequelizeSagaStore(sequelize);
+ *
+ * Replicas (processes of one service sharing the database) give each store their replica id
+ * (`replicaId`): the outbox rows it writes are that replica's, and `pendingOutbox` returns only
+ * its own rows (and claims unowned ones), so no row is published by two relays. It is also the
+ * `ReplicaRegistry` where replicas keep their leases (see `ReplicaLease`).
  */
-export class SequelizeSagaStore implements SagaStore {
+export class SequelizeSagaStore implements SagaStore, ReplicaRegistry {
   readonly models: SagaModels;
   private readonly sqlite: boolean;
   private readonly sql: Sql;
   private readonly outboxListeners = new Set<(rows: readonly NewOutboxMessage[]) => void>();
   private writeQueue: Promise<unknown> = Promise.resolve();
 
-  /** `agedTables`: the tables retention prunes by age besides the runtime's own (default `AGED_TABLES`). */
+  /**
+   * `agedTables`: the tables retention prunes by age besides the runtime's own (default
+   * `AGED_TABLES`). `replicaId`: this process's replica (see the class comment); omitted,
+   * the store writes unowned rows and reads every pending row (a process alone, a tool).
+   */
   constructor(
     readonly sequelize: Sequelize,
-    private readonly options: { agedTables?: readonly AgedTable[] } = {},
+    private readonly options: { agedTables?: readonly AgedTable[]; replicaId?: string } = {},
   ) {
     this.models = defineModels(sequelize);
     this.sqlite = sequelize.getDialect() === 'sqlite';
@@ -49,7 +58,7 @@ export class SequelizeSagaStore implements SagaStore {
     return this.queued(() =>
       this.sequelize
         .transaction(async (transaction) => {
-          const uow = new SequelizeUnitOfWork(this.sequelize, transaction);
+          const uow = new SequelizeUnitOfWork(this.sequelize, transaction, undefined, this.options.replicaId ?? null);
           const result = await work(uow);
           await uow.flush();
           if (uow.written.length > 0) transaction.afterCommit(() => this.outboxCommitted(uow.written));
@@ -74,7 +83,7 @@ export class SequelizeSagaStore implements SagaStore {
     const session = new MysqlSession(connection);
     let broken = false;
     try {
-      const uow = new SequelizeUnitOfWork(this.sequelize, undefined, session);
+      const uow = new SequelizeUnitOfWork(this.sequelize, undefined, session, this.options.replicaId ?? null);
       const result = await work(uow);
       await uow.flush({ commit: true });
       if (uow.written.length > 0) this.outboxCommitted(uow.written);
@@ -168,12 +177,53 @@ export class SequelizeSagaStore implements SagaStore {
     return rows.map(toLogEntry);
   }
 
+  /**
+   * With a `replicaId`, only this replica's rows, and unowned ones (written by a tool, or
+   * before migration 0007), which it claims first: of two replicas only one gets each.
+   */
   async pendingOutbox(limit: number, sagaTypes?: readonly string[]): Promise<OutboxMessage[]> {
-    const types = sagaTypes ? ` AND saga_type IN (${sagaTypes.map((t) => this.sql.escape(t)).join(', ') || 'NULL'})` : '';
-    const rows = await this.sql.select<OutboxRow>(
-      `SELECT seq, ${OUTBOX_COLUMNS.join(', ')} FROM outbox WHERE sent_at IS NULL${types} ORDER BY seq LIMIT ${this.sql.escape(limit)}`,
+    const sql = this.sql;
+    const types = sagaTypes ? ` AND saga_type IN (${sagaTypes.map((t) => sql.escape(t)).join(', ') || 'NULL'})` : '';
+    const me = this.options.replicaId;
+    const owned = me === undefined ? '' : ` AND (owner = ${sql.escape(me)} OR owner IS NULL)`;
+    const rows = await sql.select<OutboxRow>(`SELECT seq, ${OUTBOX_COLUMNS.join(', ')}, owner FROM outbox WHERE sent_at IS NULL${types}${owned} ORDER BY seq LIMIT ${sql.escape(limit)}`);
+    const unowned = me === undefined ? [] : rows.filter((r) => r.owner === null);
+    if (unowned.length === 0) return rows.map(toOutboxMessage);
+    const ids = unowned.map((r) => sql.escape(r.message_id)).join(', ');
+    await sql.change(`UPDATE outbox SET owner = ${sql.escape(me!)} WHERE owner IS NULL AND message_id IN (${ids})`);
+    const mine = new Set(
+      (await sql.select<{ message_id: string }>(`SELECT message_id FROM outbox WHERE owner = ${sql.escape(me!)} AND message_id IN (${ids})`)).map((r) => r.message_id),
     );
-    return rows.map(toOutboxMessage);
+    return rows.filter((r) => r.owner !== null || mine.has(r.message_id)).map(toOutboxMessage);
+  }
+
+  async renewReplica(replica: Replica, renewal: boolean): Promise<boolean> {
+    const sql = this.sql;
+    if (renewal && (await sql.change(`UPDATE replicas SET expires_at = ${sql.escape(replica.expiresAt)} WHERE replica_id = ${sql.escape(replica.id)}`)) === 1) return true;
+    await sql.change(`DELETE FROM replicas WHERE replica_id = ${sql.escape(replica.id)}`);
+    await sql.insert('replicas', ['replica_id', 'service', 'host', 'pid', 'started_at', 'expires_at'], [
+      [replica.id, replica.service, replica.host, replica.pid, replica.startedAt, replica.expiresAt],
+    ]);
+    return !renewal;
+  }
+
+  async listReplicas(service?: string): Promise<Replica[]> {
+    const where = service === undefined ? '' : ` WHERE service = ${this.sql.escape(service)}`;
+    const rows = await this.sql.select<ReplicaRow>(`SELECT replica_id, service, host, pid, started_at, expires_at FROM replicas${where} ORDER BY started_at`);
+    return rows.map((r) => ({ id: r.replica_id, service: r.service, host: r.host, pid: Number(r.pid), startedAt: Number(r.started_at), expiresAt: Number(r.expires_at) }));
+  }
+
+  /** Deleting the dead replica's row first decides which of two adopters gets its rows: the one whose DELETE found it. */
+  async adoptReplica(deadId: string, heirId: string, now: number): Promise<number | null> {
+    return this.statements(async (sql) => {
+      const dead = sql.escape(deadId);
+      if ((await sql.change(`DELETE FROM replicas WHERE replica_id = ${dead} AND expires_at < ${sql.escape(now)}`)) !== 1) return null;
+      return sql.change(`UPDATE outbox SET owner = ${sql.escape(heirId)} WHERE owner = ${dead} AND sent_at IS NULL`);
+    });
+  }
+
+  async releaseReplica(id: string): Promise<void> {
+    await this.sql.change(`UPDATE replicas SET expires_at = 0 WHERE replica_id = ${this.sql.escape(id)}`);
   }
 
   onOutboxCommitted(listener: (rows: readonly NewOutboxMessage[]) => void): () => void {

@@ -81,7 +81,13 @@ export class SequelizeUnitOfWork implements UnitOfWork {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private readonly tables = new Map<string, TableRows<any>>();
 
-  constructor(sequelize: Sequelize, transaction: Transaction | undefined, session?: MysqlSession) {
+  /** `owner`: the replica whose relay publishes the outbox rows written here (null: whichever claims them). */
+  constructor(
+    sequelize: Sequelize,
+    transaction: Transaction | undefined,
+    session?: MysqlSession,
+    private readonly owner: string | null = null,
+  ) {
     this.sql = new Sql(sequelize, transaction, session);
   }
 
@@ -245,7 +251,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     batch.insert('saga_log', LOG_COLUMNS, this.log.splice(0).map(logValues), { onDuplicate: duplicate('saga log sequence taken by a concurrent handler') });
     const outbox = this.outbox.splice(0);
     this.written.push(...outbox);
-    batch.insert('outbox', OUTBOX_COLUMNS, outbox.map(outboxValues));
+    batch.insert('outbox', [...OUTBOX_COLUMNS, 'owner'], outbox.map((m) => [...outboxValues(m), this.owner]));
     this.flushDeadlines(batch);
     await batch.run(options);
   }

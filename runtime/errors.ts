@@ -122,6 +122,15 @@ export class RejectedByDatabaseError extends SagaError {
   readonly code = 'rejected_by_database';
 }
 
+/**
+ * A second process of a service over a database that serves one process per service
+ * (SQLite: one file, one writer). Terminal for the process: replicas need MySQL or MariaDB.
+ */
+export class ReplicaConflictError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'replica_conflict';
+}
+
 /** An error nobody classified that kept failing: after bounded attempts it is treated as terminal. */
 export class RepeatedFailureError extends SagaError {
   readonly retryable = false;

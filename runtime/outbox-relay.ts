@@ -129,6 +129,12 @@ export class OutboxRelay {
     void this.round();
   }
 
+  /** Reads the pending rows and publishes them (rows this relay was not told of: adopted from a dead replica). */
+  rescan(): void {
+    this.needsScan = true;
+    this.kick();
+  }
+
   /** Publishes every pending row and marks it sent; resolves with how many were published. */
   async flush(): Promise<number> {
     const published = await this.round();

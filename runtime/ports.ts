@@ -187,6 +187,43 @@ export interface PruneReport {
   complete: boolean;
 }
 
+/** One running process of a service (one replica), as the database knows it. */
+export interface Replica {
+  /** Unique per process start. */
+  id: string;
+  /** The service it runs (replicas of one service share its work). */
+  service: string;
+  host: string;
+  pid: number;
+  startedAt: number;
+  /** Its lease: a replica not renewed by then is taken for dead and its unpublished outbox rows adopted. */
+  expiresAt: number;
+}
+
+/**
+ * The processes that share one database and their leases (`ReplicaLease` keeps one).
+ * An outbox row belongs to the replica that wrote it (see `SequelizeSagaStore`'s
+ * `replicaId`): only that replica publishes it, unless it dies and another adopts it.
+ */
+export interface ReplicaRegistry {
+  /**
+   * Writes this replica's lease, or renews it until `replica.expiresAt`. Resolves false when
+   * its row was gone although it had been written (another replica took it for dead and
+   * adopted its rows); it is written again.
+   */
+  renewReplica(replica: Replica, renewal: boolean): Promise<boolean>;
+  /** The replicas of `service` (every service when omitted), live or expired. */
+  listReplicas(service?: string): Promise<Replica[]>;
+  /**
+   * Moves the unpublished outbox rows of `deadId` to `heirId` and forgets `deadId`, in one
+   * transaction, if `deadId`'s lease expired before `now`. Resolves with the rows moved, or
+   * null when `deadId` is alive again or another replica adopted it first.
+   */
+  adoptReplica(deadId: string, heirId: string, now: number): Promise<number | null>;
+  /** Ends a lease now (a graceful stop): whatever the replica left is adopted at once. */
+  releaseReplica(id: string): Promise<void>;
+}
+
 /**
  * Persistence of saga instances, the saga log, the outbox, deadlines, processed message
  * ids and dead letters.

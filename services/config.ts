@@ -80,6 +80,12 @@ export interface Config {
   outageGraceMs: number;
   /** On SIGTERM, the longest wait for messages in flight and the outbox before exiting (ms). */
   shutdownTimeoutMs: number;
+  /**
+   * `SAGA_REPLICA_LEASE_MS`: a service process renews its lease among its replicas four times
+   * in this span; one silent this long is taken for dead and what it left unpublished is
+   * published by a live replica of the same service (default 10 s).
+   */
+  replicaLeaseMs: number;
   /** `SAGA_INSPECT`: live inspection in Stately's inspector (`1`, a port, or a `ws://` relay URL); null when off. */
   inspect: InspectSetting | null;
   /** Retention: what is done is deleted after `days` (`SAGA_RETENTION_DAYS`, default 30; 0 is off), checked every `intervalMs` (`SAGA_RETENTION_INTERVAL_MS`, default 1 h). */
@@ -122,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     horizonteCompensacionMs: int(env, 'SAGA_HORIZONTE_COMPENSACION_MS', 6 * 3_600_000),
     outageGraceMs: int(env, 'SAGA_OUTAGE_GRACE_MS', 30_000),
     shutdownTimeoutMs: int(env, 'SAGA_SHUTDOWN_TIMEOUT_MS', 10_000),
+    replicaLeaseMs: positive('SAGA_REPLICA_LEASE_MS', int(env, 'SAGA_REPLICA_LEASE_MS', 10_000)),
     inspect: parseInspectSetting(env.SAGA_INSPECT, env.HOST ?? '127.0.0.1'),
     allowedOrigins: parseOrigins(env.SAGA_ALLOWED_ORIGINS),
     retention: { days: int(env, 'SAGA_RETENTION_DAYS', 30), intervalMs: positive('SAGA_RETENTION_INTERVAL_MS', int(env, 'SAGA_RETENTION_INTERVAL_MS', 3_600_000)) },

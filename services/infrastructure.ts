@@ -4,6 +4,7 @@ import { migrate } from '../db/migrator.ts';
 import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import { Health } from '../runtime/health.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
+import { newReplicaId, ReplicaLease } from '../runtime/replica-lease.ts';
 import type { Transport } from '../runtime/ports.ts';
 import { DAY_MS, RetentionJob, type RetentionOptions } from '../runtime/retention.ts';
 import type { Config } from './config.ts';
@@ -21,6 +22,12 @@ export interface InfrastructureOptions {
   listen?: boolean;
   /** Retention settings over the configuration's (e.g. a short `firstRunMs` in tests); false: no retention. */
   retention?: Partial<RetentionOptions> | false;
+  /**
+   * The service this process is one replica of: it takes a lease (`ReplicaLease`), owns the
+   * outbox rows it writes and adopts those of dead replicas of the same service. Omitted (one
+   * process over its database, a tool): unowned rows, no lease.
+   */
+  replica?: { service: string };
 }
 
 export interface Infrastructure {
@@ -32,6 +39,8 @@ export interface Infrastructure {
   health: Health;
   /** Deletes what is done and older than `SAGA_RETENTION_DAYS`; started here, stopped by `close`. */
   retention: RetentionJob;
+  /** This process's lease among its service's replicas (with `options.replica`). */
+  lease: ReplicaLease | null;
   close(): Promise<void>;
 }
 
@@ -55,9 +64,29 @@ export async function openInfrastructure(config: Config, options: Infrastructure
     if (!options.transport) await transport.close();
     throw error;
   }
-  const store = new SequelizeSagaStore(sequelize);
+  const replicaId = options.replica ? newReplicaId() : undefined;
+  const store = new SequelizeSagaStore(sequelize, { replicaId });
   const health = new Health({ clock: options.clock, log: options.log });
   const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs, health, sagaTypes: options.publishes });
+  let lease: ReplicaLease | null = null;
+  if (options.replica) {
+    lease = new ReplicaLease(store, {
+      service: options.replica.service,
+      id: replicaId,
+      leaseMs: config.replicaLeaseMs,
+      singleProcess: sequelize.getDialect() === 'sqlite',
+      onAdopted: () => relay.rescan(),
+      clock: options.clock,
+      log: options.log,
+    });
+    try {
+      await lease.start();
+    } catch (error) {
+      await store.close();
+      if (!options.transport) await transport.close();
+      throw error;
+    }
+  }
   const unwatch = transport.watch?.((state) => (state.available ? health.up('broker') : health.down('broker', state.reason ?? 'disconnected')));
   // Publish what waited for the outage as soon as it ends.
   const stopKicking = health.onChange(() => health.available && relay.kick());
@@ -76,11 +105,13 @@ export async function openInfrastructure(config: Config, options: Infrastructure
     relay,
     health,
     retention,
+    lease,
     async close() {
       unwatch?.();
       stopKicking();
       await retention.stop();
       await relay.stop();
+      await lease?.stop();
       if (!options.transport) await transport.close();
       await store.close();
     },

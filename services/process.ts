@@ -52,7 +52,7 @@ export interface ServiceProcess {
 export async function startService(name: ServiceName, config: Config, options: InfrastructureOptions = {}): Promise<ServiceProcess> {
   /** The consumers and saga types of this process: whose dead letters it works, whose outbox rows it publishes. */
   const consumers: string[] = [];
-  const infra = await openInfrastructure(config, { ...options, publishes: () => consumers });
+  const infra = await openInfrastructure(config, { ...options, publishes: () => consumers, replica: { service: name } });
   const { store, relay, transport, health } = infra;
   const router = new Router();
   healthRoutes(router, infra);
