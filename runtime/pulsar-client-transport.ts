@@ -20,7 +20,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { AvailabilityMonitor } from './availability-monitor.ts';
 import { BrokerAuthError, MessageRejectedError, UnavailableError } from './errors.ts';
 import type { Delivery, DeliveryHandler, OutgoingMessage, SubscribeOptions, Subscription, Transport, TransportAvailability } from './ports.ts';
-import { fullTopicName, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
+import { fullTopicName, partitionedTopics, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
+import type { PartitionedTopics } from './pulsar-topics.ts';
 import { InFlight } from './in-flight.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -51,6 +52,7 @@ export interface PulsarProducerConfig {
   batchingMaxPublishDelayMs?: number;
   batchingMaxMessages?: number;
   compressionType?: 'None' | 'Zlib' | 'LZ4' | 'ZSTD' | 'SNAPPY';
+  hashingScheme?: 'Murmur3_32Hash' | 'BoostHash' | 'JavaStringHash';
 }
 
 export interface PulsarConsumerConfig {
@@ -326,13 +328,16 @@ export class PulsarClientTransport implements Transport {
   private readonly producers = new Map<string, Promise<PulsarProducer>>();
   private readonly consumers = new Set<ConsumerLoop>();
   private readonly availability = new AvailabilityMonitor();
+  private readonly topics: PartitionedTopics;
   private closing: Promise<void> | null = null;
 
   private constructor(
     private readonly client: PulsarClient,
     private readonly settings: Settings,
     private readonly refusals: { at: number; detail: string },
-  ) {}
+  ) {
+    this.topics = partitionedTopics(settings);
+  }
 
   /**
    * Loads `pulsar-client` and opens a client (it connects on first use).
@@ -417,6 +422,7 @@ export class PulsarClientTransport implements Transport {
     if (this.closing) throw new UnavailableError('transport is closed');
     const deadLetterTopic = this.fullName(options.deadLetterTopic ?? `${options.subscription}-DLQ`);
     const maxRedeliverCount = options.maxRedeliveries ?? this.settings.maxRedeliveries;
+    await Promise.all(options.topics.map((topic) => this.topics.ensure(topic)));
     // The subscription exists once every consumer is created: only then may anyone publish.
     const results = await Promise.allSettled(
       options.topics.map((topic) =>
@@ -472,15 +478,17 @@ export class PulsarClientTransport implements Transport {
   private producer(topic: string): Promise<PulsarProducer> {
     let pending = this.producers.get(topic);
     if (!pending) {
-      const created = this.client.createProducer({
+      const created = this.topics.ensure(topic).then(() => this.client.createProducer({
         topic: this.fullName(topic),
         sendTimeoutMs: this.settings.sendTimeoutMs,
+        // On a partitioned topic, a key's partition by Murmur3, as the WebSocket driver hashes.
+        hashingScheme: 'Murmur3_32Hash',
         // Batches, when on, hold one key each (Key_Shared consumers get a key's messages
         // together, in order), compressed; off by default (see `batchingDelayMs`).
         ...(this.settings.batchingDelayMs > 0
           ? { batchingEnabled: true, batchingType: 'KeyBasedBatching' as const, batchingMaxPublishDelayMs: this.settings.batchingDelayMs, batchingMaxMessages: 1000, compressionType: 'LZ4' as const }
           : { batchingEnabled: false }),
-      });
+      }));
       pending = created;
       this.producers.set(topic, created);
       // A failed creation is forgotten, so the next publish tries again.

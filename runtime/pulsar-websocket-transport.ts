@@ -3,7 +3,8 @@ import WebSocket from 'ws';
 import { AvailabilityMonitor } from './availability-monitor.ts';
 import { BrokerAuthError, MessageRejectedError, UnavailableError } from './errors.ts';
 import type { Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport, TransportAvailability } from './ports.ts';
-import { fullTopicName, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
+import { fullTopicName, partitionedTopics, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
+import type { PartitionedTopics } from './pulsar-topics.ts';
 import { InFlight } from './in-flight.ts';
 
 /** The broker's default `webSocketMaxTextFrameSize`: 1 MiB. */
@@ -392,6 +393,7 @@ export class PulsarWebSocketTransport implements Transport {
   private readonly producers = new Map<string, Producer>();
   private readonly consumers = new Set<Consumer>();
   private readonly availability = new AvailabilityMonitor();
+  private readonly topics: PartitionedTopics;
   private closed = false;
 
   constructor(options: PulsarWebSocketOptions = {}) {
@@ -403,6 +405,7 @@ export class PulsarWebSocketTransport implements Transport {
       maxTextFrameBytes: options.maxTextFrameBytes ?? DEFAULT_MAX_TEXT_FRAME_BYTES,
     };
     this.wsBase = this.settings.url.replace(/^http/, 'ws').replace(/\/$/, '');
+    this.topics = partitionedTopics(this.settings);
   }
 
   /** `persistent://tenant/namespace/topic` for a short topic name. */
@@ -414,7 +417,13 @@ export class PulsarWebSocketTransport implements Transport {
     if (this.closed) throw new UnavailableError('transport is closed');
     let producer = this.producers.get(topic);
     if (!producer) {
-      producer = new Producer(`${this.wsBase}/ws/v2/producer/${this.path(topic)}?batchingEnabled=false`, this.settings, topic, this.availability);
+      await this.topics.ensure(topic);
+      if (this.closed) throw new UnavailableError('transport is closed');
+      producer = this.producers.get(topic);
+    }
+    if (!producer) {
+      // A keyed message goes to its key's partition by Murmur3, as the native driver hashes (on a partitioned topic).
+      producer = new Producer(`${this.wsBase}/ws/v2/producer/${this.path(topic)}?batchingEnabled=false&hashingScheme=Murmur3_32Hash`, this.settings, topic, this.availability);
       this.producers.set(topic, producer);
     }
     try {
@@ -442,6 +451,7 @@ export class PulsarWebSocketTransport implements Transport {
       maxRedeliverCount: String(options.maxRedeliveries ?? this.settings.maxRedeliveries),
       deadLetterTopic: this.fullName(options.deadLetterTopic ?? `${options.subscription}-DLQ`),
     });
+    await Promise.all(options.topics.map((topic) => this.topics.ensure(topic)));
     const consumers = options.topics.map((topic) => {
       const url = `${this.wsBase}/ws/v2/consumer/${this.path(topic)}/${encodeURIComponent(options.subscription)}?${params}`;
       return new Consumer(url, this.settings, topic, options.handler, this.availability);

@@ -15,6 +15,39 @@ export const SERVICE_PORTS: Record<ServiceName, { env: string; port: number }> =
   notificaciones: { env: 'NOTIFICACIONES_PORT', port: 3004 },
 };
 
+/** How many processes of each service (`npm run services -- --replicas coordinator=2,pagos=2`); 1 each by default. */
+export type Replicas = Record<ServiceName, number>;
+
+/** Ports of a service's replicas are this far apart: replica 2 of the coordinator listens on 3010, replica 3 on 3020. */
+export const REPLICA_PORT_STEP = 10;
+
+/**
+ * Reads a replica count per service, `name=count` separated by commas; services not named
+ * run once.
+ *
+ * @throws Error naming the entry that is not `<service>=<count ≥ 1>`
+ * @example
+ * parseReplicas('coordinator=2,pagos=2'); // { coordinator: 2, vuelos: 1, pagos: 2, gds: 1, notificaciones: 1 }
+ */
+export function parseReplicas(value: string | undefined): Replicas {
+  const replicas = Object.fromEntries(SERVICE_NAMES.map((name) => [name, 1])) as Replicas;
+  for (const entry of (value ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+    const match = /^([a-z]+)=(\d+)$/.exec(entry);
+    const name = match?.[1] as ServiceName | undefined;
+    const count = Number(match?.[2]);
+    if (!name || !SERVICE_NAMES.includes(name) || !(count >= 1 && count <= REPLICA_PORT_STEP)) {
+      throw new Error(`--replicas takes <service>=<count> pairs (services ${SERVICE_NAMES.join(', ')}; count 1 to ${REPLICA_PORT_STEP}), got "${entry}"`);
+    }
+    replicas[name] = count;
+  }
+  return replicas;
+}
+
+/** The HTTP port of replica `index` (1-based) of a service whose first replica listens on `port`. */
+export function replicaPort(port: number, index: number): number {
+  return port + REPLICA_PORT_STEP * (index - 1);
+}
+
 /** Pulsar drivers `SAGA_PULSAR_DRIVER` can name: `auto` is `native` where `pulsar-client` loads, else `websocket`. */
 export const PULSAR_DRIVERS = ['auto', 'websocket', 'native'] as const;
 export type PulsarDriver = (typeof PULSAR_DRIVERS)[number];
@@ -37,6 +70,13 @@ export interface PulsarConfig {
   namespace: string;
   /** `PULSAR_BATCHING_DELAY_MS`: native driver's producer batching by key (default 0, off; see `PulsarOptions.batchingDelayMs`). */
   batchingDelayMs: number;
+  /**
+   * `PULSAR_PARTITIONS`: partitions of each topic (default 0, non-partitioned). Topics are
+   * created partitioned through the admin API (`PULSAR_ADMIN_URL`, default `PULSAR_URL` when
+   * it is http(s)); messages keyed by `id_correlacion` keep one saga on one partition.
+   */
+  partitions: number;
+  adminUrl?: string;
 }
 
 /**
@@ -119,6 +159,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tenant: env.PULSAR_TENANT ?? 'public',
       namespace: env.PULSAR_NAMESPACE ?? 'default',
       batchingDelayMs: int(env, 'PULSAR_BATCHING_DELAY_MS', 0),
+      partitions: int(env, 'PULSAR_PARTITIONS', 0),
+      ...(env.PULSAR_ADMIN_URL ? { adminUrl: env.PULSAR_ADMIN_URL } : {}),
     },
     ports: Object.fromEntries(SERVICE_NAMES.map((name) => [name, int(env, SERVICE_PORTS[name].env, SERVICE_PORTS[name].port)])) as Record<ServiceName, number>,
     testEndpoints: flag === undefined ? !production : flag === '1' || flag === 'true',

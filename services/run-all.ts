@@ -1,14 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS } from './config.ts';
+import { loadConfig, parseReplicas, replicaPort, SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS, type Replicas } from './config.ts';
 
 /**
  * `npm run services`: every service as its own child process, output prefixed by name.
- * Ctrl-C (or SIGTERM) stops them all; when one dies, the others are stopped too.
+ * `--replicas coordinator=2,pagos=2` runs that many processes of a service (replica 2 of
+ * a service on its port + 10, replica 3 on + 20; replicas need MySQL or MariaDB). Ctrl-C (or
+ * SIGTERM) stops them all; when one dies, the others are stopped too.
+ *
+ * @example
+ * // SAGA_TRANSPORT=pulsar DATABASE_URL=mysql://root@127.0.0.1:3306/sagas npm run services -- --replicas coordinator=2,pagos=2
  */
 const entry = fileURLToPath(new URL('./service-main.ts', import.meta.url));
 const children = new Map<string, ChildProcess>();
 let stopping = false;
+
+function replicasArgument(argv: readonly string[]): Replicas {
+  const at = argv.findIndex((a) => a === '--replicas' || a.startsWith('--replicas='));
+  if (at === -1) return parseReplicas(undefined);
+  const value = argv[at].includes('=') ? argv[at].slice('--replicas='.length) : argv[at + 1];
+  return parseReplicas(value);
+}
 
 function stopAll(code: number): void {
   if (stopping) return;
@@ -19,24 +31,39 @@ function stopAll(code: number): void {
   wait();
 }
 
-for (const name of SERVICE_NAMES) {
-  const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, '--import', 'tsx', entry, name], { env: { ...SERVICE_ENV, ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.set(name, child);
-  const prefix = `[${name.padEnd(14)}]`;
-  const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) =>
-    chunk
-      .toString()
-      .split('\n')
-      .filter((line) => line !== '')
-      .forEach((line) => stream.write(`${prefix} ${line}\n`));
-  child.stdout!.on('data', forward(process.stdout));
-  child.stderr!.on('data', forward(process.stderr));
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`${prefix} exited (${signal ?? code}); stopping the others`);
-      stopAll(1);
+let replicas: Replicas;
+try {
+  replicas = replicasArgument(process.argv.slice(2));
+  const { ports, databaseUrl } = loadConfig();
+  if (databaseUrl.startsWith('sqlite') && SERVICE_NAMES.some((name) => replicas[name] > 1)) {
+    throw new Error('replicas share their database, and SQLite serves one process per service: set DATABASE_URL=mysql://… (MySQL or MariaDB) to run replicas');
+  }
+  for (const name of SERVICE_NAMES) {
+    for (let index = 1; index <= replicas[name]; index++) {
+      const label = replicas[name] > 1 ? `${name}#${index}` : name;
+      const env = { ...SERVICE_ENV, ...process.env, [SERVICE_PORTS[name].env]: String(replicaPort(ports[name], index)) };
+      const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, '--import', 'tsx', entry, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.set(label, child);
+      const prefix = `[${label.padEnd(16)}]`;
+      const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) =>
+        chunk
+          .toString()
+          .split('\n')
+          .filter((line) => line !== '')
+          .forEach((line) => stream.write(`${prefix} ${line}\n`));
+      child.stdout!.on('data', forward(process.stdout));
+      child.stderr!.on('data', forward(process.stderr));
+      child.on('exit', (code, signal) => {
+        if (!stopping) {
+          console.error(`${prefix} exited (${signal ?? code}); stopping the others`);
+          stopAll(1);
+        }
+      });
     }
-  });
+  }
+} catch (error) {
+  console.error(`npm run services: ${(error as Error).message}`);
+  process.exit(2);
 }
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));

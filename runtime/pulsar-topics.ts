@@ -1,0 +1,95 @@
+import { BrokerAuthError, UnavailableError } from './errors.ts';
+
+export interface PartitionedTopicsOptions {
+  /** Partitions of each topic (`PULSAR_PARTITIONS`); 0 keeps topics non-partitioned and this does nothing. */
+  partitions: number;
+  /** The broker's admin (web service) URL, e.g. `http://127.0.0.1:8080`. */
+  adminUrl: string;
+  tenant: string;
+  namespace: string;
+  token?: string;
+  timeoutMs?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * Makes each topic a partitioned topic before either Pulsar driver produces to it or
+ * subscribes to it, through the admin REST API (`PUT …/partitions`), once per topic and
+ * process. Messages are keyed by `id_correlacion`, and a keyed message goes to the
+ * partition of its key's hash, so one saga's messages stay on one partition, in order, while
+ * the topic spreads over the brokers of a cluster.
+ *
+ * A topic that already exists keeps its partitions: more or fewer than asked is logged and
+ * used (adding partitions moves keys between them: do it between runs). A topic that exists
+ * non-partitioned (used before `PULSAR_PARTITIONS` was set) cannot be used partitioned: the
+ * publish or subscribe fails with an `UnavailableError` naming the fix, so the outbox keeps
+ * the message until an operator deletes or renames the topic.
+ *
+ * @example
+ * const topics = new PartitionedTopics({ partitions: 4, adminUrl: 'http://127.0.0.1:8080', tenant: 'public', namespace: 'default' });
+ * await topics.ensure('comando-pagar-reserva'); // persistent://public/default/comando-pagar-reserva, 4 partitions
+ */
+export class PartitionedTopics {
+  private readonly done = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: PartitionedTopicsOptions) {}
+
+  get enabled(): boolean {
+    return this.options.partitions > 0;
+  }
+
+  /** Resolves once `topic` (short name) is partitioned; a failure is retried on the next call. */
+  ensure(topic: string): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    let pending = this.done.get(topic);
+    if (!pending) {
+      pending = this.create(topic);
+      this.done.set(topic, pending);
+      pending.catch(() => this.done.get(topic) === pending && this.done.delete(topic));
+    }
+    return pending;
+  }
+
+  private async create(topic: string): Promise<void> {
+    const { adminUrl, tenant, namespace, partitions } = this.options;
+    const url = `${adminUrl.replace(/\/$/, '')}/admin/v2/persistent/${tenant}/${namespace}/${encodeURIComponent(topic)}/partitions`;
+    const created = await this.admin(url, { method: 'PUT', body: String(partitions) });
+    if (created.ok) return;
+    if (created.status !== 409) throw new UnavailableError(`cannot create partitioned topic ${topic}: HTTP ${created.status} ${await created.text()}`);
+    const existing = await this.admin(url, { method: 'GET' });
+    if (!existing.ok) throw new UnavailableError(`cannot read the partitions of topic ${topic}: HTTP ${existing.status}`);
+    const found = Number(((await existing.json()) as { partitions?: number }).partitions ?? 0);
+    if (found === 0) {
+      throw new UnavailableError(
+        `topic ${tenant}/${namespace}/${topic} exists without partitions, but PULSAR_PARTITIONS=${partitions}: delete the topic (once drained) or unset PULSAR_PARTITIONS`,
+      );
+    }
+    if (found !== partitions) this.options.log?.('pulsar: topic has other partitions than PULSAR_PARTITIONS; using them', { topic, partitions: found, asked: partitions });
+  }
+
+  private async admin(url: string, init: RequestInit): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        ...init,
+        headers: { 'content-type': 'application/json', ...(this.options.token ? { authorization: `Bearer ${this.options.token}` } : {}) },
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      throw new UnavailableError(`the Pulsar admin API at ${this.options.adminUrl} does not answer: ${(error as Error).message}`, { cause: error });
+    }
+    if (response.status === 401 || response.status === 403) throw new BrokerAuthError(`the Pulsar admin API refused the credentials (HTTP ${response.status}): creating partitioned topics needs a role allowed to, or create them beforehand`);
+    return response;
+  }
+}
+
+/**
+ * The admin URL for a driver URL: an http(s) URL as is; for `pulsar://host:6650` the web
+ * service on port 8080 of that host (`pulsar+ssl://host:6651`: https on 8443).
+ */
+export function adminUrlOf(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return url.replace(/\/$/, '');
+  const secure = parsed.protocol === 'pulsar+ssl:';
+  return `${secure ? 'https' : 'http'}://${parsed.hostname}:${secure ? 8443 : 8080}`;
+}
