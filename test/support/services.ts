@@ -1,4 +1,4 @@
-import { ServiceCluster } from '../../tools/cluster/service-cluster.ts';
+import { ServiceCluster, type ReplicaId } from '../../tools/cluster/service-cluster.ts';
 
 /** A saga as the coordinator's `GET /sagas/:id` shows it. */
 export interface SagaView {
@@ -8,9 +8,14 @@ export interface SagaView {
   log: { kind: string; type: string; messageId: string | null }[];
 }
 
-/** Asks vuelos for a reservation (`POST /reservas`), optionally with a failure to simulate. */
-export async function postReserva(cluster: ServiceCluster, body: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<{ id_correlacion: string; id_reserva: string }> {
-  const response = await cluster.json<{ id_correlacion: string; id_reserva: string }>('vuelos', '/reservas', {
+/** Asks vuelos (or one of its replicas) for a reservation (`POST /reservas`), optionally with a failure to simulate. */
+export async function postReserva(
+  cluster: ServiceCluster,
+  body: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+  vuelos: ReplicaId = 'vuelos',
+): Promise<{ id_correlacion: string; id_reserva: string }> {
+  const response = await cluster.json<{ id_correlacion: string; id_reserva: string }>(vuelos, '/reservas', {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ id_cliente: 'cliente-e2e', monto: 320, monto_vat: 60.8, itinerarios: [{ origen: 'BOG', destino: 'CTG' }], ...body }),

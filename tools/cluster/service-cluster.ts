@@ -60,9 +60,20 @@ process.once('exit', () => {
   for (const child of LIVE) child.kill('SIGKILL');
 });
 
+/**
+ * One process of the cluster: a service's name for its first replica, `name#2`, `name#3`…
+ * for the others (`ServiceClusterOptions.replicas`).
+ */
+export type ReplicaId = ServiceName | `${ServiceName}#${number}`;
+
+/** The service a replica runs. */
+export function serviceOf(id: ReplicaId): ServiceName {
+  return id.split('#')[0] as ServiceName;
+}
+
 /** A service process that ended without being asked to. */
 export interface UnexpectedExit {
-  name: ServiceName;
+  name: ReplicaId;
   pid: number;
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -84,6 +95,8 @@ export interface ServiceClusterOptions {
   logDir?: string;
   /** Extra arguments of every service's `node` (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
   nodeArgs?: readonly string[];
+  /** Processes per service (default 1): `{ coordinator: 2 }` adds `coordinator#2`, on a port of its own. */
+  replicas?: Partial<Record<ServiceName, number>>;
 }
 
 /**
@@ -96,23 +109,25 @@ export interface ServiceClusterOptions {
  * await cluster.kill('coordinator', 'SIGKILL'); await cluster.startService('coordinator');
  */
 export class ServiceCluster {
-  private readonly children = new Map<ServiceName, ChildProcess>();
+  private readonly children = new Map<ReplicaId, ChildProcess>();
   private readonly stopping = new Set<ChildProcess>();
-  private readonly logs = new Map<ServiceName, fs.WriteStream>();
-  readonly output = new Map<ServiceName, string[]>();
+  private readonly logs = new Map<ReplicaId, fs.WriteStream>();
+  readonly output = new Map<ReplicaId, string[]>();
   /** Processes that exited although nobody killed them (a crash). */
   readonly unexpectedExits: UnexpectedExit[] = [];
 
   private constructor(
     private readonly env: NodeJS.ProcessEnv,
-    private readonly ports: Record<ServiceName, number>,
+    private readonly ports: Map<ReplicaId, number>,
     private readonly logDir: string | undefined,
     private readonly nodeArgs: readonly string[] = [],
   ) {}
 
   static async start(options: ServiceClusterOptions): Promise<ServiceCluster> {
-    const ports = {} as Record<ServiceName, number>;
-    for (const name of SERVICE_NAMES) ports[name] = await freePort();
+    const ports = new Map<ReplicaId, number>();
+    for (const name of SERVICE_NAMES) {
+      for (let index = 1; index <= (options.replicas?.[name] ?? 1); index++) ports.set(index === 1 ? name : `${name}#${index}`, await freePort());
+    }
     const env: NodeJS.ProcessEnv = {
       ...SERVICE_ENV,
       ...process.env,
@@ -124,16 +139,17 @@ export class ServiceCluster {
       HOST: '127.0.0.1',
       // Deadlines wait this long after a service starts (and after an outage): short, so tests stay quick.
       SAGA_OUTAGE_GRACE_MS: '3000',
-      ...Object.fromEntries(SERVICE_NAMES.map((name) => [SERVICE_PORTS[name].env, String(ports[name])])),
+      ...Object.fromEntries(SERVICE_NAMES.map((name) => [SERVICE_PORTS[name].env, String(ports.get(name))])),
       ...options.env,
     };
     if (options.logDir) fs.mkdirSync(options.logDir, { recursive: true });
     const cluster = new ServiceCluster(env, ports, options.logDir, options.nodeArgs);
     // Migrations take a lock, but one process creating the schema first keeps start-up quiet.
     const names = options.names ?? SERVICE_NAMES;
+    const replicas = [...ports.keys()].filter((id) => names.includes(serviceOf(id)) && id !== names[0]);
     try {
       await cluster.startService(names[0]);
-      await Promise.all(names.slice(1).map((name) => cluster.startService(name)));
+      await Promise.all(replicas.map((id) => cluster.startService(id)));
     } catch (error) {
       await cluster.stop(); // no process left behind
       throw error;
@@ -141,19 +157,27 @@ export class ServiceCluster {
     return cluster;
   }
 
-  url(name: ServiceName): string {
-    return `http://127.0.0.1:${this.ports[name]}`;
+  url(name: ReplicaId): string {
+    return `http://127.0.0.1:${this.ports.get(name)}`;
+  }
+
+  /** Every process of the cluster (running or not), first replicas first. */
+  get replicas(): ReplicaId[] {
+    return [...this.ports.keys()];
   }
 
   /** The pid of the service's current process, or null when it is not running. */
-  pid(name: ServiceName): number | null {
+  pid(name: ReplicaId): number | null {
     const child = this.children.get(name);
     return child && child.exitCode === null && child.signalCode === null ? (child.pid ?? null) : null;
   }
 
   /** Starts (or restarts) one service and waits until it answers `/ready`. */
-  async startService(name: ServiceName, timeoutMs = 60_000): Promise<void> {
-    const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...this.nodeArgs, '--import', 'tsx', 'services/service-main.ts', name], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  async startService(name: ReplicaId, timeoutMs = 60_000): Promise<void> {
+    const service = serviceOf(name);
+    if (!this.ports.has(name)) throw new Error(`no replica ${name} in this cluster (replicas: ${this.replicas.join(', ')})`);
+    const env = { ...this.env, [SERVICE_PORTS[service].env]: String(this.ports.get(name)) };
+    const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, ...this.nodeArgs, '--import', 'tsx', 'services/service-main.ts', service], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.children.set(name, child);
     const lines = this.output.get(name) ?? [];
     this.output.set(name, lines);
@@ -197,7 +221,7 @@ export class ServiceCluster {
    * @example
    * await cluster.kill('pagos', 'SIGKILL'); await cluster.restart('pagos');
    */
-  async restart(name: ServiceName, options: { timeoutMs?: number; attemptTimeoutMs?: number } = {}): Promise<number> {
+  async restart(name: ReplicaId, options: { timeoutMs?: number; attemptTimeoutMs?: number } = {}): Promise<number> {
     const until = Date.now() + (options.timeoutMs ?? 300_000);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -215,7 +239,7 @@ export class ServiceCluster {
    * Stops one service with `signal` (SIGKILL: no shutdown at all) and waits for it to exit;
    * resolves with how it exited (null when it was not running).
    */
-  async kill(name: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null } | null> {
+  async kill(name: ReplicaId, signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null } | null> {
     const child = this.children.get(name);
     if (!child || child.exitCode !== null || child.signalCode !== null) return null;
     this.stopping.add(child);
@@ -225,21 +249,21 @@ export class ServiceCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(SERVICE_NAMES.map((name) => this.kill(name, 'SIGTERM')));
+    await Promise.all(this.replicas.map((name) => this.kill(name, 'SIGTERM')));
     for (const file of this.logs.values()) await new Promise((resolve) => file.end(resolve));
     this.logs.clear();
   }
 
-  async json<T>(name: ServiceName, path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
+  async json<T>(name: ReplicaId, path: string, init?: RequestInit): Promise<{ status: number; body: T }> {
     const response = await fetch(`${this.url(name)}${path}`, init);
     return { status: response.status, body: (await response.json()) as T };
   }
 
-  private logFile(name: ServiceName): fs.WriteStream | null {
+  private logFile(name: ReplicaId): fs.WriteStream | null {
     if (!this.logDir) return null;
     let file = this.logs.get(name);
     if (!file) {
-      file = fs.createWriteStream(path.join(this.logDir, `${name}.log`), { flags: 'a' });
+      file = fs.createWriteStream(path.join(this.logDir, `${name.replace('#', '-')}.log`), { flags: 'a' });
       this.logs.set(name, file);
     }
     return file;

@@ -1,0 +1,191 @@
+/**
+ * Replicas of every service over the real broker and MariaDB (issue 11): two coordinators
+ * and two of each participant, on partitioned topics, share the sagas; the broker's topic
+ * statistics show each outbox row published once; a coordinator replica killed with SIGKILL
+ * leaves nothing unfinished.
+ */
+import { expect } from 'chai';
+import mysql from 'mysql2/promise';
+import type { SimulatedFailure } from '../machines/messages.ts';
+import { deleteNamespace, freshNamespace, ServiceCluster, type ReplicaId } from '../tools/cluster/service-cluster.ts';
+import { freshMysqlDatabase } from './support/databases.ts';
+import { PULSAR_URL, requireDriver } from './support/pulsar.ts';
+import { postReserva } from './support/services.ts';
+import { waitFor } from './support/wait.ts';
+
+/** What each participant's own table shows at the end, per simulated failure (from the tutorial's steps, not from the runtime). */
+const OUTCOMES: Record<string, { status: string; vuelos: string | null; pagos: string | null; gds: string | null }> = {
+  happy: { status: 'completed', vuelos: 'aprobada', pagos: 'pagado', gds: 'confirmada' },
+  reserva: { status: 'compensated', vuelos: null, pagos: null, gds: null },
+  pago: { status: 'compensated', vuelos: 'cancelada', pagos: null, gds: null },
+  gds: { status: 'compensated', vuelos: 'cancelada', pagos: 'revertido', gds: null },
+  aprobacion: { status: 'compensated', vuelos: 'cancelada', pagos: 'revertido', gds: 'revertida' },
+  'timeout-pago': { status: 'compensated', vuelos: 'cancelada', pagos: 'revertido', gds: null },
+};
+const MIX: (SimulatedFailure | null)[] = [null, null, null, 'reserva', 'pago', 'gds', 'aprobacion', null, 'timeout-pago', null];
+
+interface Started {
+  id_correlacion: string;
+  id_reserva: string;
+  fallo: SimulatedFailure | null;
+}
+
+describe('replicas: two coordinators and two of each participant over Pulsar (partitioned topics) and MariaDB', function () {
+  this.timeout(600_000);
+  let cluster: ServiceCluster;
+  let database: { url: string; drop: () => Promise<void> };
+  let db: mysql.Connection;
+  let namespace: string;
+
+  before(requireDriver('native'));
+  before(async function () {
+    database = await freshMysqlDatabase('replicas');
+    namespace = await freshNamespace(PULSAR_URL, 'replicas');
+    cluster = await ServiceCluster.start({
+      databaseUrl: database.url,
+      namespace,
+      replicas: { coordinator: 2, vuelos: 2, pagos: 2, gds: 2, notificaciones: 2 },
+      env: {
+        SAGA_PULSAR_DRIVER: 'native',
+        PULSAR_PARTITIONS: '2',
+        SAGA_PLAZO_PASO_MS: '6000',
+        SAGA_PLAZO_COMPENSACION_MS: '4000',
+        SAGA_REPLICA_LEASE_MS: '3000',
+      },
+    });
+    db = await mysql.createConnection(database.url);
+  });
+  after(async () => {
+    await db?.end();
+    await cluster?.stop();
+    await database?.drop();
+    if (namespace) await deleteNamespace(namespace).catch(() => undefined);
+  });
+
+  const query = async <T>(sql: string, params: unknown[] = []) => (await db.query(sql, params))[0] as T[];
+
+  /** Posts `count` reservations of the mix, alternately to each vuelos replica, a few at a time. */
+  async function start(count: number, offset = 0): Promise<Started[]> {
+    const started: Started[] = [];
+    const entries: ReplicaId[] = ['vuelos', 'vuelos#2'];
+    for (let i = 0; i < count; i += 10) {
+      const batch = Array.from({ length: Math.min(10, count - i) }, (_, j) => {
+        const n = offset + i + j;
+        const fallo = MIX[n % MIX.length];
+        const entry = entries[n % 2];
+        return postReserva(cluster, fallo ? { simular_fallo: fallo } : {}, {}, entry).then((ids) => ({ ...ids, fallo }));
+      });
+      started.push(...(await Promise.all(batch)));
+    }
+    return started;
+  }
+
+  async function waitForAllFinal(started: Started[], timeoutMs: number): Promise<Map<string, string>> {
+    const ids = started.map((s) => s.id_correlacion);
+    let statuses = new Map<string, string>();
+    await waitFor(
+      async () => {
+        const rows = await query<{ id: string; status: string }>(`SELECT id, status FROM saga_instances WHERE saga_type = 'reserva' AND id IN (?)`, [ids]);
+        statuses = new Map(rows.map((r) => [r.id, r.status]));
+        return statuses.size === ids.length && rows.every((r) => r.status !== 'running');
+      },
+      `${ids.length} sagas final`,
+      timeoutMs,
+      250,
+    ).catch((error: Error) => {
+      const running = ids.filter((id) => statuses.get(id) !== 'completed' && statuses.get(id) !== 'compensated');
+      throw new Error(`${error.message}; not final: ${running.length} (${running.slice(0, 5).join(', ')})`);
+    });
+    return statuses;
+  }
+
+  /** Each saga's status and each participant's own row, as stated in OUTCOMES; no charge, refund or event applied twice. */
+  async function expectOutcomes(started: Started[], statuses: Map<string, string>): Promise<void> {
+    const ids = started.map((s) => s.id_reserva);
+    const rowsOf = async (table: string, columns: string) =>
+      new Map((await query<{ id_reserva: string } & Record<string, unknown>>(`SELECT id_reserva, ${columns} FROM ${table} WHERE id_reserva IN (?)`, [ids])).map((r) => [r.id_reserva, r]));
+    const vuelos = await rowsOf('vuelos_reservas', 'estado');
+    const pagos = await rowsOf('pagos_pagos', 'estado, cargos, reembolsos');
+    const gds = await rowsOf('gds_confirmaciones', 'estado');
+    for (const s of started) {
+      const expected = OUTCOMES[s.fallo ?? 'happy'];
+      const what = `${s.fallo ?? 'happy'} saga ${s.id_correlacion}`;
+      expect(statuses.get(s.id_correlacion), what).to.equal(expected.status);
+      expect(vuelos.get(s.id_reserva)?.estado ?? null, `${what}: vuelos`).to.equal(expected.vuelos);
+      expect(pagos.get(s.id_reserva)?.estado ?? null, `${what}: pagos`).to.equal(expected.pagos);
+      expect(gds.get(s.id_reserva)?.estado ?? null, `${what}: gds`).to.equal(expected.gds);
+      const pago = pagos.get(s.id_reserva);
+      if (pago) expect([Number(pago.cargos), Number(pago.reembolsos)], `${what}: charged and refunded at most once`).to.satisfy(([c, r]: number[]) => c <= 1 && r <= 1);
+    }
+    const twice = await query<{ saga_id: string }>(
+      `SELECT saga_id FROM saga_log WHERE saga_type = 'reserva' AND kind IN ('event', 'timer') AND saga_id IN (?) GROUP BY saga_id, kind, COALESCE(message_id, payload) HAVING COUNT(*) > 1`,
+      [started.map((s) => s.id_correlacion)],
+    );
+    expect(twice, 'no event or deadline applied twice').to.deep.equal([]);
+  }
+
+  /** Messages the broker took per topic (partitions summed), from its own statistics. */
+  async function brokerCounts(): Promise<Record<string, number>> {
+    const listed = (await (await fetch(`${PULSAR_URL}/admin/v2/namespaces/public/${namespace}/topics`)).json()) as string[];
+    const counts: Record<string, number> = {};
+    for (const topic of listed) {
+      const stats = (await (await fetch(`${PULSAR_URL}/admin/v2/${topic.replace('://', '/')}/stats`)).json()) as { msgInCounter: number };
+      const base = topic.split('/').pop()!.replace(/-partition-\d+$/, '');
+      counts[base] = (counts[base] ?? 0) + stats.msgInCounter;
+    }
+    return Object.fromEntries(Object.entries(counts).filter(([, n]) => n > 0));
+  }
+
+  async function outboxCounts(): Promise<Record<string, number>> {
+    const rows = await query<{ topic: string; n: number; unsent: number }>(`SELECT topic, COUNT(*) AS n, SUM(sent_at IS NULL) AS unsent FROM outbox GROUP BY topic`);
+    expect(rows.filter((r) => Number(r.unsent) > 0), 'every outbox row published').to.deep.equal([]);
+    return Object.fromEntries(rows.map((r) => [r.topic, Number(r.n)]));
+  }
+
+  it('should bring 200 sagas of mixed outcomes to the right end, sharing them over the replicas, and publish every outbox row exactly once', async () => {
+    const started = await start(200);
+    const statuses = await waitForAllFinal(started, 240_000);
+    await expectOutcomes(started, statuses);
+
+    // Every message the broker took is one outbox row, and every row went out once. The
+    // counters are updated a moment after the publish: wait until they add up, then compare.
+    const outbox = await outboxCounts();
+    let broker: Record<string, number> = {};
+    await waitFor(async () => {
+      broker = await brokerCounts();
+      return Object.values(broker).reduce((a, b) => a + b, 0) >= Object.values(outbox).reduce((a, b) => a + b, 0);
+    }, 'the broker counted every message', 30_000, 500).catch(() => undefined);
+    expect(broker, 'messages per topic: broker (msgInCounter) vs outbox').to.deep.equal(outbox);
+
+    // Both replicas of each service wrote (and so published) rows: the keys were spread.
+    const owners = await query<{ saga_type: string; owners: number }>(`SELECT saga_type, COUNT(DISTINCT owner) AS owners FROM outbox GROUP BY saga_type`);
+    for (const { saga_type, owners: n } of owners) expect(Number(n), `replicas that published ${saga_type} rows`).to.equal(2);
+
+    // Any coordinator replica answers for any saga, and its /ui lists them.
+    const sample = started[7].id_correlacion;
+    for (const coordinator of ['coordinator', 'coordinator#2'] as const) {
+      const { status, body } = await cluster.json<{ status: string }>(coordinator, `/sagas/${sample}`);
+      expect([status, body.status], `GET /sagas/:id on ${coordinator}`).to.deep.equal([200, statuses.get(sample)]);
+      const ui = await fetch(`${cluster.url(coordinator)}/ui/sagas/${sample}`);
+      expect(ui.status, `/ui on ${coordinator}`).to.equal(200);
+    }
+  });
+
+  it("should finish every saga with the surviving coordinator when the other is killed with SIGKILL mid-run, adopting what it left unpublished", async () => {
+    const killedPid = cluster.pid('coordinator#2');
+    const inFlight = start(60, 200);
+    // Kill once the replica holds work: sagas of this run in its outbox or in flight.
+    await waitFor(async () => (await query(`SELECT 1 FROM outbox WHERE owner LIKE ? AND saga_type = 'reserva' AND created_at > ? LIMIT 1`, [`%-${killedPid}-%`, Date.now() - 5_000])).length > 0, 'coordinator#2 at work', 60_000, 20);
+    await cluster.kill('coordinator#2', 'SIGKILL');
+    const started = await inFlight;
+    const statuses = await waitForAllFinal(started, 240_000);
+    await expectOutcomes(started, statuses);
+
+    const left = await query<{ n: number }>(`SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL`);
+    expect(Number(left[0].n), 'nothing left unpublished').to.equal(0);
+    await waitFor(() => (cluster.output.get('coordinator') ?? []).join('').includes('adopted a dead replica'), 'the survivor adopted the dead replica', 30_000, 100);
+    const replicas = await query<{ replica_id: string }>(`SELECT replica_id FROM replicas WHERE service = 'coordinator'`);
+    expect(replicas.map((r) => r.replica_id).filter((id) => id.includes(`-${killedPid}-`)), 'the dead replica adopted and forgotten').to.deep.equal([]);
+    expect(cluster.unexpectedExits, 'no other process died').to.deep.equal([]);
+  });
+});
