@@ -96,16 +96,31 @@ function containerEnvironment(name: string): Record<string, string> {
   return Object.fromEntries(Object.entries(environmentOf(name)).map(([key, value]) => [key, interpolate(value)]));
 }
 
-/** Ports in short (`[ip:]published:target[/proto]`, `target`) or long syntax. */
-function portsOf(name: string): { hostIp?: string; published?: number; target: number }[] {
+/**
+ * Ports in short (`[ip:]published[-last]:target[/proto]`, `target`) or long syntax, with
+ * `${VAR:-default}` expanded from `vars` (default: the defaults).
+ */
+function portsOf(name: string, vars: Record<string, string | undefined> = {}): { hostIp?: string; published?: number; publishedLast?: number; target: number }[] {
   return (service(name).ports ?? []).map((port) => {
     if (typeof port === 'object') return { hostIp: port.host_ip, published: port.published === undefined ? undefined : Number(port.published), target: Number(port.target) };
-    const parts = String(port).replace(/\/(tcp|udp)$/, '').split(':');
-    if (parts.some((part, i) => (i === parts.length - 3 ? false : !/^\d+$/.test(part))) || parts.length > 3) throw new Error(`${name}: cannot read port "${port}"`);
+    const parts = interpolate(String(port), vars).replace(/\/(tcp|udp)$/, '').split(':');
+    if (parts.some((part, i) => (i === parts.length - 3 ? false : !/^\d+(-\d+)?$/.test(part))) || parts.length > 3) throw new Error(`${name}: cannot read port "${port}"`);
     const target = Number(parts.at(-1));
     if (parts.length === 1) return { target };
-    return { hostIp: parts.length === 3 ? parts[0] : undefined, published: Number(parts.at(-2)), target };
+    const [first, last] = parts.at(-2)!.split('-').map(Number);
+    return { hostIp: parts.length === 3 ? parts[0] : undefined, published: first, publishedLast: last ?? first, target };
   });
+}
+
+/** `KEY=value` lines of an env file (compose's `--env-file`), comments skipped. */
+function envFile(file: string): Record<string, string> {
+  return Object.fromEntries(
+    readText(file)
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'))
+      .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
 }
 
 function commandOf(name: string): string[] {
@@ -450,5 +465,39 @@ describe('.dockerignore', () => {
   it('keeps the host node_modules, local data, Pulsar state and .git out of the build context', () => {
     const lines = readText('.dockerignore').split(/\r?\n/).map((line) => line.trim().replace(/^\//, '').replace(/\/$/, ''));
     expect(lines).to.include.members(['node_modules', 'data', '.pulsar', '.git', 'test-artifacts']);
+  });
+});
+
+describe('docker-compose.yml with compose-replicas.env (replicas)', () => {
+  const vars = envFile('compose-replicas.env');
+
+  it('runs two replicas of every service, counted by <NAME>_REPLICAS', () => {
+    for (const name of SERVICE_NAMES) {
+      const replicas = (service(name) as ComposeService & { deploy?: { replicas?: unknown } }).deploy?.replicas;
+      expect(interpolate(String(replicas), {}), `${name} replicas by default`).to.equal('1');
+      expect(interpolate(String(replicas), vars), `${name} replicas with the env file`).to.equal('2');
+    }
+  });
+
+  it("gives each service's replicas a host port range of its own, large enough, so no two containers ask for one port", () => {
+    const ranges = SERVICE_NAMES.map((name) => {
+      const [mapping] = portsOf(name, vars);
+      expect(mapping!.hostIp, `${name} bound to localhost`).to.equal('127.0.0.1');
+      expect(mapping!.target, `${name} container port`).to.equal(SERVICE_PORTS[name].port);
+      expect(mapping!.publishedLast! - mapping!.published! + 1, `${name} range holds its replicas`).to.be.at.least(Number(vars[`${name.toUpperCase()}_REPLICAS`]));
+      return { name, from: mapping!.published!, to: mapping!.publishedLast! };
+    });
+    const defaults = SERVICE_NAMES.map((name) => SERVICE_PORTS[name].port);
+    for (const a of ranges) {
+      for (const b of ranges) if (a !== b) expect(a.to < b.from || b.to < a.from, `${a.name} and ${b.name} ranges overlap`).to.equal(true);
+      expect(defaults.filter((port) => port >= a.from && port <= a.to), `${a.name} range clear of the single-replica ports`).to.deep.equal([]);
+    }
+  });
+
+  it('sets PULSAR_PARTITIONS for every service, which loadConfig reads', () => {
+    for (const name of SERVICE_NAMES) {
+      const env = Object.fromEntries(Object.entries(environmentOf(name)).map(([key, value]) => [key, interpolate(value, vars)]));
+      expect(loadConfig(env).pulsar.partitions, name).to.equal(2);
+    }
   });
 });
