@@ -48,7 +48,7 @@ import { DEFAULT_PULSAR_URL as PULSAR_URL, deleteNamespace, freshNamespace, Serv
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const RESULTS = path.join(HERE, 'results', 'pulsar-latest.json');
 const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
-const USAGE = 'usage: npm run bench -- --transport pulsar [--peer restate] [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 100] [--timeout 60] [--one-in-flight 30] [--cpu-prof DIR]';
+const USAGE = 'usage: npm run bench -- --transport pulsar [--peer restate] [--drivers websocket,native] [--sagas 200] [--concurrency 20] [--poll-ms 20] [--warmup 100] [--timeout 60] [--one-in-flight 30] [--coordinators 1,2] [--cpu-prof DIR]';
 
 /** Whether the native driver (pulsar-client, `npm run setup:native`) loads here: then both drivers run by default. */
 const NATIVE_LOADS = await import('pulsar-client' as string).then(
@@ -96,6 +96,8 @@ interface Args {
   cpuProfDir: string | null;
   /** The peer run in the same benchmark, after ours (whose services are stopped by then). */
   peer: 'restate' | null;
+  /** Coordinator replicas per run: `--coordinators 1,2` runs each driver with one, then with two. */
+  coordinators: number[];
 }
 
 function parse(argv: string[]): Args {
@@ -111,6 +113,7 @@ function parse(argv: string[]): Args {
       'cpu-prof': { type: 'string' },
       peer: { type: 'string' },
       drivers: { type: 'string' },
+      coordinators: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -148,6 +151,7 @@ function parse(argv: string[]): Args {
     oneInFlight: int('one-in-flight', values['one-in-flight']!, 0),
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null,
     peer: peerOf(values.peer),
+    coordinators: values.coordinators!.split(',').map((n) => int('coordinators', n.trim(), 1)),
   };
 }
 
@@ -522,11 +526,14 @@ export async function runPulsarBenchmark(argv: string[] = process.argv.slice(2))
   console.log(`Pulsar drivers, one after the other on this machine: ${args.drivers.join(', ')}`);
   const runs: DriverRun[] = [];
   for (const driver of args.drivers) {
-    const run = await benchDriver(driver, args, mariadbVersion, startedAt, loadAtStart);
-    if (!run) return 1;
-    runs.push(run);
+    for (const coordinators of args.coordinators) {
+      const run = await benchDriver(driver, args, mariadbVersion, startedAt, loadAtStart, coordinators);
+      if (!run) return 1;
+      runs.push(run);
+    }
   }
   compare(runs);
+  compareReplicas(runs);
   let peer: PeerResult | null = null;
   if (args.peer === 'restate') {
     // Ours is stopped by now (each driver's run stops its services): the peer has the machine.
@@ -595,7 +602,9 @@ function versusPeer(runs: DriverRun[], peer: PeerResult): void {
 
 /** One driver's figures, for the side-by-side table. */
 interface DriverSummary {
-  driver: Driver;
+  /** The driver, and the coordinator replicas when more than one (`native, 2 coordinators`). */
+  driver: string;
+  coordinators: number;
   completed: number;
   sagasPerSecond: number;
   p50Ms: number | null;
@@ -626,9 +635,33 @@ function compare(runs: DriverRun[]): void {
   console.log(`\n${b.driver} ÷ ${a.driver}: sagas/s ${fmt(b.sagasPerSecond / a.sagasPerSecond, 2)}, p50 ${fmt((b.p50Ms ?? NaN) / (a.p50Ms ?? NaN), 2)}, p99 ${fmt((b.p99Ms ?? NaN) / (a.p99Ms ?? NaN), 2)}`);
 }
 
+/**
+ * Each driver with 1 and with more coordinator replicas (`--coordinators 1,2`): sagas/s and
+ * where the CPU went, to show what a second coordinator buys on this machine.
+ */
+function compareReplicas(runs: DriverRun[]): void {
+  const byDriver = new Map<string, DriverSummary[]>();
+  for (const { summary } of runs) byDriver.set(summary.driver.split(',')[0], [...(byDriver.get(summary.driver.split(',')[0]) ?? []), summary]);
+  for (const [driver, summaries] of byDriver) {
+    if (summaries.length < 2) continue;
+    const [one, ...more] = summaries;
+    console.log(`\n### Coordinator replicas (${driver} driver, same machine, one run after the other)\n`);
+    const cpu = (r: DriverSummary, prefix: string) => Object.entries(r.cpuMsPerSaga).filter(([n]) => n.startsWith(prefix)).reduce((a, [, v]) => a + (v ?? 0), 0);
+    const total = (r: DriverSummary) => Object.entries(r.cpuMsPerSaga).filter(([n]) => !n.startsWith('bench')).reduce((a, [, v]) => a + (v ?? 0), 0);
+    console.log(
+      table(
+        ['coordinators', 'sagas/s', 'p50 ms', 'p99 ms', 'CPU ms/saga coordinators', 'CPU ms/saga all processes'],
+        summaries.map((r) => [String(r.coordinators), fmt(r.sagasPerSecond, 1), fmt(r.p50Ms), fmt(r.p99Ms), fmt(cpu(r, 'coordinator'), 1), fmt(total(r), 1)]),
+      ),
+    );
+    for (const r of more) console.log(`${r.coordinators} ÷ ${one.coordinators} coordinators: sagas/s ${fmt(r.sagasPerSecond / one.sagasPerSecond, 2)}, p99 ${fmt((r.p99Ms ?? NaN) / (one.p99Ms ?? NaN), 2)}`);
+  }
+}
+
 /** Runs the whole system over one driver, on its own namespace and database; null when it could not run. */
-async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, startedAt: number, loadAtStart: number[]): Promise<DriverRun | null> {
-  const dbName = `saga_bench_pulsar_${process.pid}_${driver}`;
+async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, startedAt: number, loadAtStart: number[], coordinators = 1): Promise<DriverRun | null> {
+  const label = coordinators > 1 ? `${driver}, ${coordinators} coordinators` : driver;
+  const dbName = `saga_bench_pulsar_${process.pid}_${driver}_${coordinators}`;
   const databaseUrl = `${MYSQL_URL.replace(/\/+$/, '')}/${dbName}`;
   let namespace: string | null = null;
   let cluster: ServiceCluster | null = null;
@@ -668,15 +701,19 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
     await mysqlQuery(`DROP DATABASE IF EXISTS \`${dbName}\``);
     namespace = await freshNamespace(PULSAR_URL, 'bench');
     console.log(
-      `\n## ${driver} driver\n\nsaga benchmark over Pulsar (${driver} driver): ${args.sagas} sagas (+${args.warmup} warm-up), ${args.concurrency} in flight, happy path, orchestration, ` +
+      `\n## ${label}\n\nsaga benchmark over Pulsar (${label}): ${args.sagas} sagas (+${args.warmup} warm-up), ${args.concurrency} in flight, happy path, orchestration, ` +
         `each service its own process\n  broker ${PULSAR_URL} namespace public/${namespace}; MariaDB ${mariadbVersion} database ${dbName}`,
     );
     const t0 = Date.now();
     // Orchestration (the coordinator runs the saga), whatever SAGA_STYLE this shell has.
-    cluster = await ServiceCluster.start({ databaseUrl, namespace, env: { SAGA_STYLE: 'orchestration', SAGA_PULSAR_DRIVER: driver }, nodeArgs: profiling(args, driver) });
+    cluster = await ServiceCluster.start({ databaseUrl, namespace, env: { SAGA_STYLE: 'orchestration', SAGA_PULSAR_DRIVER: driver }, nodeArgs: profiling(args, driver), replicas: { coordinator: coordinators } });
     const startupMs = Date.now() - t0;
-    const pids = servicePids();
-    console.log(`  ${SERVICE_NAMES.length} services ready in ${(startupMs / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} ${p.pid}`).join(', ')}`);
+    // Replicas of a service are told apart: coordinator, coordinator#2, …
+    const pids = servicePids().map((p, i, all) => {
+      const before = all.slice(0, i).filter((q) => q.name === p.name).length;
+      return before === 0 ? p : { ...p, name: `${p.name}#${before + 1}` };
+    });
+    console.log(`  ${pids.length} service processes ready in ${(startupMs / 1000).toFixed(1)} s: ${pids.map((p) => `${p.name} ${p.pid}`).join(', ')}`);
 
     finals = new FinalStates(dbName, args.pollMs);
     await finals.open();
@@ -690,7 +727,7 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
     const broker = brokerPid();
     const database = mariadbPid(MYSQL_URL);
     const monitor = new ProcessMonitor([
-      ...SERVICE_NAMES.map((name) => pids.find((p) => p.name === name)).filter((p) => p !== undefined),
+      ...pids,
       ...(broker ? [{ name: 'pulsar broker (java)', pid: broker }] : []),
       ...(database ? [{ name: 'mariadbd', pid: database }] : []),
       { name: 'bench (this process)', pid: process.pid },
@@ -721,7 +758,7 @@ async function benchDriver(driver: Driver, args: Args, mariadbVersion: string, s
       SERVICE_NAMES.map((name) => [name, (cluster!.output.get(name) ?? []).slice(outputBefore.get(name)).join('').split('\n').filter((l) => l.trim() !== '')]),
     ) as Record<ServiceName, string[]>;
 
-    return report({ driver, args, samples, alone, queries, statements, topics, floor, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
+    return report({ driver: label, coordinators, args, samples, alone, queries, statements, topics, floor, processes, machineBusyPct, serviceOutput, startupMs, namespace, dbName, mariadbVersion, startedAt, loadAtStart });
   } catch (error) {
     if (!abort.signal.aborted) {
       console.error(`\nbenchmark failed: ${(error as Error).stack ?? error}`);
@@ -750,7 +787,9 @@ function profiling(args: Args, driver: Driver): string[] {
 }
 
 function report(run: {
-  driver: Driver;
+  /** The driver, with the coordinator replicas when more than one. */
+  driver: string;
+  coordinators: number;
   args: Args;
   samples: SagaSample[];
   /** Sagas run one at a time after the measured run. */
@@ -906,6 +945,7 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
 
   const json = {
     driver: run.driver,
+    coordinators: run.coordinators,
     generatedAt: new Date().toISOString(),
     transport: 'pulsar',
     machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus, cpu: os.cpus()[0]?.model, loadAverageAtStart: run.loadAtStart, loadAverageAtEnd: loadAtEnd },
@@ -944,6 +984,7 @@ participant → coordinator: the participant's writes + COMMIT, its relay, publi
   };
   const summary: DriverSummary = {
     driver: run.driver,
+    coordinators: run.coordinators,
     completed: completed.length,
     sagasPerSecond: perSecond,
     p50Ms: latency?.p50 ?? null,
