@@ -44,6 +44,9 @@ interface DeadlineChanges {
 const INSTANCE_SELECT = `SELECT ${INSTANCE_COLUMNS.join(', ')} FROM saga_instances WHERE `;
 const key = (...parts: string[]) => parts.join('\u0000');
 
+/** Whether the server takes `FOR UPDATE SKIP LOCKED` (MySQL 8, MariaDB 10.6+): unknown until first tried. */
+let skipLocked: boolean | undefined;
+
 /**
  * One transaction's reads and writes, with the writes held back: `flush()` (called by
  * `SequelizeSagaStore.transaction` before it commits) sends them as one multi-row
@@ -191,6 +194,20 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     this.flushDeadlines(pending);
     await pending.run();
     const where = this.sql.match(['saga_type', 'saga_id', 'timer_id', 'due_at'], [deadline.sagaType, deadline.sagaId, deadline.timerId, deadline.dueAt]);
+    if (this.sql.mysql && skipLocked !== false) {
+      // Replicas of a service fire the same due deadlines: one that another replica's
+      // transaction holds is skipped at once rather than waited for (it fires there), so the
+      // replicas share a backlog instead of queueing behind each other. Needs MySQL 8 or
+      // MariaDB 10.6; older servers wait on the lock as before.
+      try {
+        const held = await this.sql.select(`SELECT 1 AS held FROM deadlines WHERE ${where} FOR UPDATE SKIP LOCKED`);
+        skipLocked = true;
+        if (held.length === 0) return false;
+      } catch (error) {
+        if (skipLocked !== undefined || !/SKIP LOCKED|syntax/i.test((error as Error).message)) throw error;
+        skipLocked = false;
+      }
+    }
     return (await this.sql.change(`DELETE FROM deadlines WHERE ${where}`)) === 1;
   }
 

@@ -19,6 +19,9 @@ export interface DeadlineSchedulerOptions {
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
+/** How soon a poll looks again at deadlines that were due but not taken by the last one. */
+const RETRY_DUE_MS = 100;
+
 /**
  * Fires durable deadlines (XState `after` timers stored in the database) when due.
  *
@@ -108,9 +111,13 @@ export class DeadlineScheduler {
     await this.poll();
     if (!this.started) return;
     const next = await this.store.nextDeadlineAt(this.options.sagaTypes).catch(() => null);
-    const wake = this.clock() + this.pollMs;
+    const now = this.clock();
+    const wake = now + this.pollMs;
     const held = this.heldUntil();
-    this.arm(Math.max(held === Infinity ? wake : held, next === null ? wake : Math.min(next, wake)));
+    // A deadline still due right after a poll is held by another replica's transaction (or
+    // failed): look again shortly, not in a tight loop.
+    const soonest = next === null ? wake : Math.min(next <= now ? now + RETRY_DUE_MS : next, wake);
+    this.arm(Math.max(held === Infinity ? wake : held, soonest));
   }
 
   private async fireDue(): Promise<number> {

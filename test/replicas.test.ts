@@ -10,6 +10,9 @@ import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { NewOutboxMessage } from '../runtime/ports.ts';
 import { ReplicaLease } from '../runtime/replica-lease.ts';
+import { SagaRuntime } from '../runtime/saga-runtime.ts';
+import { reservaSaga } from '../machines/reserva.ts';
+import { reservaInput } from './support/system.ts';
 import { eachDatabase } from './support/databases.ts';
 import { rejection, sleep, waitFor } from './support/wait.ts';
 
@@ -168,6 +171,32 @@ describe('replicas of one service over one database', () => {
       await lease(await replicaStore('staying'), 'staying', { onAdopted: (rows) => adopted.push(rows) }).start();
 
       expect(adopted).to.deep.equal([1]);
+    });
+
+    it('should fire each due deadline once when two replicas of the service poll at the same time', async () => {
+      const [a, b] = [await replicaStore('replica-a'), await replicaStore('replica-b')];
+      const runtimes = [a, b].map((store) => new SagaRuntime({ store, transport: new InMemoryTransport(), sagas: [reservaSaga] }));
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const input = reservaInput({ plazos: { paso: 1_000 } });
+        await runtimes[i % 2].startSaga('reserva', input, { id: input.id_correlacion });
+        ids.push(input.id_correlacion);
+      }
+      // Every CrearReserva went out 5 s ago: every step deadline is 4 s overdue.
+      for (const store of [a, b]) await store.markSent(await store.pendingOutbox(100), Date.now() - 5_000);
+
+      await Promise.all([...runtimes, ...runtimes].map((runtime) => runtime.fireDueDeadlines()));
+      // A deadline one replica skipped while the other held it is fired by the other (or on a later poll).
+      await waitFor(async () => {
+        await Promise.all(runtimes.map((r) => r.fireDueDeadlines()));
+        return (await a.dueDeadlines(Date.now(), 1, ['reserva'])).length === 0;
+      }, 'no deadline left due');
+
+      for (const id of ids) {
+        const timers = (await a.readLog('reserva', id)).filter((e) => e.kind === 'timer');
+        expect(timers.map((t) => t.type), `saga ${id}: its step deadline fired once`).to.deep.equal(['xstate.after.plazoPaso.reserva.creandoReserva']);
+        expect((await a.getInstance('reserva', id))?.stateValue).to.equal('cancelandoReserva');
+      }
     });
 
     if (db.name === 'sqlite') {
