@@ -519,9 +519,9 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     expect(broker.consumer('ok').closed).to.equal(true);
   });
 
-  it('should publish through one producer per topic, keyed, unbatched by default, with the send timeout', async () => {
+  it('should publish through one producer per topic, keyed (hashed by Murmur3, as the WebSocket driver's), unbatched by default, with the send timeout', async () => {
     await transport.publish('comando', { key: 'saga-1', payload: 'uno' });
-    expect(broker.producers.map((p) => p.config)).to.deep.equal([{ topic: 'persistent://t/ns/comando', batchingEnabled: false, sendTimeoutMs: 2_000 }]);
+    expect(broker.producers.map((p) => p.config)).to.deep.equal([{ topic: 'persistent://t/ns/comando', batchingEnabled: false, sendTimeoutMs: 2_000, hashingScheme: 'Murmur3_32Hash' }]);
   });
 
   it('should batch by key and compress when batchingDelayMs asks for it', async () => {
@@ -535,8 +535,8 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     ]);
     expect(broker.producerCreations).to.equal(2);
     expect(broker.producers.map((p) => p.config)).to.have.deep.members([
-      { topic: 'persistent://t/ns/comando', batchingEnabled: true, batchingType: 'KeyBasedBatching', batchingMaxPublishDelayMs: 1, batchingMaxMessages: 1000, compressionType: 'LZ4', sendTimeoutMs: 2_000 },
-      { topic: 'persistent://t/ns/otro', batchingEnabled: true, batchingType: 'KeyBasedBatching', batchingMaxPublishDelayMs: 1, batchingMaxMessages: 1000, compressionType: 'LZ4', sendTimeoutMs: 2_000 },
+      { topic: 'persistent://t/ns/comando', batchingEnabled: true, batchingType: 'KeyBasedBatching', batchingMaxPublishDelayMs: 1, batchingMaxMessages: 1000, compressionType: 'LZ4', sendTimeoutMs: 2_000, hashingScheme: 'Murmur3_32Hash' },
+      { topic: 'persistent://t/ns/otro', batchingEnabled: true, batchingType: 'KeyBasedBatching', batchingMaxPublishDelayMs: 1, batchingMaxMessages: 1000, compressionType: 'LZ4', sendTimeoutMs: 2_000, hashingScheme: 'Murmur3_32Hash' },
     ]);
     const comando = broker.producers.find((p) => p.config.topic.endsWith('/comando'))!;
     expect(comando.sent.map((m) => ({ key: m.partitionKey, payload: m.data.toString('utf8') }))).to.deep.equal([

@@ -5,13 +5,16 @@
  * leaves nothing unfinished.
  */
 import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import mysql from 'mysql2/promise';
 import type { SimulatedFailure } from '../machines/messages.ts';
-import { deleteNamespace, freshNamespace, ServiceCluster, type ReplicaId } from '../tools/cluster/service-cluster.ts';
+import { parseReplicas } from '../services/config.ts';
+import { deleteNamespace, freePort, freshNamespace, ServiceCluster, type ReplicaId } from '../tools/cluster/service-cluster.ts';
 import { freshMysqlDatabase } from './support/databases.ts';
 import { PULSAR_URL, requireDriver } from './support/pulsar.ts';
 import { postReserva } from './support/services.ts';
-import { waitFor } from './support/wait.ts';
+import { sleep, waitFor } from './support/wait.ts';
 
 type State = string | null;
 /** What each participant's own table shows at the end, per simulated failure (from the tutorial's steps, not from the runtime). */
@@ -214,3 +217,96 @@ for (const { style, sagaType, victim, survivor } of STYLES) describe(`replicas (
     expect(cluster.unexpectedExits, 'no other process died').to.deep.equal([]);
   });
 });
+
+describe('npm run services -- --replicas', function () {
+  this.timeout(180_000);
+
+  it('should read replica counts per service and refuse what it cannot run', () => {
+    expect(parseReplicas('coordinator=2,pagos=3')).to.deep.equal({ coordinator: 2, vuelos: 1, pagos: 3, gds: 1, notificaciones: 1 });
+    expect(parseReplicas(undefined)).to.deep.equal({ coordinator: 1, vuelos: 1, pagos: 1, gds: 1, notificaciones: 1 });
+    for (const bad of ['coordinator', 'coordinator=0', 'hotel=2', 'pagos=11', 'pagos=two']) expect(() => parseReplicas(bad), bad).to.throw(/--replicas takes <service>=<count>/);
+  });
+
+  it('should refuse replicas over SQLite, naming the fix', async () => {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'services/run-all.ts', '--replicas', 'coordinator=2'], { env: { ...process.env, DATABASE_URL: 'sqlite:./data/never.db' }, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status).to.equal(2);
+    expect(run.stderr).to.match(/SQLite serves one process per service: set DATABASE_URL=mysql:/);
+  });
+
+  it('should run coordinator=2,pagos=2 and drive sagas to their end, answered by either coordinator, then stop on Ctrl-C', async function () {
+    await requireDriver('native').call(this);
+    const database = await freshMysqlDatabase('runall');
+    const namespace = await freshNamespace(PULSAR_URL, 'runall');
+    // Ports 10 apart are the replicas' (run-all's layout): pick a base with both free.
+    const base = await freePortPair();
+    const ports = { coordinator: base, vuelos: base + 1, pagos: base + 2, gds: base + 3, notificaciones: base + 4 };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/run-all.ts', '--replicas', 'coordinator=2,pagos=2'], {
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        SAGA_TRANSPORT: 'pulsar',
+        SAGA_PULSAR_DRIVER: 'native',
+        PULSAR_URL,
+        PULSAR_NAMESPACE: namespace,
+        DATABASE_URL: database.url,
+        COORDINATOR_PORT: String(ports.coordinator),
+        VUELOS_PORT: String(ports.vuelos),
+        PAGOS_PORT: String(ports.pagos),
+        GDS_PORT: String(ports.gds),
+        NOTIFICACIONES_PORT: String(ports.notificaciones),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = (port: number) => `http://127.0.0.1:${port}`;
+    try {
+      const listening = [ports.coordinator, ports.coordinator + 10, ports.vuelos, ports.pagos, ports.pagos + 10, ports.gds, ports.notificaciones];
+      await waitFor(async () => (await Promise.all(listening.map((port) => fetch(`${url(port)}/ready`).then((r) => r.ok, () => false)))).every(Boolean), `all seven processes ready:\n${output}`, 90_000, 250);
+      const started = [];
+      for (const simular_fallo of [undefined, 'gds', undefined, 'pago']) {
+        const response = await fetch(`${url(ports.vuelos)}/reservas`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id_cliente: 'c-1', monto: 250, ...(simular_fallo ? { simular_fallo } : {}) }) });
+        expect(response.status).to.equal(202);
+        started.push({ ...((await response.json()) as { id_correlacion: string }), expected: simular_fallo ? 'compensated' : 'completed' });
+      }
+      for (const { id_correlacion, expected } of started) {
+        for (const port of [ports.coordinator, ports.coordinator + 10]) {
+          const saga = await waitFor(async () => {
+            const body = (await (await fetch(`${url(port)}/sagas/${id_correlacion}`)).json()) as { status?: string };
+            return body.status && body.status !== 'running' && body;
+          }, `saga ${id_correlacion} final on port ${port}`, 60_000, 100);
+          expect(saga.status, `saga ${id_correlacion} on coordinator port ${port}`).to.equal(expected);
+        }
+      }
+      expect(output).to.match(/\[coordinator#2 +\] coordinator listening/);
+      expect(output).to.match(/\[pagos#2 +\] pagos listening/);
+    } finally {
+      child.kill('SIGINT');
+      const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
+      if (code === 'timeout') child.kill('SIGKILL');
+      await database.drop();
+      await deleteNamespace(namespace).catch(() => undefined);
+      expect(code, `run-all exit on SIGINT:\n${output.slice(-2000)}`).to.equal(0);
+    }
+  });
+});
+
+/** A free port whose +10 (a second replica's) is free too. */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 14 > 65_535) continue;
+    const others = await Promise.all([1, 2, 3, 4, 10, 12].map((d) => isFree(port + d)));
+    if (others.every(Boolean)) return port;
+  }
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
