@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import { ReplicaConflictError } from './errors.ts';
 import type { Replica, ReplicaRegistry } from './ports.ts';
@@ -28,7 +29,7 @@ export interface ReplicaLeaseOptions {
  * replicas left unpublished.
  *
  * Every `renewMs` the lease is renewed and the replicas of the same service whose lease
- * expired are looked for: each one's unpublished outbox rows become this replica's (one
+ * expired (or, on this host, whose process is gone) are looked for: each one's unpublished outbox rows become this replica's (one
  * transaction; of two survivors only one gets them), and the relay is told to publish them.
  * A graceful stop releases the lease, so a survivor adopts what is left at its next renewal.
  *
@@ -67,7 +68,7 @@ export class ReplicaLease {
 
   /** This replica as the registry stores it, its lease running `leaseMs` from now. */
   get replica(): Replica {
-    return { id: this.id, service: this.options.service, host: os.hostname(), pid: process.pid, startedAt: this.startedAt, expiresAt: this.clock() + this.leaseMs };
+    return { id: this.id, service: this.options.service, host: HOST, pid: process.pid, startedAt: this.startedAt, expiresAt: this.clock() + this.leaseMs };
   }
 
   /**
@@ -77,7 +78,13 @@ export class ReplicaLease {
    */
   async start(): Promise<void> {
     if (this.options.singleProcess) await this.refuseSecondProcess();
-    await this.renew();
+    HELD.add(this.id);
+    try {
+      await this.renew();
+    } catch (error) {
+      HELD.delete(this.id);
+      throw error;
+    }
     this.schedule();
   }
 
@@ -85,6 +92,7 @@ export class ReplicaLease {
   async stop(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    HELD.delete(this.id);
     await this.renewing;
     await this.registry.releaseReplica(this.id).catch((error: unknown) => {
       this.log('releasing the replica lease failed; it expires by itself', { error: (error as Error).message });
@@ -115,8 +123,9 @@ export class ReplicaLease {
     const now = this.clock();
     for (const other of await this.registry.listReplicas(this.options.service)) {
       if (other.id === this.id) continue;
-      // One process per service over a local file: a holder whose pid is gone is dead, lease or not.
-      const crashed = this.options.singleProcess && other.host === os.hostname() && !processAlive(other.pid);
+      // On this host (and pid namespace) a replica whose process is gone is dead, lease or not:
+      // a service restarted after a crash publishes what its predecessor left at once.
+      const crashed = other.host === HOST && !replicaAlive(other.id, other.pid);
       if (other.expiresAt >= now && !crashed) continue;
       const rows = await this.registry.adoptReplica(other.id, this.id, crashed ? Math.max(now, other.expiresAt + 1) : now);
       if (rows === null) continue;
@@ -128,7 +137,7 @@ export class ReplicaLease {
   private async refuseSecondProcess(): Promise<void> {
     const now = this.clock();
     const live = (await this.registry.listReplicas(this.options.service)).filter(
-      (other) => other.id !== this.id && other.expiresAt >= now && !(other.host === os.hostname() && !processAlive(other.pid)),
+      (other) => other.id !== this.id && other.expiresAt >= now && !(other.host === HOST && !replicaAlive(other.id, other.pid)),
     );
     if (live.length > 0) {
       const other = live[0];
@@ -139,13 +148,37 @@ export class ReplicaLease {
   }
 }
 
+/**
+ * This host as replicas compare it: its name, and on Linux its pid namespace, so that two
+ * containers sharing a host name (host networking) never judge each other's pids.
+ */
+export const REPLICA_HOST = hostIdentity();
+const HOST = REPLICA_HOST;
+
+/** Leases held by this process now (a process may hold several: tests, an embedded system). */
+const HELD = new Set<string>();
+
+function hostIdentity(): string {
+  try {
+    return `${os.hostname()}/${fs.readlinkSync('/proc/self/ns/pid').replace(/\D/g, '')}`.slice(0, 191);
+  } catch {
+    return os.hostname().slice(0, 191);
+  }
+}
+
 /** `host-pid-xxxxxx`: readable in `replicas` and logs, unique per process start. */
 export function newReplicaId(): string {
+  // The host name alone (not HOST's namespace): the id only has to be unique with the pid and the random part.
   return `${os.hostname().slice(0, 40)}-${process.pid}-${randomUUID().slice(0, 6)}`;
 }
 
+/** Whether the replica `id` with this pid on this host is running (a pid of this process: only if it holds that lease). */
+function replicaAlive(id: string, pid: number): boolean {
+  if (pid === process.pid) return HELD.has(id); // else an earlier process that had this pid (a restarted container)
+  return processAlive(pid);
+}
+
 function processAlive(pid: number): boolean {
-  if (pid === process.pid) return false; // this very process, restarted in place (tests): the old lease is its own
   try {
     process.kill(pid, 0);
     return true;

@@ -519,7 +519,7 @@ describe('PulsarClientTransport over a fake pulsar-client module (the driver\'s 
     expect(broker.consumer('ok').closed).to.equal(true);
   });
 
-  it('should publish through one producer per topic, keyed (hashed by Murmur3, as the WebSocket driver's), unbatched by default, with the send timeout', async () => {
+  it('should publish through one producer per topic, keyed (hashed by Murmur3, like the WebSocket driver), unbatched by default, with the send timeout', async () => {
     await transport.publish('comando', { key: 'saga-1', payload: 'uno' });
     expect(broker.producers.map((p) => p.config)).to.deep.equal([{ topic: 'persistent://t/ns/comando', batchingEnabled: false, sendTimeoutMs: 2_000, hashingScheme: 'Murmur3_32Hash' }]);
   });

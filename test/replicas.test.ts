@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { Sequelize } from 'sequelize';
 import { connect } from '../db/connect.ts';
 import { migrate } from '../db/migrator.ts';
@@ -9,7 +8,7 @@ import { ReplicaConflictError } from '../runtime/errors.ts';
 import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import type { NewOutboxMessage } from '../runtime/ports.ts';
-import { ReplicaLease } from '../runtime/replica-lease.ts';
+import { REPLICA_HOST, ReplicaLease } from '../runtime/replica-lease.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { reservaSaga } from '../machines/reserva.ts';
 import { reservaInput } from './support/system.ts';
@@ -199,11 +198,26 @@ describe('replicas of one service over one database', () => {
       }
     });
 
+    it('should adopt at once what a replica on this host left when its process is gone (a restarted service), but not while it runs', async () => {
+      const store = await replicaStore('restarted');
+      const until = Date.now() + 60_000;
+      await store.renewReplica({ id: 'crashed', service: 'coordinator', host: REPLICA_HOST, pid: 2 ** 22 + 1, startedAt: Date.now(), expiresAt: until }, false);
+      await store.renewReplica({ id: 'running', service: 'coordinator', host: REPLICA_HOST, pid: process.ppid, startedAt: Date.now(), expiresAt: until }, false);
+      await write(await replicaStore('crashed'), [row('reserva', 'k1', 'left by the crash')]);
+      await write(await replicaStore('running'), [row('reserva', 'k2', 'being published')]);
+      const adopted: string[] = [];
+
+      await lease(store, 'restarted', { onAdopted: (_rows, from) => adopted.push(from) }).start();
+      expect(adopted).to.deep.equal(['crashed']);
+      expect((await store.pendingOutbox(10)).map((r) => r.payload)).to.deep.equal(['left by the crash']);
+      expect((await store.listReplicas('coordinator')).map((r) => r.id).sort()).to.deep.equal(['restarted', 'running']);
+    });
+
     if (db.name === 'sqlite') {
       it('should refuse a second live process of a service on SQLite, naming the fix', async () => {
         const store = await replicaStore('second');
         // Another process of the service, alive on this host: this test's parent.
-        await store.renewReplica({ id: 'first', service: 'coordinator', host: os.hostname(), pid: process.ppid, startedAt: Date.now(), expiresAt: Date.now() + 60_000 }, false);
+        await store.renewReplica({ id: 'first', service: 'coordinator', host: REPLICA_HOST, pid: process.ppid, startedAt: Date.now(), expiresAt: Date.now() + 60_000 }, false);
         const error = await rejection(lease(store, 'second', { singleProcess: true }).start());
 
         expect(error).to.be.instanceOf(ReplicaConflictError);
@@ -213,7 +227,7 @@ describe('replicas of one service over one database', () => {
       it('should take over on SQLite from a process of the service that died without releasing its lease', async () => {
         const store = await replicaStore('restarted');
         const crashed = await replicaStore('crashed');
-        await crashed.renewReplica({ id: 'crashed', service: 'coordinator', host: os.hostname(), pid: 2 ** 22 + 1, startedAt: Date.now(), expiresAt: Date.now() + 60_000 }, false);
+        await crashed.renewReplica({ id: 'crashed', service: 'coordinator', host: REPLICA_HOST, pid: 2 ** 22 + 1, startedAt: Date.now(), expiresAt: Date.now() + 60_000 }, false);
         await write(crashed, [row('reserva', 'k1', 'left by the crash')]);
         const adopted: number[] = [];
 
