@@ -16,6 +16,7 @@ const USAGE = `usage: npm run saga -- <command>
   dead-letters show <id>           one dead letter, with its payload
   dead-letters replay <id>         put it back on its normal path (after a fix); recorded on the letter
   dead-letters discard <id> [why]  give it up for good; recorded on the letter
+  replicas           the service processes sharing this database, their leases and unpublished outbox rows
 
 Reads DATABASE_URL (default sqlite:./data/sagas.db). Starts no consumers.`;
 
@@ -63,6 +64,28 @@ const COMMANDS: Record<string, Command> = {
     print(`MISMATCH: ${record.sagaType}/${record.id} rebuilt from ${report.replayed} logged inputs differs from the stored snapshot:`);
     for (const difference of report.differences) print(`  - ${difference}`);
     return 1;
+  },
+
+  async replicas(system) {
+    const replicas = await system.store.listReplicas();
+    if (replicas.length === 0) {
+      print('no replicas (no service process has used this database since migration 0007)');
+      return 0;
+    }
+    const pending = new Map(
+      ((await system.sequelize.query('SELECT owner, COUNT(*) AS n FROM outbox WHERE sent_at IS NULL GROUP BY owner', { type: 'SELECT' })) as { owner: string | null; n: number }[]).map((r) => [r.owner, Number(r.n)]),
+    );
+    const now = Date.now();
+    const state = (expiresAt: number) => (expiresAt === 0 ? 'stopped' : expiresAt >= now ? 'live' : 'expired (adopted at the next renewal of a live replica)');
+    print(
+      table(
+        ['service', 'replica', 'host', 'pid', 'started', 'lease', 'unpublished rows'],
+        replicas.map((r) => [r.service, r.id, r.host, String(r.pid), iso(r.startedAt), state(r.expiresAt), String(pending.get(r.id) ?? 0)]),
+      ),
+    );
+    const unowned = pending.get(null) ?? 0;
+    if (unowned > 0) print(`\n${unowned} unpublished rows belong to no replica: the next relay of their service claims them`);
+    return 0;
   },
 
   async 'dead-letters'(system, [action = 'list', ...rest]) {

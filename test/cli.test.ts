@@ -128,6 +128,26 @@ describe('saga CLI', function () {
     }
   });
 
+  it('should list the replicas sharing the database, their leases and what each has left to publish', async function () {
+    const { SequelizeSagaStore } = await import('../db/sequelize-saga-store.ts');
+    const { connect } = await import('../db/connect.ts');
+    const sequelize = await connect(databaseUrl);
+    const store = new SequelizeSagaStore(sequelize, { replicaId: 'pagos-host-1' });
+    try {
+      await store.renewReplica({ id: 'pagos-host-1', service: 'pagos', host: 'host', pid: 4242, startedAt: Date.now(), expiresAt: Date.now() + 60_000 }, false);
+      await store.renewReplica({ id: 'pagos-host-2', service: 'pagos', host: 'host', pid: 4243, startedAt: Date.now(), expiresAt: 0 }, false);
+      await store.transaction((uow) => uow.enqueue([{ messageId: 'm-1', sagaType: 'pagos', sagaId: 's', topic: 'evento-pago', key: 's', payload: '{}', createdAt: Date.now() }]));
+    } finally {
+      await store.close();
+    }
+    const { code, stdout } = await cli(databaseUrl, 'replicas');
+
+    expect(code).to.equal(0);
+    const lines = stdout.split('\n');
+    expect(lines.find((l) => l.includes('pagos-host-1'))).to.match(/pagos.*4242.*live.*\b1\s*$/);
+    expect(lines.find((l) => l.includes('pagos-host-2'))).to.match(/pagos.*4243.*stopped.*\b0\s*$/);
+  });
+
   it('should exit 1 with a clear message for an unknown id or a usage error', async function () {
     const unknown = await cli(databaseUrl, 'show', 'no-such-saga');
     expect(unknown.code).to.equal(1);
