@@ -4,13 +4,18 @@ import { SAGA_DEFINITIONS } from './support/model/definitions.ts';
 import { drivePath, type DriveCoverage } from './support/model/drive.ts';
 import { FreshDatabases } from './support/model/fresh-databases.ts';
 import { buildModel, modelSummary, type ModelPath, type SagaModel } from './support/model/model.ts';
+import { judgePath } from './support/model/referee.ts';
 
 /**
  * Model-based tests: `xstate/graph` generates the paths of every saga machine `machines/`
  * exports (the orchestrated saga, the choreography's participants and its tracker), deadline
  * and compensation-failure branches included, and each path becomes a test that drives the
  * real runtime along it, through the transport, on SQLite and on MariaDB, checking at every
- * step the stored state, the saga log, the outbox and the pending deadlines.
+ * step the stored state, the saga log, the outbox and the pending deadlines. Those checks
+ * replay the machine, so they hold for a wrong machine too; each path is then judged by the
+ * referee (`support/model/referee.ts`) against the saga's properties stated from the domain:
+ * commands to their owners' topics, steps in order, compensations the done steps in reverse,
+ * once per attempt, and the final status the path calls for.
  *
  * A state or transition added to a machine adds paths here by itself; one that no path
  * reaches (or that the runtime was not driven through) fails the suite.
@@ -74,7 +79,9 @@ describe('model-based tests of every saga machine (xstate/graph paths through th
         for (const path of model.paths) {
           it(`${path.name} [${path.origin}] ${path.description}`, async () => {
             const t = Date.now();
-            await drivePath(model, path, () => databases.take(), { coverage: result.coverage });
+            const driven = await drivePath(model, path, () => databases.take(), { coverage: result.coverage });
+            // Judged apart from the runtime: the steps and topics of the domain (referee.ts).
+            expect(judgePath(model.definition.type, driven.inputs, driven.sent, driven.status), `${path.name}: the saga's properties`).to.deep.equal([]);
             result.ms += Date.now() - t;
             result.passed++;
           });

@@ -86,6 +86,15 @@ export function applyTimerEffects(timers: Map<string, { dueAt: number; event: st
   }
 }
 
+/** What a driven path did, as the store recorded it: for the referee (`referee.ts`). */
+export interface DrivenPath {
+  /** The path's events and fired deadlines after the start, in order. */
+  inputs: string[];
+  /** Commands the saga log records, with their topics. */
+  sent: { type: string; topic: string }[];
+  status: SagaStatus;
+}
+
 /** What the runtime reached along the paths it was driven through. */
 export interface DriveCoverage {
   states: Set<string>;
@@ -127,7 +136,7 @@ function nextCommit(runtime: SagaRuntime, sagaId: string, what: string, timeoutM
  * @example
  * await drivePath(model, model.paths[0], () => databases.take(), { coverage });
  */
-export async function drivePath(model: SagaModel, path: ModelPath, freshDatabase: () => Promise<Sequelize>, options: DriveOptions = {}): Promise<void> {
+export async function drivePath(model: SagaModel, path: ModelPath, freshDatabase: () => Promise<Sequelize>, options: DriveOptions = {}): Promise<DrivenPath> {
   const { definition, machine } = model;
   const sagaType = definition.type;
   const id = randomUUID();
@@ -258,6 +267,12 @@ export async function drivePath(model: SagaModel, path: ModelPath, freshDatabase
       taken.forEach((k) => options.coverage?.transitions.add(k));
     }
     expect((await runtime.verify(sagaType, id)).ok, `${path.name}: the log replays to the stored snapshot`).to.equal(true);
+    const log = await store.readLog(sagaType, id);
+    return {
+      inputs: path.steps.slice(1).map((step) => step.event.type),
+      sent: log.filter((e) => e.kind === 'command').map((e) => ({ type: e.type, topic: (e.payload as { topic: string }).topic })),
+      status: (await store.getInstance(sagaType, id))!.status,
+    };
   } finally {
     await runtime.close();
     await store.close();
