@@ -1,5 +1,5 @@
-import { assign, setup } from 'xstate';
-import { esperaCompensacion, intentosEnHorizonte, plazosDe, type Plazos } from './compensacion.ts';
+import type { Plazos } from './compensacion.ts';
+import { stepSagaMachine, type StepSagaDeclaration } from './steps.ts';
 import { TOPICS, type Commands, type Events, type EventType, type Itinerario, type SimulatedFailure } from './messages.ts';
 
 export { DEFAULT_PLAZOS, type Plazos } from './compensacion.ts';
@@ -16,8 +16,11 @@ export { DEFAULT_PLAZOS, type Plazos } from './compensacion.ts';
  * `reparacionManual` for a person to repair, where the confirmation that arrives late
  * still resumes it.
  *
- * Commands are named actions whose `params` build the command from the triggering event
- * and the context; the runtime records them in the outbox. Nothing here does I/O.
+ * The saga is declared as its steps (`reservaSteps` below); that order, the compensation
+ * chain, the deadlines, the retries and manual repair come from the declaration
+ * (`machines/steps.ts`), so they are right by construction. Commands are named actions whose
+ * `params` build the command from the triggering event and the context; the runtime records
+ * them in the outbox. Nothing here does I/O.
  */
 
 export interface ReservaInput {
@@ -55,52 +58,30 @@ export interface ReservaContext extends Omit<ReservaInput, 'plazos' | 'maxReinte
 /** A domain event as the machine sees it: the envelope's type and data. */
 export type SagaEvent<T extends EventType = EventType> = T extends EventType ? { type: T; data: Events[T] } : never;
 
-const command =
-  <T extends keyof Commands>() =>
-  // The runtime reads the params of these actions and writes them to the outbox.
-  (_: unknown, _params: Commands[T]) => {};
+/** The ids and amounts every command carries, and the failure to simulate (tests, the tutorial's demo). */
+const base = (context: ReservaContext) => ({
+  id_correlacion: context.id_correlacion,
+  ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
+});
+const motivo = (context: ReservaContext) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva, motivo: context.motivo ?? 'compensación' });
+type Data = Record<string, unknown>;
+const dataOf = (event: { data?: Data }) => (event.data ?? {}) as Data;
 
-export const reservaMachine = setup({
-  types: {
-    context: {} as ReservaContext,
-    input: {} as ReservaInput,
-    events: {} as SagaEvent,
-  },
-  actions: {
-    CrearReserva: command<'CrearReserva'>(),
-    PagarReserva: command<'PagarReserva'>(),
-    ConfirmarReserva: command<'ConfirmarReserva'>(),
-    AprobarReserva: command<'AprobarReserva'>(),
-    CancelarReserva: command<'CancelarReserva'>(),
-    RevertirPago: command<'RevertirPago'>(),
-    RevertirConfirmacion: command<'RevertirConfirmacion'>(),
-    registrarMotivo: assign({
-      motivo: ({ event }, params: { motivo?: string }) =>
-        params.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type),
-    }),
-    contarIntento: assign({
-      intentos: ({ context }, params: { paso: Compensation }) => ({
-        ...context.intentos,
-        [params.paso]: (context.intentos[params.paso] ?? 1) + 1,
-      }),
-    }),
-    compensar: assign({ compensando: (_, params: { paso: Compensation }) => params.paso }),
-    registrarFallo: assign({ ultimoFallo: ({ event }) => ('motivo' in event.data ? String(event.data.motivo) : event.type) }),
-    quedaPendiente: assign({ pendiente: (_, params: { paso: Compensation }) => params.paso }),
-  },
-  guards: {
-    quedanIntentos: ({ context }, params: { paso: Compensation }) =>
-      (context.intentos[params.paso] ?? 1) < context.maxReintentos,
-    pendiente: ({ context }, params: { paso: Compensation }) => context.pendiente === params.paso,
-  },
-  delays: {
-    plazoPaso: ({ context }) => context.plazos.paso,
-    // Doubling waits: an unconfirmed compensation is sent again later each time.
-    plazoCompensacion: ({ context }) => esperaCompensacion(context.plazos, context.compensando ? (context.intentos[context.compensando] ?? 1) : 1),
-  },
-}).createMachine({
+const cancelarReserva = {
+  state: 'cancelandoReserva',
+  command: { type: 'CancelarReserva', params: ({ context }: { context: ReservaContext }) => motivo(context) },
+  confirmedBy: 'ReservaCancelada',
+  failedBy: 'CancelacionReservaFallida',
+};
+
+/**
+ * The orchestrated saga as its steps (domain.md, "The orchestrated saga"): each step's
+ * command, the events that answer it and the compensation that undoes it. The machine,
+ * its deadlines, retries and manual repair are built from this (`machines/steps.ts`).
+ */
+export const reservaSteps: StepSagaDeclaration<ReservaContext, ReservaInput> = {
   id: 'reserva',
-  context: ({ input }) => ({
+  context: (input) => ({
     id_correlacion: input.id_correlacion,
     id_reserva: input.id_reserva,
     id_cliente: input.id_cliente,
@@ -108,205 +89,67 @@ export const reservaMachine = setup({
     monto_vat: input.monto_vat,
     itinerarios: input.itinerarios,
     ...(input.simular_fallo ? { simular_fallo: input.simular_fallo } : {}),
-    plazos: plazosDe(input.plazos),
-    maxReintentos: input.maxReintentos ?? intentosEnHorizonte(plazosDe(input.plazos)),
-    intentos: {},
   }),
-  initial: 'creandoReserva',
-  states: {
-    creandoReserva: {
-      entry: {
+  steps: [
+    {
+      state: 'creandoReserva',
+      command: {
         type: 'CrearReserva',
         params: ({ context }) => ({
-          id_correlacion: context.id_correlacion,
+          ...base(context),
           id_reserva: context.id_reserva,
           id_cliente: context.id_cliente,
           monto: context.monto,
           monto_vat: context.monto_vat,
           itinerarios: context.itinerarios,
-          ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
         }),
       },
-      on: {
-        ReservaCreada: {
-          target: 'pagando',
-          actions: [
-            // vuelos owns reservations: later commands and compensations use the id it confirmed.
-            assign({ id_reserva: ({ event }) => event.data.id_reserva }),
-            {
-              type: 'PagarReserva',
-              params: ({ context, event }) => ({
-                id_correlacion: context.id_correlacion,
-                id_reserva: event.data.id_reserva,
-                monto: event.data.monto,
-                monto_vat: event.data.monto_vat,
-                ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
-              }),
-            },
-          ],
-        },
-        CreacionReservaFallida: { target: 'compensada', actions: { type: 'registrarMotivo', params: {} } },
+      // vuelos owns reservations: later commands and compensations use the id it confirmed.
+      success: { event: 'ReservaCreada', keep: { id_reserva: ({ event }) => String(dataOf(event).id_reserva) } },
+      failure: { event: 'CreacionReservaFallida' },
+      compensation: cancelarReserva,
+    },
+    {
+      state: 'pagando',
+      command: {
+        type: 'PagarReserva',
+        params: ({ context, event }) => ({ ...base(context), id_reserva: dataOf(event).id_reserva, monto: dataOf(event).monto, monto_vat: dataOf(event).monto_vat }),
       },
-      after: {
-        plazoPaso: {
-          target: 'cancelandoReserva',
-          actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: CrearReserva' } },
-        },
+      success: { event: 'ReservaPagada', keep: { id_pago: ({ event }) => String(dataOf(event).id_pago) } },
+      failure: { event: 'PagoFallido' },
+      compensation: {
+        state: 'revirtiendoPago',
+        command: { type: 'RevertirPago', params: ({ context }) => ({ ...motivo(context), ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}) }) },
+        confirmedBy: 'PagoRevertido',
+        failedBy: 'ReversionPagoFallida',
       },
     },
-    pagando: {
-      on: {
-        ReservaPagada: {
-          target: 'confirmandoGds',
-          actions: [
-            assign({ id_pago: ({ event }) => event.data.id_pago }),
-            {
-              type: 'ConfirmarReserva',
-              params: ({ context, event }) => ({
-                id_correlacion: context.id_correlacion,
-                id_reserva: event.data.id_reserva,
-                ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
-              }),
-            },
-          ],
-        },
-        PagoFallido: { target: 'cancelandoReserva', actions: { type: 'registrarMotivo', params: {} } },
-      },
-      after: {
-        plazoPaso: {
-          target: 'revirtiendoPago',
-          actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: PagarReserva' } },
-        },
+    {
+      state: 'confirmandoGds',
+      command: { type: 'ConfirmarReserva', params: ({ context, event }) => ({ ...base(context), id_reserva: dataOf(event).id_reserva }) },
+      success: { event: 'ReservaGDSConfirmada' },
+      failure: { event: 'ConfirmacionFallida' },
+      compensation: {
+        state: 'revirtiendoConfirmacion',
+        command: { type: 'RevertirConfirmacion', params: ({ context }) => motivo(context) },
+        confirmedBy: 'ConfirmacionGDSRevertida',
+        failedBy: 'ReversionConfirmacionFallida',
       },
     },
-    confirmandoGds: {
-      on: {
-        ReservaGDSConfirmada: {
-          target: 'aprobando',
-          actions: {
-            type: 'AprobarReserva',
-            params: ({ context, event }) => ({
-              id_correlacion: context.id_correlacion,
-              id_reserva: event.data.id_reserva,
-              ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
-            }),
-          },
-        },
-        ConfirmacionFallida: { target: 'revirtiendoPago', actions: { type: 'registrarMotivo', params: {} } },
-      },
-      after: {
-        plazoPaso: {
-          target: 'revirtiendoConfirmacion',
-          actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: ConfirmarReserva' } },
-        },
-      },
+    {
+      state: 'aprobando',
+      command: { type: 'AprobarReserva', params: ({ context, event }) => ({ ...base(context), id_reserva: dataOf(event).id_reserva }) },
+      success: { event: 'ReservaAprobada' },
+      failure: { event: 'AprobacionReservaFallida' },
+      // CancelarReserva, shared with step 1, runs last in the chain and undoes a late approval too.
+      compensation: cancelarReserva,
     },
-    aprobando: {
-      on: {
-        ReservaAprobada: { target: 'completada' },
-        AprobacionReservaFallida: {
-          target: 'revirtiendoConfirmacion',
-          actions: { type: 'registrarMotivo', params: {} },
-        },
-      },
-      after: {
-        plazoPaso: {
-          // CancelarReserva (step 4's compensation) runs last in the chain and undoes a late approval too.
-          target: 'revirtiendoConfirmacion',
-          actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: AprobarReserva' } },
-        },
-      },
-    },
-    revirtiendoConfirmacion: {
-      entry: [
-        { type: 'compensar', params: { paso: 'revirtiendoConfirmacion' } },
-        {
-          type: 'RevertirConfirmacion',
-          params: ({ context }) => ({
-            id_correlacion: context.id_correlacion,
-            id_reserva: context.id_reserva,
-            motivo: context.motivo ?? 'compensación',
-          }),
-        },
-      ],
-      on: {
-        ConfirmacionGDSRevertida: { target: 'revirtiendoPago' },
-        // Sent again when its wait runs out, not at once: a failing participant is not flooded.
-        ReversionConfirmacionFallida: { actions: 'registrarFallo' },
-      },
-      after: { plazoCompensacion: retry('revirtiendoConfirmacion') },
-    },
-    revirtiendoPago: {
-      entry: [
-        { type: 'compensar', params: { paso: 'revirtiendoPago' } },
-        {
-          type: 'RevertirPago',
-          params: ({ context }) => ({
-            id_correlacion: context.id_correlacion,
-            id_reserva: context.id_reserva,
-            motivo: context.motivo ?? 'compensación',
-            ...(context.simular_fallo ? { simular_fallo: context.simular_fallo } : {}),
-          }),
-        },
-      ],
-      on: {
-        PagoRevertido: { target: 'cancelandoReserva' },
-        // Sent again when its wait runs out, not at once: a failing participant is not flooded.
-        ReversionPagoFallida: { actions: 'registrarFallo' },
-      },
-      after: { plazoCompensacion: retry('revirtiendoPago') },
-    },
-    cancelandoReserva: {
-      entry: [
-        { type: 'compensar', params: { paso: 'cancelandoReserva' } },
-        {
-          type: 'CancelarReserva',
-          params: ({ context }) => ({
-            id_correlacion: context.id_correlacion,
-            id_reserva: context.id_reserva,
-            motivo: context.motivo ?? 'compensación',
-          }),
-        },
-      ],
-      on: {
-        ReservaCancelada: { target: 'compensada' },
-        // Sent again when its wait runs out, not at once: a failing participant is not flooded.
-        CancelacionReservaFallida: { actions: 'registrarFallo' },
-      },
-      after: { plazoCompensacion: retry('cancelandoReserva') },
-    },
-    completada: { type: 'final', tags: ['completed'] },
-    compensada: { type: 'final', tags: ['compensated'] },
-    // Not final: a person repairs it, or the confirmation that comes late resumes the compensation.
-    reparacionManual: {
-      tags: ['failed'],
-      on: {
-        ConfirmacionGDSRevertida: { guard: { type: 'pendiente', params: { paso: 'revirtiendoConfirmacion' } }, target: 'revirtiendoPago' },
-        PagoRevertido: { guard: { type: 'pendiente', params: { paso: 'revirtiendoPago' } }, target: 'cancelandoReserva' },
-        ReservaCancelada: { guard: { type: 'pendiente', params: { paso: 'cancelandoReserva' } }, target: 'compensada' },
-      },
-    },
-  },
-});
+  ],
+  ends: { completed: 'completada', compensated: 'compensada', manualRepair: 'reparacionManual' },
+};
 
-/** A compensation not confirmed in time is sent again, up to `maxReintentos` attempts; then it needs manual repair. */
-function retry(paso: Compensation) {
-  return [
-    {
-      guard: { type: 'quedanIntentos', params: { paso } },
-      target: paso,
-      reenter: true,
-      actions: { type: 'contarIntento', params: { paso } },
-    },
-    {
-      target: 'reparacionManual',
-      actions: [
-        { type: 'registrarMotivo', params: { motivo: `compensación agotada: ${paso}` } },
-        { type: 'quedaPendiente', params: { paso } },
-      ],
-    },
-  ] as const;
-}
+/** The orchestrated saga's statechart, built from its steps. */
+export const reservaMachine = stepSagaMachine(reservaSteps);
 
 /**
  * The saga as the runtime registers it: machine, version, the events it consumes and the
