@@ -1,6 +1,15 @@
 import { expect } from 'chai';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
-import { reservaMachine, reservaSaga } from '../machines/reserva.ts';
+import { getSimplePaths } from 'xstate/graph';
+import { connect } from '../db/connect.ts';
+import { migrate } from '../db/migrator.ts';
+import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import { reservaMachine, reservaSaga, reservaSteps } from '../machines/reserva.ts';
+import { stepSagaMachine } from '../machines/steps.ts';
+import { makeEnvelope } from '../runtime/envelope.ts';
+import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
+import { SagaRuntime } from '../runtime/saga-runtime.ts';
+import { RESERVA_STEPS, refereeOrchestration } from './support/model/referee.ts';
 import { handWrittenReservaMachine } from './support/model/hand-written-reserva.ts';
 import { ORCHESTRATED_INPUTS } from './support/model/definitions.ts';
 import { sampleData } from './support/model/messages.ts';
@@ -57,5 +66,98 @@ describe('a saga declared as its steps (machines/steps.ts)', () => {
     }
     expect(seen.size, 'states explored').to.be.greaterThan(10);
     expect(compared).to.be.greaterThan(100);
+  });
+});
+
+// --- A fifth step: a hotel booking between GDS and approval, declared in one place ---------
+
+const HOTEL_STEP = {
+  state: 'reservandoHotel',
+  command: { type: 'ReservarHotel', params: ({ context }: { context: { id_correlacion: string; id_reserva: string } }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva }) },
+  success: { event: 'HotelReservado' },
+  failure: { event: 'HotelRechazado' },
+  compensation: {
+    state: 'liberandoHotel',
+    command: { type: 'LiberarHotel', params: ({ context }: { context: { id_correlacion: string; id_reserva: string } }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva }) },
+    confirmedBy: 'HotelLiberado',
+    failedBy: 'LiberacionHotelFallida',
+  },
+};
+
+/** The reservation saga with the hotel step inserted after GDS: the only change is one entry in the list. */
+const hotelSteps = { ...reservaSteps, id: 'reservaHotel', steps: [...reservaSteps.steps.slice(0, 3), HOTEL_STEP as never, reservaSteps.steps[3]] };
+const hotelMachine = stepSagaMachine(hotelSteps);
+
+/** The five steps as the referee knows them, written out apart from the declaration. */
+const HOTEL_REFEREE_STEPS = [
+  ...RESERVA_STEPS.slice(0, 3),
+  { command: 'ReservarHotel', success: 'HotelReservado', failure: 'HotelRechazado', compensation: { command: 'LiberarHotel', confirmedBy: 'HotelLiberado', failedBy: 'LiberacionHotelFallida' } },
+  RESERVA_STEPS[3],
+];
+
+describe('a fifth step added to the declaration (a hotel booking between GDS and approval)', () => {
+  it('should send the commands and end as the five steps call for, on every path xstate/graph finds', () => {
+    // Two attempts per compensation keep the simple paths few (a few thousand with three).
+    const input = { ...(ORCHESTRATED_INPUTS.reserva(ids) as object), maxReintentos: 2 };
+    const events = [
+      ...new Set(hotelSteps.steps.flatMap((s) => [s.success.event, s.failure.event, s.compensation.confirmedBy, s.compensation.failedBy])),
+    ].map((type) => ({ type, data: { ...ids, id_pago: 'p-1', motivo: `motivo de ${type}` } }));
+    for (const state of Object.keys(hotelMachine.root.states)) for (const delay of ['plazoPaso', 'plazoCompensacion']) events.push({ type: `xstate.after.${delay}.${hotelMachine.id}.${state}` } as never);
+    // States told apart by value and attempts, so retries are paths too (bounded by the attempts).
+    const serializeState = (s: AnyMachineSnapshot) => JSON.stringify({ value: s.value, intentos: (s.context as { intentos: unknown }).intentos });
+    const paths = getSimplePaths(hotelMachine, { events, input, serializeState } as never) as { steps: { event: { type: string } }[] }[];
+    expect(paths.length, 'paths').to.be.greaterThan(20);
+    let judged = 0;
+    for (const path of paths) {
+      const [initial, initialActions] = initialTransition(hotelMachine, input as never);
+      let snapshot = initial as AnyMachineSnapshot;
+      const sent = (initialActions as Action[]).map((a) => a.type);
+      const inputs: string[] = [];
+      for (const step of path.steps.slice(1)) {
+        const [next, actions] = transition(hotelMachine, snapshot, step.event as never) as [AnyMachineSnapshot, Action[]];
+        snapshot = next;
+        inputs.push(step.event.type);
+        sent.push(...actions.map((a) => a.type));
+      }
+      const commands = sent.filter((type) => /^[A-Z]/.test(type));
+      const status = snapshot.hasTag('completed') ? 'completed' : snapshot.hasTag('compensated') ? 'compensated' : snapshot.hasTag('failed') ? 'failed' : 'running';
+      const verdict = refereeOrchestration(inputs, HOTEL_REFEREE_STEPS, 2);
+      expect({ commands, status }, inputs.join(' → ')).to.deep.equal(verdict);
+      judged++;
+    }
+    expect(judged).to.equal(paths.length);
+    console.log(`      (${judged} paths judged)`);
+  });
+
+  it('should run through the runtime: a refused hotel undoes GDS, payment and the reservation, newest first, and ends compensated', async () => {
+    const sequelize = await connect('sqlite::memory:');
+    await migrate(sequelize);
+    const store = new SequelizeSagaStore(sequelize);
+    const topics = Object.fromEntries(['CrearReserva', 'PagarReserva', 'ConfirmarReserva', 'ReservarHotel', 'AprobarReserva', 'CancelarReserva', 'RevertirPago', 'RevertirConfirmacion', 'LiberarHotel'].map((c) => [c, `comando-${c}`]));
+    const consumes = Object.fromEntries(['ReservaCreada', 'ReservaPagada', 'ReservaGDSConfirmada', 'HotelReservado', 'HotelRechazado', 'ConfirmacionGDSRevertida', 'PagoRevertido', 'ReservaCancelada'].map((e) => [e, `evento-${e}`]));
+    const definition = { type: 'reservaHotel', version: 1, machine: hotelMachine, serviceName: 'sagas.aeroalpes', consumes, commands: topics };
+    const runtime = new SagaRuntime({ store, transport: new InMemoryTransport(), sagas: [definition] });
+    try {
+      const input = ORCHESTRATED_INPUTS.reserva(ids) as { id_correlacion: string };
+      await runtime.startSaga('reservaHotel', input, { id: ids.id_correlacion });
+      for (const type of ['ReservaCreada', 'ReservaPagada', 'ReservaGDSConfirmada', 'HotelRechazado', 'ConfirmacionGDSRevertida', 'PagoRevertido', 'ReservaCancelada']) {
+        const outcome = await runtime.handle(makeEnvelope(type, { ...ids, id_pago: 'p-1', monto: 320, monto_vat: 60.8, motivo: 'sin habitaciones' }, 'pruebas') as never);
+        expect(outcome.status, type).to.equal('applied');
+      }
+      const log = await store.readLog('reservaHotel', ids.id_correlacion);
+      expect(log.filter((e) => e.kind === 'command').map((e) => `${e.type} → ${(e.payload as { topic: string }).topic}`)).to.deep.equal([
+        'CrearReserva → comando-CrearReserva',
+        'PagarReserva → comando-PagarReserva',
+        'ConfirmarReserva → comando-ConfirmarReserva',
+        'ReservarHotel → comando-ReservarHotel',
+        'RevertirConfirmacion → comando-RevertirConfirmacion',
+        'RevertirPago → comando-RevertirPago',
+        'CancelarReserva → comando-CancelarReserva',
+      ]);
+      expect((await store.getInstance('reservaHotel', ids.id_correlacion))?.status).to.equal('compensated');
+    } finally {
+      await runtime.close();
+      await store.close();
+    }
   });
 });
