@@ -11,7 +11,10 @@ import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { RESERVA_STEPS, refereeOrchestration } from './support/model/referee.ts';
 import { handWrittenReservaMachine } from './support/model/hand-written-reserva.ts';
-import { ORCHESTRATED_INPUTS } from './support/model/definitions.ts';
+import { gdsReservaMachine, gdsReservaSaga, pagosReservaMachine, pagosReservaSaga } from '../machines/coreografia/index.ts';
+import { MODEL_PLAZOS, ORCHESTRATED_INPUTS } from './support/model/definitions.ts';
+import { handWrittenGdsMachine, handWrittenPagosMachine } from './support/model/hand-written-parts.ts';
+import { eventsOf, expectSameBehaviour } from './support/model/same-behaviour.ts';
 import { sampleData } from './support/model/messages.ts';
 
 /**
@@ -25,48 +28,25 @@ const ids = { id_correlacion: 'saga-1', id_reserva: 'R-1' };
 
 type Action = { type: string; params?: unknown };
 
-/** What a step shows from outside: state, context, tags, and the actions with their data (assignments show in the context). */
-function observe(snapshot: AnyMachineSnapshot, actions: readonly Action[]): string {
-  const visible = actions.filter((a) => !a.type.startsWith('xstate.assign')).map((a) => ({ type: a.type, params: a.params }));
-  return JSON.stringify({ value: snapshot.value, context: snapshot.context, status: snapshot.status, tags: [...snapshot.tags].sort(), actions: visible });
-}
-
-/** Every event the machine can be sent: the messages the saga consumes, and each state's deadlines. */
-function alphabet(machine: AnyStateMachine): { type: string; data?: unknown }[] {
-  const events: { type: string; data?: unknown }[] = Object.keys(reservaSaga.consumes).map((type) => ({ type, data: sampleData(type, ids) }));
-  for (const state of Object.keys(machine.root.states)) for (const delay of ['plazoPaso', 'plazoCompensacion']) events.push({ type: `xstate.after.${delay}.${machine.id}.${state}` });
-  return events;
-}
-
 describe('a saga declared as its steps (machines/steps.ts)', () => {
   it('should behave like the hand-written reservation statechart in every reachable state, for every event', () => {
-    const input = ORCHESTRATED_INPUTS.reserva(ids);
-    const [a0, aActions] = initialTransition(handWrittenReservaMachine, input as never);
-    const [b0, bActions] = initialTransition(reservaMachine, input as never);
-    expect(observe(b0, bActions as Action[]), 'start').to.equal(observe(a0, aActions as Action[]));
-    expect(Object.keys(reservaMachine.root.states).sort(), 'the same states').to.deep.equal(Object.keys(handWrittenReservaMachine.root.states).sort());
-
-    const events = alphabet(handWrittenReservaMachine as AnyStateMachine);
-    const queue: [AnyMachineSnapshot, AnyMachineSnapshot, string][] = [[a0, b0, 'start']];
-    const seen = new Set<string>();
-    let compared = 0;
-    while (queue.length > 0) {
-      const [a, b, path] = queue.shift()!;
-      const key = JSON.stringify({ value: a.value, context: a.context });
-      if (seen.has(key) || a.status !== 'active') continue;
-      seen.add(key);
-      for (const event of events) {
-        const [aNext, aOut] = transition(handWrittenReservaMachine, a as never, event as never) as [AnyMachineSnapshot, Action[]];
-        const [bNext, bOut] = transition(reservaMachine, b, event as never) as [AnyMachineSnapshot, Action[]];
-        const where = `${path} → ${event.type}`;
-        expect(observe(bNext, bOut), where).to.equal(observe(aNext, aOut));
-        compared++;
-        if (JSON.stringify(aNext.value) !== JSON.stringify(a.value) || JSON.stringify(aNext.context) !== JSON.stringify(a.context)) queue.push([aNext, bNext, where]);
-      }
-    }
-    expect(seen.size, 'states explored').to.be.greaterThan(10);
-    expect(compared).to.be.greaterThan(100);
+    const events = eventsOf(handWrittenReservaMachine as AnyStateMachine, Object.keys(reservaSaga.consumes), (type) => sampleData(type, ids));
+    const states = expectSameBehaviour(handWrittenReservaMachine as AnyStateMachine, reservaMachine, ORCHESTRATED_INPUTS.reserva(ids), events);
+    expect(states, 'states explored').to.be.greaterThan(10);
   });
+});
+
+describe('choreography parts wired from the same steps (machines/coreografia/step-part.ts)', () => {
+  for (const [name, oracle, built, definition] of [
+    ['pagos', handWrittenPagosMachine, pagosReservaMachine, pagosReservaSaga],
+    ['gds', handWrittenGdsMachine, gdsReservaMachine, gdsReservaSaga],
+  ] as const) {
+    it(`should behave like the hand-written ${name} part in every reachable state, for every event`, () => {
+      const input = { ...ids, plazos: MODEL_PLAZOS };
+      const events = eventsOf(oracle as AnyStateMachine, Object.keys(definition.consumes), (type) => sampleData(type, ids));
+      expect(expectSameBehaviour(oracle as AnyStateMachine, built as AnyStateMachine, input, events), 'states explored').to.be.greaterThan(5);
+    });
+  }
 });
 
 // --- A fifth step: a hotel booking between GDS and approval, declared in one place ---------

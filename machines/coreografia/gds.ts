@@ -1,66 +1,24 @@
-import { assign, setup } from 'xstate';
 import { TOPICS, type Events } from '../messages.ts';
-import { base, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type Evento, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { reservaSteps } from '../reserva.ts';
+import { base, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
+import { stepPartMachine } from './step-part.ts';
 
 /**
  * gds' part of one reservation in the choreographed saga: confirms with the GDS once the
  * reservation is paid, and undoes the confirmation when the approval fails or its own
  * answer does not come in time.
  */
-export const gdsReservaMachine = setup({
-  types: { context: {} as ParticipanteContext, input: {} as ParticipanteInput, events: {} as Evento },
-  actions: {
-    ConfirmarReserva: command<'ConfirmarReserva'>(),
-    RevertirConfirmacion: command<'RevertirConfirmacion'>(),
-    registrarMotivo: assign({ motivo: ({ event }, params: { motivo?: string }) => motivoDe(event, params) }),
-    contarIntento: assign({ intentos: ({ context }) => context.intentos + 1 }),
-    registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
-    ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
-  },
-  guards: participanteGuards,
-  delays: participanteDelays,
-}).createMachine({
+export const gdsReservaMachine = stepPartMachine({
   id: 'gdsReserva',
-  context: ({ input }) => contextoInicial(input),
-  initial: 'inicio',
-  states: {
-    inicio: {
-      on: { ReservaPagada: { target: 'confirmando', actions: { type: 'ConfirmarReserva', params: ({ context }) => base(context) } } },
-    },
-    confirmando: {
-      on: {
-        ReservaGDSConfirmada: 'confirmado',
-        ConfirmacionFallida: { target: 'fallido', actions: { type: 'registrarMotivo', params: {} } },
-        // vuelos' events may overtake ReservaGDSConfirmada: react as if it had come first.
-        AprobacionReservaFallida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: {} } },
-        ReservaAprobada: 'completado',
-        // The steps before gave up while the GDS answered late: undo the confirmation.
-        PagoRevertido: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
-        ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },
-      },
-      after: { plazoPaso: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'plazo vencido: ConfirmarReserva' } } } },
-    },
-    confirmado: {
-      on: {
-        AprobacionReservaFallida: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: {} } },
-        PagoRevertido: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'pago revertido' } } },
-        ReservaCancelada: { target: 'revirtiendo', actions: { type: 'registrarMotivo', params: { motivo: 'reserva cancelada' } } },
-        ReservaAprobada: 'completado',
-      },
-    },
-    revirtiendo: {
-      entry: [
-        'contarIntento',
-        { type: 'RevertirConfirmacion', params: ({ context }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva, motivo: context.motivo ?? 'compensación' }) },
-      ],
-      on: { ConfirmacionGDSRevertida: 'revertido', ReversionConfirmacionFallida: registrarFallo },
-      after: { plazoCompensacion: reintentar('revirtiendo', 'RevertirConfirmacion') },
-    },
-    completado: { type: 'final', tags: ['completed'] },
-    fallido: { type: 'final', tags: ['compensated'] },
-    revertido: { type: 'final', tags: ['compensated'] },
-    reparacionManual: reparacionManual('ConfirmacionGDSRevertida', 'revertido', 'gds'),
+  service: 'gds',
+  steps: reservaSteps.steps as never,
+  step: 2,
+  states: { working: 'confirmando', done: 'confirmado' },
+  params: {
+    command: ({ context }) => base(context),
+    compensation: ({ context }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva, motivo: context.motivo ?? 'compensación' }),
   },
+  undoneAs: { PagoRevertido: 'pago revertido', ReservaCancelada: 'reserva cancelada' },
 });
 
 

@@ -1,0 +1,96 @@
+import { assign, setup, type AnyStateMachine } from 'xstate';
+import type { SagaStep } from '../steps.ts';
+import { command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type ParticipanteContext } from './shared.ts';
+
+/** How a participant's part builds its commands: from its own context and the event that triggered it. */
+type PartParams = (args: { context: ParticipanteContext; event: { type: string; data: Record<string, unknown> } }) => object;
+
+export interface StepPartDeclaration {
+  /** The machine id (`pagosReserva`). */
+  id: string;
+  /** The participant's name, as `ReparacionManualRequerida` tells the tracker. */
+  service: string;
+  /** The saga's steps in order (the orchestrated declaration's), and which of them this part runs. */
+  steps: readonly SagaStep<never>[];
+  step: number;
+  /** Names of the states in which it waits for its answer and in which its step is done (`pagando`, `pagado`). */
+  states: { working: string; done: string };
+  /** The part's own command builders (its context is the part's, not the orchestrator's). */
+  params: { command: PartParams; compensation: PartParams };
+  /** How the reason reads when another step's compensation is confirmed (`PagoRevertido` → `pago revertido`). */
+  undoneAs: Readonly<Record<string, string>>;
+}
+
+/**
+ * One participant's part of the choreographed saga, for a step in the middle of the chain,
+ * wired from the saga's step list (`machines/steps.ts`) instead of by hand:
+ *
+ * - it starts when the step before succeeds, and sends its command;
+ * - its own success waits for the end (the last step's success completes it); its own
+ *   failure ends it (nothing to undo);
+ * - it undoes its step (sends its compensation, retried like the orchestrated saga's, then
+ *   manual repair, which it tells the tracker) when the next step fails, when any other
+ *   step's compensation is confirmed (the saga is being undone), or when its own answer does
+ *   not come in time. Events of other topics may overtake its own answer: while it waits it
+ *   reacts to them as if its answer had come first.
+ *
+ * @example
+ * export const pagosReservaMachine = stepPartMachine({ id: 'pagosReserva', service: 'pagos', steps: reservaSteps.steps, step: 1, … });
+ */
+export function stepPartMachine(declaration: StepPartDeclaration): AnyStateMachine {
+  const { steps, step: index } = declaration;
+  const own = steps[index];
+  const before = steps[index - 1];
+  const next = steps[index + 1];
+  if (!own || !before || !next) throw new Error(`${declaration.id}: a part is built for a step with steps before and after it (step ${index} of ${steps.length})`);
+  const last = steps[steps.length - 1];
+  const { working, done } = declaration.states;
+  const undo = (reason: Record<string, never> | { motivo: string }) => ({ target: 'revirtiendo', actions: { type: 'registrarMotivo', params: reason } });
+  // The saga is being undone when another step's compensation is confirmed.
+  const othersUndone = [...new Set(steps.filter((s) => s.compensation.state !== own.compensation.state).map((s) => s.compensation.confirmedBy))];
+  const reactions = Object.fromEntries([
+    [next.failure.event, undo({})],
+    ...othersUndone.map((event) => {
+      const motivo = declaration.undoneAs[event];
+      if (!motivo) throw new Error(`${declaration.id}: say how "${event}" reads as a reason (undoneAs)`);
+      return [event, undo({ motivo })];
+    }),
+    [last.success.event, 'completado'],
+  ]);
+
+  return setup({
+    actions: {
+      [own.command.type]: command(),
+      [own.compensation.command.type]: command(),
+      registrarMotivo: assign({ motivo: ({ event }: { event: { type: string; data: object } }, params: { motivo?: string }) => motivoDe(event, params) }),
+      contarIntento: assign({ intentos: ({ context }: { context: ParticipanteContext }) => context.intentos + 1 }),
+      registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
+      ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
+    } as never,
+    guards: participanteGuards as never,
+    delays: participanteDelays as never,
+  }).createMachine({
+    id: declaration.id,
+    context: ({ input }: { input: never }) => contextoInicial(input),
+    initial: 'inicio',
+    states: {
+      inicio: {
+        on: { [before.success.event]: { target: working, actions: { type: own.command.type, params: declaration.params.command } } },
+      },
+      [working]: {
+        on: { [own.success.event]: done, [own.failure.event]: { target: 'fallido', actions: { type: 'registrarMotivo', params: {} } }, ...reactions },
+        after: { plazoPaso: undo({ motivo: `plazo vencido: ${own.command.type}` } as never) },
+      },
+      [done]: { on: reactions },
+      revirtiendo: {
+        entry: ['contarIntento', { type: own.compensation.command.type, params: declaration.params.compensation }],
+        on: { [own.compensation.confirmedBy]: 'revertido', [own.compensation.failedBy]: registrarFallo },
+        after: { plazoCompensacion: reintentar('revirtiendo', own.compensation.command.type) },
+      },
+      completado: { type: 'final', tags: ['completed'] },
+      fallido: { type: 'final', tags: ['compensated'] },
+      revertido: { type: 'final', tags: ['compensated'] },
+      reparacionManual: reparacionManual(own.compensation.confirmedBy as never, 'revertido', declaration.service),
+    },
+  } as never) as unknown as AnyStateMachine;
+}
