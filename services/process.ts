@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } from '../machines/coreografia/index.ts';
-import { reservaSaga } from '../machines/reserva.ts';
+import { sagaRunBy } from '../machines/catalog.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
@@ -83,19 +82,25 @@ export async function startService(name: ServiceName, config: Config, options: I
     stops.push(() => runtime.close(drainMs));
     return runtime;
   };
-  const startParticipant = async (participant: Participant, part: SagaDefinition) => {
+  /** The saga this service runs in the configured style (the catalog, machines/catalog.ts). */
+  const ownSaga = () => {
+    const saga = sagaRunBy(name, config.style);
+    if (!saga) throw new Error(`${name} runs no saga in ${config.style}`);
+    return saga as unknown as SagaDefinition;
+  };
+  const startParticipant = async (participant: Participant) => {
     await participant.listen(transport);
     consumers.push(participant.name);
     stops.push(() => participant.close(drainMs));
     // In choreography the service also runs its own part of each reservation's saga.
-    if (config.style === 'choreography') await startRuntime([part], `${name}-saga`);
+    if (config.style === 'choreography') await startRuntime([ownSaga()], `${name}-saga`);
   };
 
   if (name === 'coordinator' && config.style === 'choreography') {
     // No coordinator in choreography: this process only keeps the tracker's view of each saga.
-    sagaRoutes(router, { store, runtime: await startRuntime([seguimientoSaga], 'seguimiento') });
+    sagaRoutes(router, { store, runtime: await startRuntime([ownSaga()], 'seguimiento') });
   } else if (name === 'coordinator') {
-    const runtime = await startRuntime([reservaSaga], 'sagas');
+    const runtime = await startRuntime([ownSaga()], 'sagas');
     const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
     await starter.listen(transport);
     consumers.push(SagaStarter.subscription);
@@ -103,7 +108,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     sagaRoutes(router, { store, runtime });
   } else if (name === 'vuelos') {
     const vuelos = new VuelosService(deps);
-    await startParticipant(vuelos, vuelosReservaSaga);
+    await startParticipant(vuelos);
     participantRoutes(router, { vuelos });
     // The coordinator runs the saga: vuelos only asks for one, through the broker. The
     // request is committed with its IniciarReserva outbox row (and its Idempotency-Key):
@@ -124,12 +129,12 @@ export async function startService(name: ServiceName, config: Config, options: I
     reservaRoutes(router, { config, entry });
   } else if (name === 'pagos') {
     const pagos = new PagosService(deps);
-    await startParticipant(pagos, pagosReservaSaga);
+    await startParticipant(pagos);
     participantRoutes(router, { pagos });
     if (config.testEndpoints) testRoutes(router, infra, ['pagos']);
   } else if (name === 'gds') {
     const gds = new GdsService(deps);
-    await startParticipant(gds, gdsReservaSaga);
+    await startParticipant(gds);
     participantRoutes(router, { gds });
     if (config.testEndpoints) testRoutes(router, infra, ['gds']);
   } else {

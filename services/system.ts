@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Sequelize } from 'sequelize';
-import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } from '../machines/coreografia/index.ts';
+import { sagasOf } from '../machines/catalog.ts';
 import type { Commands, Envelope } from '../machines/messages.ts';
-import { reservaSaga, type ReservaInput } from '../machines/reserva.ts';
+import type { ReservaInput } from '../machines/reserva.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
 import { SagaAlreadyExistsError } from '../runtime/errors.ts';
 import { openInspection } from '../runtime/inspection.ts';
@@ -69,7 +69,7 @@ export interface System {
  * of the choreography plus the tracker that gives it one view.
  */
 export function sagasFor(style: Config['style']): SagaDefinition[] {
-  return style === 'orchestration' ? [reservaSaga] : [vuelosReservaSaga, pagosReservaSaga, gdsReservaSaga, seguimientoSaga];
+  return sagasOf(style).map((entry) => entry.saga as unknown as SagaDefinition);
 }
 
 /** The id of the `IniciarReserva` message of saga `id`: the same for every attempt to start it. */

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } from '../machines/coreografia/index.ts';
-import { reservaSaga } from '../machines/reserva.ts';
+import { ALL_SAGAS } from '../machines/catalog.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import { statelyDefinition, type Json } from '../runtime/inspection.ts';
 
@@ -25,7 +24,7 @@ import { statelyDefinition, type Json } from '../runtime/inspection.ts';
 
 /** The machines `npm run viz` knows, by saga type. */
 export const VIZ_SAGAS: Readonly<Record<string, SagaDefinition>> = Object.fromEntries(
-  [reservaSaga, vuelosReservaSaga, pagosReservaSaga, gdsReservaSaga, seguimientoSaga].map((saga) => [saga.type, saga as unknown as SagaDefinition]),
+  ALL_SAGAS.map((saga) => [saga.type, saga as unknown as SagaDefinition]),
 );
 
 export const VIZ_NAMES = [...Object.keys(VIZ_SAGAS), 'all'];

@@ -1,6 +1,5 @@
 import { getNextTransitions, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode } from 'xstate';
-import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } from '../../machines/coreografia/index.ts';
-import { reservaSaga } from '../../machines/reserva.ts';
+import { ALL_SAGAS } from '../../machines/catalog.ts';
 import { UnknownSagaError } from '../../runtime/errors.ts';
 import type { Deadline, LogEntry, SagaInstanceRecord, SagaStore } from '../../runtime/ports.ts';
 import { SagaRegistry, type SagaDefinition } from '../../runtime/registry.ts';
@@ -20,7 +19,7 @@ export interface UiDeps {
 }
 
 /** Every saga definition of the project, for instances of types this process does not run. */
-const CATALOG = new SagaRegistry([reservaSaga, vuelosReservaSaga, pagosReservaSaga, gdsReservaSaga, seguimientoSaga]);
+const CATALOG = new SagaRegistry(ALL_SAGAS as never);
 
 /** The definition an instance runs on: from the process's runtime, else from the project's machines. */
 export function definitionOf(deps: UiDeps, type: string, version: number): SagaDefinition {
