@@ -17,7 +17,7 @@ import {
   ValidationError,
 } from './errors.ts';
 import { Health } from './health.ts';
-import type { CommittedTransition } from './inspection.ts';
+import type { CommittedTransition } from './committed-transition.ts';
 import { OutboxRelay } from './outbox-relay.ts';
 import { refusedMessage } from './dead-letters.ts';
 import type {

@@ -13,11 +13,11 @@ import {
   openInspection,
   parseInspectSetting,
   SagaInspection,
-  statelyDefinition,
-  type CommittedTransition,
   type InspectedActor,
   type InspectorLike,
 } from '../runtime/inspection.ts';
+import type { CommittedTransition } from '../runtime/committed-transition.ts';
+import { statelyDefinition } from '../runtime/stately-definition.ts';
 import { SagaRuntime, type SagaRuntimeOptions } from '../runtime/saga-runtime.ts';
 import { loadConfig } from '../services/config.ts';
 import { createSystem } from '../services/system.ts';

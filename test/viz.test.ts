@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { createMachine, type AnyStateMachine, type AnyStateNode } from 'xstate';
 import { reservaMachine } from '../machines/reserva.ts';
-import { inlineActionName, inlineGuardName, statelyDefinition } from '../runtime/inspection.ts';
+import { inlineActionName, inlineGuardName, statelyDefinition } from '../runtime/stately-definition.ts';
 import { VIZ_NAMES, VIZ_SAGAS, writeViz } from '../tools/viz.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ALL_SAGAS } from '../machines/catalog.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
-import { statelyDefinition, type Json } from '../runtime/inspection.ts';
+import { statelyDefinition, type Json } from '../runtime/stately-definition.ts';
 
 /**
  * `npm run viz -- <machine|all> [--out <dir>]`: writes each saga machine's statechart as
