@@ -50,6 +50,23 @@ export function inlineActionName(action: unknown): string {
   return fn.name ? fn.name : 'inline action';
 }
 
+/**
+ * How a transition's guard is named wherever one is shown (`/ui`, its statechart, the
+ * model-based tests' transition keys): a named guard by its name (`'quedanIntentos'` or
+ * `{ type: 'quedanIntentos', params }`), a function by its name, else `guard`; null when
+ * the transition has none.
+ *
+ * @example
+ * guardName({ type: 'pendiente', params: { paso: 'revirtiendoPago' } }); // 'pendiente'
+ */
+export function guardName(guard: unknown): string | null {
+  if (guard === undefined || guard === null || guard === false) return null;
+  if (typeof guard === 'string') return guard;
+  if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') return (guard as { type: string }).type;
+  if (typeof guard === 'function' && guard.name) return guard.name;
+  return 'guard';
+}
+
 /** The name an inline (function) guard is exported under. */
 export function inlineGuardName(guard: unknown): string {
   const fn = guard as { type?: unknown; name?: string };

@@ -1,5 +1,6 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
 import { html, raw, type Html } from './html.ts';
+import { guardName } from '../../runtime/stately-definition.ts';
 
 /** A top-level state of a machine as the chart draws it. */
 export interface ChartNode {
@@ -91,11 +92,8 @@ function transitionsOf(node: AnyStateNode, deep: boolean): { label: string; targ
 }
 
 function guardLabel(guard: unknown): string {
-  if (guard === undefined || guard === null) return '';
-  if (typeof guard === 'string') return ` [${guard}]`;
-  if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') return ` [${(guard as { type: string }).type}]`;
-  if (typeof guard === 'function' && guard.name) return ` [${guard.name}]`;
-  return ' [guard]';
+  const name = guardName(guard);
+  return name === null ? '' : ` [${name}]`;
 }
 
 /** The top-level states of a snapshot's value (`'pagando'`, `{ a: 'b' }`, or JSON-encoded). */

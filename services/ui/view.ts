@@ -4,6 +4,7 @@ import { UnknownSagaError } from '../../runtime/errors.ts';
 import type { Deadline, LogEntry, SagaInstanceRecord, SagaStore } from '../../runtime/ports.ts';
 import { SagaRegistry, type SagaDefinition } from '../../runtime/registry.ts';
 import { replayLog, type ReplayStep } from '../../runtime/replay.ts';
+import { guardName } from '../../runtime/stately-definition.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 import { findSaga } from '../saga-view.ts';
 import { topLevelStates } from './statechart.ts';
@@ -168,10 +169,8 @@ function topKey(machine: AnyStateMachine, node: AnyStateNode): string {
 }
 
 function guardSuffix(guard: unknown): string {
-  if (!guard) return '';
-  if (typeof guard === 'string') return ` [${guard}]`;
-  if (typeof guard === 'object' && typeof (guard as { type?: unknown }).type === 'string') return ` [${(guard as { type: string }).type}]`;
-  return ' [guard]';
+  const name = guardName(guard);
+  return name === null ? '' : ` [${name}]`;
 }
 
 /** `xstate.after.plazoPaso.reserva.pagando` -> `after plazoPaso`. */

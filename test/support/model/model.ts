@@ -1,6 +1,7 @@
 import { initialTransition, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, getStateNodes, type AdjacencyMap, type StatePath } from 'xstate/graph';
 import type { SagaDefinition } from '../../../runtime/registry.ts';
+import { guardName } from '../../../runtime/stately-definition.ts';
 import { startInput } from './definitions.ts';
 import { sampleData, type Correlation } from './messages.ts';
 
@@ -122,10 +123,7 @@ export function statePathsOf(value: unknown, prefix: string[] = []): string[] {
 
 function guardLabel(transition: AnyTransitionDefinition, branch: number, branches: number): string {
   if (branches === 1 && !transition.guard) return '';
-  const guard = transition.guard as unknown;
-  if (!guard) return `[${branch}: else]`;
-  const name = typeof guard === 'string' ? guard : typeof guard === 'object' && guard && 'type' in guard ? String((guard as { type: unknown }).type) : 'guard';
-  return `[${branch}: ${name}]`;
+  return `[${branch}: ${guardName(transition.guard) ?? 'else'}]`;
 }
 
 function transitionInfo(leaf: AnyStateNode, transition: AnyTransitionDefinition): TransitionInfo {
