@@ -195,6 +195,8 @@ for (const { style, sagaType, victim, survivor } of STYLES) describe(`replicas (
       expect([status, body.status], `GET /sagas/:id on ${coordinator}`).to.deep.equal([200, statuses.get(sample)]);
       const ui = await fetch(`${cluster.url(coordinator)}/ui/sagas/${sample}`);
       expect(ui.status, `/ui on ${coordinator}`).to.equal(200);
+      const health = await cluster.json<{ replica?: string }>(coordinator, '/health');
+      expect(health.body.replica, `/health names the replica that answered`).to.include(`-${cluster.pid(coordinator)}-`);
     }
   });
 
