@@ -60,6 +60,19 @@ export interface StepSagaDeclaration<TContext, TInput extends StepSagaInput> {
 }
 
 /**
+ * The compensations in the order they run when every step is done: newest first, one that
+ * two steps share (the same `state`) once, at the older step's place.
+ *
+ * @example
+ * compensationChain(reservaSteps.steps).map((c) => c.command.type); // ['RevertirConfirmacion', 'RevertirPago', 'CancelarReserva']
+ */
+export function compensationChain<T extends Pick<SagaStep<never>, 'compensation'>>(steps: readonly T[]): T['compensation'][] {
+  const newestFirst = [...steps].reverse().map((s) => s.compensation);
+  const states = newestFirst.map((c) => c.state);
+  return newestFirst.filter((c, i) => states.lastIndexOf(c.state) === i);
+}
+
+/**
  * Builds an XState machine from a saga declared as its steps, so that what the saga does
  * on every path follows from the declaration:
  *
@@ -94,10 +107,8 @@ export interface StepSagaDeclaration<TContext, TInput extends StepSagaInput> {
 export function stepSagaMachine<TContext, TInput extends StepSagaInput>(declaration: StepSagaDeclaration<TContext, TInput>): AnyStateMachine {
   const { steps, ends } = declaration;
   if (steps.length === 0) throw new Error(`saga ${declaration.id}: declare at least one step`);
-  // The compensations in the order they run when every step is done: newest first, one shared
-  // by two steps at the older one's place. Undoing steps 1..k runs the tail of this chain.
-  const newestFirst = [...steps].reverse().map((s) => s.compensation);
-  const chain = newestFirst.filter((c, i) => newestFirst.map((o) => o.state).lastIndexOf(c.state) === i);
+  // Undoing steps 1..k runs the tail of the chain.
+  const chain = compensationChain(steps);
   const oldestStep = new Map(chain.map((c) => [c.state, steps.findIndex((s) => s.compensation.state === c.state)]));
   /** Where undoing steps 0..last (inclusive) starts: the first compensation of the chain whose oldest step is done. */
   const undoFrom = (last: number) => chain.find((c) => oldestStep.get(c.state)! <= last)?.state ?? ends.compensated;

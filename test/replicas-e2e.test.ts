@@ -66,7 +66,8 @@ for (const { style, sagaType, victim, survivor } of STYLES) describe(`replicas (
         SAGA_PULSAR_DRIVER: 'native',
         SAGA_STYLE: style,
         PULSAR_PARTITIONS: '2',
-        SAGA_PLAZO_PASO_MS: '6000',
+        // Long enough that a loaded 2-core machine does not turn a slow answer into a timeout (and a compensation mark).
+        SAGA_PLAZO_PASO_MS: '20000',
         SAGA_PLAZO_COMPENSACION_MS: '4000',
         SAGA_REPLICA_LEASE_MS: '3000',
       },

@@ -1,5 +1,7 @@
 import { assign, setup } from 'xstate';
 import { EVENT_TOPICS, TOPICS, type EventType } from '../messages.ts';
+import { reservaSteps } from '../reserva.ts';
+import { compensationChain } from '../steps.ts';
 import type { Evento } from './shared.ts';
 
 export interface SeguimientoContext {
@@ -10,7 +12,16 @@ export interface SeguimientoContext {
   motivo?: string;
 }
 
-const FALLOS = ['PagoFallido', 'ConfirmacionFallida', 'AprobacionReservaFallida', 'PagoRevertido', 'ConfirmacionGDSRevertida'] as const;
+// Where the saga stands, from its steps (machines/reserva.ts): the last step's success completes
+// it; the first step's failure ends it with nothing to undo; a later step's failure, or a
+// compensation confirmed before the last of the chain, means it is being undone; the chain's
+// last confirmation ends it compensated.
+const STEPS = reservaSteps.steps;
+const CHAIN = compensationChain(STEPS);
+const COMPLETADA = STEPS[STEPS.length - 1].success.event as EventType;
+const NADA_QUE_DESHACER = STEPS[0].failure.event as EventType;
+const DESHECHA = CHAIN[CHAIN.length - 1].confirmedBy as EventType;
+const FALLOS = [...STEPS.slice(1).map((s) => s.failure.event), ...CHAIN.slice(0, -1).map((c) => c.confirmedBy)] as EventType[];
 
 /**
  * The read model of a choreographed saga, which no single process holds: it follows one
@@ -32,16 +43,16 @@ export const seguimientoMachine = setup({
   states: {
     enCurso: {
       on: {
-        ReservaAprobada: { target: 'completada', actions: 'registrarPaso' },
-        CreacionReservaFallida: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
-        ReservaCancelada: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
+        [COMPLETADA]: { target: 'completada', actions: 'registrarPaso' },
+        [NADA_QUE_DESHACER]: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
+        [DESHECHA]: { target: 'compensada', actions: ['registrarPaso', 'registrarMotivo'] },
         ...Object.fromEntries(FALLOS.map((f) => [f, { target: 'compensando', actions: ['registrarPaso', 'registrarMotivo'] }])),
         ReparacionManualRequerida: { target: 'reparacionManual', actions: ['registrarPaso', 'registrarMotivo'] },
       },
     },
     compensando: {
       on: {
-        ReservaCancelada: { target: 'compensada', actions: 'registrarPaso' },
+        [DESHECHA]: { target: 'compensada', actions: 'registrarPaso' },
         ReparacionManualRequerida: { target: 'reparacionManual', actions: ['registrarPaso', 'registrarMotivo'] },
       },
     },
@@ -49,7 +60,7 @@ export const seguimientoMachine = setup({
     // confirmation lets vuelos cancel, the saga ends compensated.
     reparacionManual: {
       tags: ['failed'],
-      on: { ReservaCancelada: { target: 'compensada', actions: 'registrarPaso' } },
+      on: { [DESHECHA]: { target: 'compensada', actions: 'registrarPaso' } },
     },
     completada: { type: 'final', tags: ['completed'] },
     compensada: { type: 'final', tags: ['compensated'] },
