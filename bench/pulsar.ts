@@ -641,7 +641,10 @@ function compare(runs: DriverRun[]): void {
  */
 function compareReplicas(runs: DriverRun[]): void {
   const byDriver = new Map<string, DriverSummary[]>();
-  for (const { summary } of runs) byDriver.set(summary.driver.split(',')[0], [...(byDriver.get(summary.driver.split(',')[0]) ?? []), summary]);
+  for (const { summary } of runs) {
+    const driver = summary.driver.split(',')[0];
+    byDriver.set(driver, [...(byDriver.get(driver) ?? []), summary]);
+  }
   for (const [driver, summaries] of byDriver) {
     if (summaries.length < 2) continue;
     const [one, ...more] = summaries;

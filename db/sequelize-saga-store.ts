@@ -214,12 +214,18 @@ export class SequelizeSagaStore implements SagaStore, ReplicaRegistry {
   }
 
   /** Deleting the dead replica's row first decides which of two adopters gets its rows: the one whose DELETE found it. */
-  async adoptReplica(deadId: string, heirId: string, now: number): Promise<number | null> {
+  async adoptReplica(dead: Pick<Replica, 'id' | 'expiresAt'>, heirId: string): Promise<number | null> {
     return this.statements(async (sql) => {
-      const dead = sql.escape(deadId);
-      if ((await sql.change(`DELETE FROM replicas WHERE replica_id = ${dead} AND expires_at < ${sql.escape(now)}`)) !== 1) return null;
-      return sql.change(`UPDATE outbox SET owner = ${sql.escape(heirId)} WHERE owner = ${dead} AND sent_at IS NULL`);
+      const id = sql.escape(dead.id);
+      if ((await sql.change(`DELETE FROM replicas WHERE replica_id = ${id} AND expires_at = ${sql.escape(dead.expiresAt)}`)) !== 1) return null;
+      return sql.change(`UPDATE outbox SET owner = ${sql.escape(heirId)} WHERE owner = ${id} AND sent_at IS NULL`);
     });
+  }
+
+  /** Unpublished outbox rows per owning replica (null: rows no replica owns yet), for operators. */
+  async unpublishedByOwner(): Promise<Map<string | null, number>> {
+    const rows = await this.sql.select<{ owner: string | null; n: number | string }>('SELECT owner, COUNT(*) AS n FROM outbox WHERE sent_at IS NULL GROUP BY owner');
+    return new Map(rows.map((r) => [r.owner, Number(r.n)]));
   }
 
   async releaseReplica(id: string): Promise<void> {

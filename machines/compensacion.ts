@@ -52,3 +52,21 @@ export function intentosEnHorizonte(plazos: Plazos): number {
   }
   return Math.max(1, intentos);
 }
+
+/** An event as the reason helpers read it: a failure event carries `data.motivo`; a deadline has no data. */
+type Motivado = { type: string; data?: object };
+
+/**
+ * The reason to record: the one given, else the failure event's own, else its type.
+ *
+ * @example
+ * motivoDe({ type: 'PagoFallido', data: { motivo: 'sin fondos' } }, {}); // 'sin fondos'
+ */
+export function motivoDe(event: Motivado, params: { motivo?: string }): string {
+  return params.motivo ?? ultimoFalloDe({ event });
+}
+
+/** The reason a compensation's attempt failed: the failure event's own, else its type. */
+export function ultimoFalloDe({ event }: { event: Motivado }): string {
+  return event.data && 'motivo' in event.data ? String(event.data.motivo) : event.type;
+}

@@ -1,5 +1,5 @@
 import { assign, setup, type AnyEventObject, type AnyStateMachine } from 'xstate';
-import { esperaCompensacion, intentosEnHorizonte, plazosDe, type Plazos } from './compensacion.ts';
+import { esperaCompensacion, intentosEnHorizonte, motivoDe, plazosDe, ultimoFalloDe, type Plazos } from './compensacion.ts';
 
 /** What a command's `params` builder sees: the saga's context and the event that led to the step. */
 export interface StepArgs<TContext> {
@@ -122,15 +122,12 @@ export function stepSagaMachine<TContext, TInput extends StepSagaInput>(declarat
   const machineSetup = setup({
     actions: {
       ...Object.fromEntries([...commands].map((type) => [type, noop])),
-      registrarMotivo: assign({
-        motivo: ({ event }: { event: AnyEventObject }, params: { motivo?: string }) =>
-          params.motivo ?? (event.data && 'motivo' in event.data ? String(event.data.motivo) : event.type),
-      }),
+      registrarMotivo: assign({ motivo: ({ event }: { event: AnyEventObject }, params: { motivo?: string }) => motivoDe(event, params) }),
       contarIntento: assign({
         intentos: ({ context }: { context: StepSagaContext }, params: { paso: string }) => ({ ...context.intentos, [params.paso]: (context.intentos[params.paso] ?? 1) + 1 }),
       }),
       compensar: assign({ compensando: (_: unknown, params: { paso: string }) => params.paso }),
-      registrarFallo: assign({ ultimoFallo: ({ event }: { event: AnyEventObject }) => (event.data && 'motivo' in event.data ? String(event.data.motivo) : event.type) }),
+      registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
       quedaPendiente: assign({ pendiente: (_: unknown, params: { paso: string }) => params.paso }),
     } as never,
     guards: {

@@ -215,11 +215,12 @@ export interface ReplicaRegistry {
   /** The replicas of `service` (every service when omitted), live or expired. */
   listReplicas(service?: string): Promise<Replica[]>;
   /**
-   * Moves the unpublished outbox rows of `deadId` to `heirId` and forgets `deadId`, in one
-   * transaction, if `deadId`'s lease expired before `now`. Resolves with the rows moved, or
-   * null when `deadId` is alive again or another replica adopted it first.
+   * Moves the unpublished outbox rows of `dead` to `heirId` and forgets `dead`, in one
+   * transaction, if its lease is still the one the heir saw (`dead.expiresAt`: it did not renew
+   * since). Resolves with the rows moved, or null when `dead` renewed or another replica
+   * adopted it first.
    */
-  adoptReplica(deadId: string, heirId: string, now: number): Promise<number | null>;
+  adoptReplica(dead: Pick<Replica, 'id' | 'expiresAt'>, heirId: string): Promise<number | null>;
   /** Ends a lease now (a graceful stop): whatever the replica left is adopted at once. */
   releaseReplica(id: string): Promise<void>;
 }

@@ -122,12 +122,8 @@ export class ReplicaLease {
     this.written = true;
     const now = this.clock();
     for (const other of await this.registry.listReplicas(this.options.service)) {
-      if (other.id === this.id) continue;
-      // On this host (and pid namespace) a replica whose process is gone is dead, lease or not:
-      // a service restarted after a crash publishes what its predecessor left at once.
-      const crashed = other.host === HOST && !replicaAlive(other.id, other.pid);
-      if (other.expiresAt >= now && !crashed) continue;
-      const rows = await this.registry.adoptReplica(other.id, this.id, crashed ? Math.max(now, other.expiresAt + 1) : now);
+      if (other.id === this.id || isLive(other, now)) continue;
+      const rows = await this.registry.adoptReplica(other, this.id);
       if (rows === null) continue;
       this.log('adopted a dead replica', { from: other.id, host: other.host, pid: other.pid, rows });
       if (rows > 0) this.options.onAdopted?.(rows, other.id);
@@ -136,9 +132,7 @@ export class ReplicaLease {
 
   private async refuseSecondProcess(): Promise<void> {
     const now = this.clock();
-    const live = (await this.registry.listReplicas(this.options.service)).filter(
-      (other) => other.id !== this.id && other.expiresAt >= now && !(other.host === HOST && !replicaAlive(other.id, other.pid)),
-    );
+    const live = (await this.registry.listReplicas(this.options.service)).filter((other) => other.id !== this.id && isLive(other, now));
     if (live.length > 0) {
       const other = live[0];
       throw new ReplicaConflictError(
@@ -170,6 +164,15 @@ function hostIdentity(): string {
 export function newReplicaId(): string {
   // The host name alone (not HOST's namespace): the id only has to be unique with the pid and the random part.
   return `${os.hostname().slice(0, 40)}-${process.pid}-${randomUUID().slice(0, 6)}`;
+}
+
+/**
+ * Whether a replica is alive: its lease runs, and, on this host (and pid namespace), its
+ * process too: a service restarted after a crash adopts what its predecessor left at once.
+ */
+function isLive(replica: Replica, now: number): boolean {
+  if (replica.expiresAt < now) return false;
+  return replica.host !== HOST || replicaAlive(replica.id, replica.pid);
 }
 
 /** Whether the replica `id` with this pid on this host is running (a pid of this process: only if it holds that lease). */

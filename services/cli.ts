@@ -72,9 +72,7 @@ const COMMANDS: Record<string, Command> = {
       print('no replicas (no service process has used this database since migration 0007)');
       return 0;
     }
-    const pending = new Map(
-      ((await system.sequelize.query('SELECT owner, COUNT(*) AS n FROM outbox WHERE sent_at IS NULL GROUP BY owner', { type: 'SELECT' })) as { owner: string | null; n: number }[]).map((r) => [r.owner, Number(r.n)]),
-    );
+    const pending = await system.store.unpublishedByOwner();
     const now = Date.now();
     const state = (expiresAt: number) => (expiresAt === 0 ? 'stopped' : expiresAt >= now ? 'live' : 'expired (adopted at the next renewal of a live replica)');
     print(

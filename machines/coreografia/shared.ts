@@ -1,4 +1,6 @@
 import { esperaCompensacion, intentosEnHorizonte, plazosDe, type Plazos } from '../compensacion.ts';
+
+export { motivoDe, ultimoFalloDe } from '../compensacion.ts';
 import type { Commands, EventType, Events, SimulatedFailure } from '../messages.ts';
 
 /**
@@ -69,18 +71,8 @@ export const participanteDelays = {
   plazoCompensacion: ({ context }: Ctx) => esperaCompensacion(context.plazos, context.intentos),
 };
 
-/** The reason to record: the one given, else the failure event's own, else its type. */
-export function motivoDe(event: { type: string; data: object }, params: { motivo?: string }): string {
-  return params.motivo ?? ('motivo' in event.data ? String(event.data.motivo) : event.type);
-}
-
 /** The reason a compensation's attempt failed, kept; the compensation is sent again when its wait runs out, not at once. */
 export const registrarFallo = { actions: 'registrarFallo' } as const;
-
-/** Records the reason a compensation's attempt failed. */
-export function ultimoFalloDe({ event }: { event: { type: string; data: object } }): string {
-  return 'motivo' in event.data ? String(event.data.motivo) : event.type;
-}
 
 /** An unconfirmed compensation is sent again, up to `maxReintentos` attempts, then needs manual repair. */
 export function reintentar(estado: string, comando: string) {
