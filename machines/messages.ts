@@ -118,46 +118,6 @@ export interface Envelope<T extends string = string, D = Record<string, unknown>
 
 export type MessageOf<T extends MessageType> = Envelope<T, Payload<T>>;
 
-/** Topic of every message: commands have one topic each, events one per service. */
-export const TOPICS: Record<MessageType, string> = {
-  IniciarReserva: 'comando-iniciar-reserva',
-  CrearReserva: 'comando-crear-reserva',
-  AprobarReserva: 'comando-aprobar-reserva',
-  CancelarReserva: 'comando-cancelar-reserva',
-  PagarReserva: 'comando-pagar-reserva',
-  RevertirPago: 'comando-revertir-pago',
-  ConfirmarReserva: 'comando-confirmar-reserva',
-  RevertirConfirmacion: 'comando-revertir-confirmacion',
-  ReservaCreada: 'evento-reserva',
-  CreacionReservaFallida: 'evento-reserva',
-  ReservaAprobada: 'evento-reserva',
-  AprobacionReservaFallida: 'evento-reserva',
-  ReservaCancelada: 'evento-reserva',
-  CancelacionReservaFallida: 'evento-reserva',
-  ReservaPagada: 'evento-pago',
-  PagoFallido: 'evento-pago',
-  PagoRevertido: 'evento-pago',
-  ReversionPagoFallida: 'evento-pago',
-  ReservaGDSConfirmada: 'evento-gds',
-  ConfirmacionFallida: 'evento-gds',
-  ConfirmacionGDSRevertida: 'evento-gds',
-  ReversionConfirmacionFallida: 'evento-gds',
-  ReparacionManualRequerida: 'evento-reparacion-manual',
-};
-
-export const EVENT_TOPICS = ['evento-reserva', 'evento-pago', 'evento-gds', 'evento-reparacion-manual'] as const;
-
-export const COMMAND_TYPES: readonly CommandType[] = [
-  'IniciarReserva',
-  'CrearReserva',
-  'AprobarReserva',
-  'CancelarReserva',
-  'PagarReserva',
-  'RevertirPago',
-  'ConfirmarReserva',
-  'RevertirConfirmacion',
-];
-
 /**
  * Most characters of each string field, so that every value fits the column that stores it
  * (ids in VARCHAR(64) columns, `estado` in VARCHAR(32)); other string fields get
@@ -196,64 +156,156 @@ export function maxLengthOf(field: string): number {
 }
 
 type FieldKind = 'string' | 'number' | 'array' | 'object';
-type Schema = Record<string, FieldKind | `${FieldKind}?`>;
+/** Payload fields of a message type and their kinds; `?` marks optional ones. */
+export type Schema = Record<string, FieldKind | `${FieldKind}?`>;
+
+/** A message type described once: its topic and the fields of its payload. */
+export interface MessageSpec {
+  topic: string;
+  schema: Schema;
+}
+
+/** The messages of a system, by kind: each command on a topic of its own, events on their service's topic. */
+export interface MessageSpecs {
+  commands: Readonly<Record<string, MessageSpec>>;
+  events: Readonly<Record<string, MessageSpec>>;
+}
+
+/**
+ * The message types a process knows: topic and schema of each, and the validator of what
+ * enters. A new step's messages join with {@link MessageCatalog.with}; a type described twice
+ * is refused.
+ *
+ * @example
+ * const messages = AEROALPES_MESSAGES.with({
+ *   commands: { ReservarHotel: { topic: 'comando-reservar-hotel', schema: { id_correlacion: 'string', id_reserva: 'string' } } },
+ *   events: { HotelReservado: { topic: 'evento-hotel', schema: { id_correlacion: 'string', id_reserva: 'string' } } },
+ * });
+ * messages.parse(buffer); // { ok: true, envelope } or { ok: false, reason }
+ */
+export class MessageCatalog {
+  private readonly specs: Map<string, MessageSpec & { command: boolean }>;
+
+  constructor(readonly declared: MessageSpecs) {
+    this.specs = new Map();
+    for (const [kind, specs] of [['commands', declared.commands], ['events', declared.events]] as const) {
+      for (const [type, spec] of Object.entries(specs)) {
+        if (this.specs.has(type)) throw new Error(`message type "${type}" is described twice`);
+        this.specs.set(type, { ...spec, command: kind === 'commands' });
+      }
+    }
+  }
+
+  /** This catalog and `more`. */
+  with(more: MessageSpecs): MessageCatalog {
+    return new MessageCatalog({ commands: { ...this.declared.commands, ...more.commands }, events: { ...this.declared.events, ...more.events } }).checkDisjoint(this, more);
+  }
+
+  has(type: unknown): type is string {
+    return typeof type === 'string' && this.specs.has(type);
+  }
+
+  /** The topic of `type`. @throws Error for a type the catalog does not describe. */
+  topicOf(type: string): string {
+    return this.spec(type).topic;
+  }
+
+  schemaOf(type: string): Schema {
+    return this.spec(type).schema;
+  }
+
+  isCommand(type: string): boolean {
+    return this.spec(type).command;
+  }
+
+  /** Every type, commands first, in the order they were described. */
+  types(): string[] {
+    return [...this.specs.keys()];
+  }
+
+  /** The topics `types` are published on, each once, as `{ type: topic }` (a saga's `consumes` and `commands`). */
+  topicsOf<T extends string>(types: Iterable<T>): Record<T, string> {
+    return Object.fromEntries([...types].map((t) => [t, this.topicOf(t)])) as Record<T, string>;
+  }
+
+  /**
+   * Validates a raw message (a JSON string, bytes or a parsed object) against the envelope
+   * and the payload schema of its type. Never throws.
+   *
+   * @example
+   * const r = AEROALPES_MESSAGES.parse(buffer);
+   * if (!r.ok) deadLetter(r.reason); else handle(r.envelope);
+   */
+  parse(raw: unknown): ParseResult {
+    return parseWith(this, raw);
+  }
+
+  private spec(type: string) {
+    const spec = this.specs.get(type);
+    if (!spec) throw new Error(`unknown message type "${type}": describe it in the message catalog (machines/messages.ts, or MessageCatalog.with)`);
+    return spec;
+  }
+
+  private checkDisjoint(base: MessageCatalog, more: MessageSpecs): this {
+    for (const type of [...Object.keys(more.commands), ...Object.keys(more.events)]) if (base.has(type)) throw new Error(`message type "${type}" is described twice`);
+    return this;
+  }
+}
 
 const correlated: Schema = { id_correlacion: 'string', id_reserva: 'string' };
 const withReason: Schema = { ...correlated, motivo: 'string' };
 const failure = { simular_fallo: 'string?' } as const;
+const reserva = (schema: Schema): MessageSpec => ({ topic: 'evento-reserva', schema });
+const pago = (schema: Schema): MessageSpec => ({ topic: 'evento-pago', schema });
+const gds = (schema: Schema): MessageSpec => ({ topic: 'evento-gds', schema });
 
-/** Required payload fields per message type; `?` marks optional ones. */
-export const SCHEMAS: Record<MessageType, Schema> = {
-  IniciarReserva: {
-    ...correlated,
-    id_cliente: 'string',
-    monto: 'number',
-    monto_vat: 'number',
-    itinerarios: 'array',
-    ...failure,
-    plazos: 'object?',
+/** The AeroAlpes messages (domain.md): each described once, with its topic and payload fields. */
+export const AEROALPES_MESSAGES = new MessageCatalog({
+  commands: {
+    IniciarReserva: {
+      topic: 'comando-iniciar-reserva',
+      schema: { ...correlated, id_cliente: 'string', monto: 'number', monto_vat: 'number', itinerarios: 'array', ...failure, plazos: 'object?' },
+    },
+    CrearReserva: { topic: 'comando-crear-reserva', schema: { ...correlated, id_cliente: 'string', monto: 'number', monto_vat: 'number', itinerarios: 'array', ...failure } },
+    AprobarReserva: { topic: 'comando-aprobar-reserva', schema: { ...correlated, ...failure } },
+    CancelarReserva: { topic: 'comando-cancelar-reserva', schema: withReason },
+    PagarReserva: { topic: 'comando-pagar-reserva', schema: { ...correlated, monto: 'number', monto_vat: 'number', ...failure } },
+    RevertirPago: { topic: 'comando-revertir-pago', schema: { ...withReason, ...failure } },
+    ConfirmarReserva: { topic: 'comando-confirmar-reserva', schema: { ...correlated, ...failure } },
+    RevertirConfirmacion: { topic: 'comando-revertir-confirmacion', schema: withReason },
   },
-  CrearReserva: {
-    ...correlated,
-    id_cliente: 'string',
-    monto: 'number',
-    monto_vat: 'number',
-    itinerarios: 'array',
-    ...failure,
+  events: {
+    ReservaCreada: reserva({ ...correlated, id_cliente: 'string', estado: 'string', fecha_creacion: 'number', monto: 'number', monto_vat: 'number', ...failure }),
+    CreacionReservaFallida: reserva(withReason),
+    ReservaAprobada: reserva({ ...correlated, estado: 'string', fecha_actualizacion: 'number' }),
+    AprobacionReservaFallida: reserva(withReason),
+    ReservaCancelada: reserva({ ...correlated, estado: 'string', fecha_actualizacion: 'number' }),
+    CancelacionReservaFallida: reserva(withReason),
+    ReservaPagada: pago({ ...correlated, id_pago: 'string', monto: 'number', monto_vat: 'number', fecha_creacion: 'number', ...failure }),
+    PagoFallido: pago(withReason),
+    PagoRevertido: pago({ ...correlated, id_pago: 'string', fecha_actualizacion: 'number' }),
+    ReversionPagoFallida: pago(withReason),
+    ReservaGDSConfirmada: gds({ ...correlated, fecha_confirmacion: 'number' }),
+    ConfirmacionFallida: gds(withReason),
+    ConfirmacionGDSRevertida: gds({ ...correlated, fecha_actualizacion: 'number' }),
+    ReversionConfirmacionFallida: gds(withReason),
+    ReparacionManualRequerida: { topic: 'evento-reparacion-manual', schema: { ...withReason, servicio: 'string' } },
   },
-  AprobarReserva: { ...correlated, ...failure },
-  CancelarReserva: withReason,
-  PagarReserva: { ...correlated, monto: 'number', monto_vat: 'number', ...failure },
-  RevertirPago: { ...withReason, ...failure },
-  ConfirmarReserva: { ...correlated, ...failure },
-  RevertirConfirmacion: withReason,
-  ReservaCreada: {
-    ...correlated,
-    id_cliente: 'string',
-    estado: 'string',
-    fecha_creacion: 'number',
-    monto: 'number',
-    monto_vat: 'number',
-    ...failure,
-  },
-  CreacionReservaFallida: withReason,
-  ReservaAprobada: { ...correlated, estado: 'string', fecha_actualizacion: 'number' },
-  AprobacionReservaFallida: withReason,
-  ReservaCancelada: { ...correlated, estado: 'string', fecha_actualizacion: 'number' },
-  CancelacionReservaFallida: withReason,
-  ReservaPagada: { ...correlated, id_pago: 'string', monto: 'number', monto_vat: 'number', fecha_creacion: 'number', ...failure },
-  PagoFallido: withReason,
-  PagoRevertido: { ...correlated, id_pago: 'string', fecha_actualizacion: 'number' },
-  ReversionPagoFallida: withReason,
-  ReservaGDSConfirmada: { ...correlated, fecha_confirmacion: 'number' },
-  ConfirmacionFallida: withReason,
-  ConfirmacionGDSRevertida: { ...correlated, fecha_actualizacion: 'number' },
-  ReversionConfirmacionFallida: withReason,
-  ReparacionManualRequerida: { ...withReason, servicio: 'string' },
-};
+} satisfies { commands: Record<CommandType, MessageSpec>; events: Record<EventType, MessageSpec> });
+
+/** Topic of every AeroAlpes message: commands have one topic each, events one per service. */
+export const TOPICS = AEROALPES_MESSAGES.topicsOf(AEROALPES_MESSAGES.types()) as Record<MessageType, string>;
+
+/** Required payload fields per AeroAlpes message type; `?` marks optional ones. */
+export const SCHEMAS = Object.fromEntries(AEROALPES_MESSAGES.types().map((t) => [t, AEROALPES_MESSAGES.schemaOf(t)])) as Record<MessageType, Schema>;
+
+export const COMMAND_TYPES = AEROALPES_MESSAGES.types().filter((t) => AEROALPES_MESSAGES.isCommand(t)) as CommandType[];
+
+/** The topics events travel on. */
+export const EVENT_TOPICS = [...new Set(Object.values(AEROALPES_MESSAGES.declared.events).map((spec) => spec.topic))];
 
 export function isMessageType(type: unknown): type is MessageType {
-  return typeof type === 'string' && Object.prototype.hasOwnProperty.call(SCHEMAS, type);
+  return AEROALPES_MESSAGES.has(type);
 }
 
 export type ParseResult = { ok: true; envelope: Envelope } | { ok: false; reason: string };
@@ -269,14 +321,18 @@ function kindOf(value: unknown): FieldKind | 'null' | 'undefined' | 'boolean' | 
 }
 
 /**
- * Validates a raw message (a JSON string, bytes or a parsed object) against the envelope
- * and the payload schema of its type. Never throws.
+ * Validates a raw AeroAlpes message against the envelope and the payload schema of its type
+ * ({@link MessageCatalog.parse} of {@link AEROALPES_MESSAGES}). Never throws.
  *
  * @example
  * const r = parseEnvelope(buffer);
  * if (!r.ok) deadLetter(r.reason); else handle(r.envelope);
  */
 export function parseEnvelope(raw: unknown): ParseResult {
+  return AEROALPES_MESSAGES.parse(raw);
+}
+
+function parseWith(catalog: MessageCatalog, raw: unknown): ParseResult {
   let value: unknown = raw;
   if (raw instanceof Uint8Array) value = Buffer.from(raw).toString('utf8');
   if (typeof value === 'string') {
@@ -299,7 +355,7 @@ export function parseEnvelope(raw: unknown): ParseResult {
   }
   if (kindOf(env.time) !== 'number') return { ok: false, reason: 'envelope field "time" must be a number (epoch ms)' };
   if (env.specversion !== 'v1') return { ok: false, reason: `unsupported specversion ${JSON.stringify(env.specversion)}` };
-  if (!isMessageType(env.type)) return { ok: false, reason: `unknown message type "${String(env.type)}"` };
+  if (!catalog.has(env.type)) return { ok: false, reason: `unknown message type "${String(env.type)}"` };
   if (kindOf(env.data) !== 'object') return { ok: false, reason: 'envelope field "data" must be an object' };
 
   const data = { ...(env.data as Record<string, unknown>) };
@@ -307,7 +363,7 @@ export function parseEnvelope(raw: unknown): ParseResult {
     data.id_reserva = data.reserva_id; // the reference code spells it both ways
     delete data.reserva_id;
   }
-  for (const [field, spec] of Object.entries(SCHEMAS[env.type])) {
+  for (const [field, spec] of Object.entries(catalog.schemaOf(env.type))) {
     const optional = spec.endsWith('?');
     const expected = spec.replace('?', '') as FieldKind;
     const actual = kindOf(data[field]);

@@ -1,4 +1,4 @@
-import { parseEnvelope, TOPICS, type MessageType } from '../machines/messages.ts';
+import { AEROALPES_MESSAGES, type MessageCatalog } from '../machines/messages.ts';
 import { withRetries } from './batch-transaction.ts';
 import type { Health } from './health.ts';
 import type { Delivery, SagaStore, Subscription, Transport } from './ports.ts';
@@ -8,6 +8,8 @@ export interface BrokerDeadLetterOptions {
   store: SagaStore;
   /** The subscription whose dead-letter topic (`<subscription>-DLQ`) is read. */
   subscription: string;
+  /** The message types of this process (default the AeroAlpes ones). */
+  messages?: MessageCatalog;
   health?: Health;
   /** Stops waiting out a database outage (on shutdown). */
   signal?: AbortSignal;
@@ -36,10 +38,11 @@ export function recordBrokerDeadLetters(options: BrokerDeadLetterOptions): Promi
   const clock = options.clock ?? Date.now;
   const topic = deadLetterTopicOf(subscription);
   const record = async (delivery: Delivery) => {
-    const parsed = parseEnvelope(delivery.payload);
+    const messages = options.messages ?? AEROALPES_MESSAGES;
+    const parsed = messages.parse(delivery.payload);
     const envelope = parsed.ok ? parsed.envelope : null;
     const origin = delivery.properties?.REAL_TOPIC ?? null;
-    const original = origin ? shortTopic(origin) : envelope ? TOPICS[envelope.type as MessageType] : null;
+    const original = origin ? shortTopic(origin) : envelope ? messages.topicOf(envelope.type) : null;
     const dedupe = envelope?.id ?? delivery.properties?.ORIGIN_MESSAGE_ID ?? null;
     const consumer = `dlq:${subscription}`;
     await withRetries(

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
-import { LIMITS, parseEnvelope, type Envelope } from '../machines/messages.ts';
+import { AEROALPES_MESSAGES, LIMITS, type Envelope, type MessageCatalog } from '../machines/messages.ts';
 import { transactEach, type Settled } from './batch-transaction.ts';
 import { Batcher } from './batcher.ts';
 import { recordBrokerDeadLetters } from './broker-dead-letters.ts';
@@ -40,6 +40,8 @@ export interface SagaRuntimeOptions {
   store: SagaStore;
   transport: Transport;
   sagas: readonly SagaDefinition[];
+  /** The message types it accepts, with their schemas (default the AeroAlpes ones, machines/messages.ts). */
+  messages?: MessageCatalog;
   /** Shared with the participants of the same process; created when omitted. */
   relay?: OutboxRelay;
   /** Durable subscription name of this runtime's consumers (default `sagas`). */
@@ -128,6 +130,8 @@ export class SagaRuntime {
   readonly registry: SagaRegistry;
   readonly relay: OutboxRelay;
   readonly health: Health;
+  /** The message types it accepts. */
+  readonly messages: MessageCatalog;
   /** The durable subscription name of this runtime's consumers. */
   readonly subscriptionName: string;
   private readonly store: SagaStore;
@@ -154,6 +158,7 @@ export class SagaRuntime {
     this.clock = options.clock ?? Date.now;
     this.log = options.log ?? (() => {});
     this.health = options.health ?? new Health({ clock: this.clock, log: this.log });
+    this.messages = options.messages ?? AEROALPES_MESSAGES;
     if (!options.health) {
       this.unwatch = this.transport.watch?.((state) => (state.available ? this.health.up('broker') : this.health.down('broker', state.reason ?? 'disconnected')));
     }
@@ -186,7 +191,7 @@ export class SagaRuntime {
       }),
     );
     this.subscriptions.push(
-      await recordBrokerDeadLetters({ transport: this.transport, store: this.store, subscription: this.subscriptionName, health: this.health, signal: this.stopping.signal, clock: this.clock, log: this.log }),
+      await recordBrokerDeadLetters({ transport: this.transport, store: this.store, subscription: this.subscriptionName, messages: this.messages, health: this.health, signal: this.stopping.signal, clock: this.clock, log: this.log }),
     );
     this.relay.start();
     this.scheduler.start();
@@ -229,7 +234,7 @@ export class SagaRuntime {
   /** Handles one delivery from the transport; resolves once its effects (or its dead letter) are committed. */
   deliver(delivery: Delivery): Promise<void> {
     // Parsed now, so the batch can read ahead what its messages are about.
-    const parsed = parseEnvelope(delivery.payload);
+    const parsed = this.messages.parse(delivery.payload);
     // A topic carries several message types: one no saga here consumes is acknowledged, not refused.
     if (parsed.ok && this.registry.consumersOf(parsed.envelope.type).length === 0) return Promise.resolve();
     const input: SagaInput = parsed.ok

@@ -1,19 +1,17 @@
 import { DEFAULT_DATABASE_URL } from '../db/connect.ts';
 import type { Plazos } from '../machines/compensacion.ts';
 import { parseInspectSetting, type InspectSetting } from '../runtime/inspection.ts';
+import { AEROALPES } from './catalog.ts';
 
-/** The processes of the system when each service runs on its own (`npm run services`). */
-export const SERVICE_NAMES = ['coordinator', 'vuelos', 'pagos', 'gds', 'notificaciones'] as const;
-export type ServiceName = (typeof SERVICE_NAMES)[number];
+/** The processes of the system when each service runs on its own (`npm run services`): the catalog's services. */
+export const SERVICE_NAMES = AEROALPES.services.map((s) => s.name);
+export type ServiceName = (typeof AEROALPES.services)[number]['name'];
 
-/** Environment variable and default of each service's HTTP port. */
-export const SERVICE_PORTS: Record<ServiceName, { env: string; port: number }> = {
-  coordinator: { env: 'COORDINATOR_PORT', port: 3000 },
-  vuelos: { env: 'VUELOS_PORT', port: 3001 },
-  pagos: { env: 'PAGOS_PORT', port: 3002 },
-  gds: { env: 'GDS_PORT', port: 3003 },
-  notificaciones: { env: 'NOTIFICACIONES_PORT', port: 3004 },
-};
+/** Environment variable (`<NAME>_PORT`) and default of each service's HTTP port. */
+export const SERVICE_PORTS = Object.fromEntries(AEROALPES.services.map((s) => [s.name, { env: `${s.name.toUpperCase()}_PORT`, port: s.port }])) as Record<
+  ServiceName,
+  { env: string; port: number }
+>;
 
 /** How many processes of each service (`npm run services -- --replicas coordinator=2,pagos=2`); 1 each by default. */
 export type Replicas = Record<ServiceName, number>;

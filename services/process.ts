@@ -1,30 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
-import { sagaRunBy } from '../machines/catalog.ts';
 import type { SagaDefinition } from '../runtime/registry.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
 import { openInspection } from '../runtime/inspection.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
-import { TOPICS } from '../machines/messages.ts';
+import { AEROALPES, participantOf, sagaOfService, type Application } from './catalog.ts';
 import { plazosOf, type Config, type ServiceName } from './config.ts';
 import { SagaStarter } from './coordinator/saga-starter.ts';
 import { koaApp } from './http/app.ts';
 import { deadLetterRoutes } from './http/routes-dead-letters.ts';
 import { healthRoutes } from './http/routes-health.ts';
-import { participantRoutes } from './http/routes-participants.ts';
 import { ReservaEntry } from './http/reserva-entry.ts';
 import { reservaRoutes } from './http/routes-reservas.ts';
 import { sagaRoutes } from './http/routes-sagas.ts';
-import { testRoutes } from './http/routes-test.ts';
+import { TEST_ENDPOINTS, testRoutes } from './http/routes-test.ts';
 import { uiRoutes } from './http/routes-ui.ts';
 import { openInfrastructure, type InfrastructureOptions } from './infrastructure.ts';
-import { GdsService } from './participants/gds.ts';
-import { NotificacionesService } from './participants/notificaciones.ts';
-import { PagosService } from './participants/pagos.ts';
 import type { Participant } from './participants/participant.ts';
-import { VuelosService } from './participants/vuelos.ts';
 
 export interface ServiceProcess {
   name: ServiceName;
@@ -48,7 +42,9 @@ export interface ServiceProcess {
  * const service = await startService('pagos', loadConfig());
  * http.createServer(service.app.callback()).listen(config.ports.pagos);
  */
-export async function startService(name: ServiceName, config: Config, options: InfrastructureOptions = {}): Promise<ServiceProcess> {
+export async function startService(name: ServiceName, config: Config, options: InfrastructureOptions & { application?: Application } = {}): Promise<ServiceProcess> {
+  const application = options.application ?? AEROALPES;
+  const { messages } = application;
   /** The consumers and saga types of this process: whose dead letters it works, whose outbox rows it publishes. */
   const consumers: string[] = [];
   const infra = await openInfrastructure(config, { ...options, publishes: () => consumers, replica: { service: name } });
@@ -56,7 +52,7 @@ export async function startService(name: ServiceName, config: Config, options: I
   const router = new Router();
   healthRoutes(router, infra);
   const stops: (() => Promise<void>)[] = [];
-  const deps = { store, relay, health, testMode: config.testEndpoints, clock: options.clock, log: options.log };
+  const deps = { store, relay, health, messages, testMode: config.testEndpoints, clock: options.clock, log: options.log };
   const plazos = plazosOf(config);
   // Of the shutdown bound: most for the messages in flight, then the outbox.
   const drainMs = Math.round(config.shutdownTimeoutMs * 0.6);
@@ -70,6 +66,7 @@ export async function startService(name: ServiceName, config: Config, options: I
       relay,
       health,
       sagas,
+      messages,
       subscription,
       startSettings: { plazos },
       outageGraceMs: config.outageGraceMs,
@@ -82,67 +79,58 @@ export async function startService(name: ServiceName, config: Config, options: I
     stops.push(() => runtime.close(drainMs));
     return runtime;
   };
-  /** The saga this service runs in the configured style (the catalog, machines/catalog.ts). */
-  const ownSaga = () => {
-    const saga = sagaRunBy(name, config.style);
-    if (!saga) throw new Error(`${name} runs no saga in ${config.style}`);
-    return saga as unknown as SagaDefinition;
-  };
+  /** The saga this service runs in the configured style (the catalog, services/catalog.ts). */
+  const ownSaga = () => sagaOfService(application, name, config.style) as unknown as SagaDefinition | undefined;
   const startParticipant = async (participant: Participant) => {
     await participant.listen(transport);
     consumers.push(participant.name);
     stops.push(() => participant.close(drainMs));
+    participant.routes(router);
     // In choreography the service also runs its own part of each reservation's saga.
-    if (config.style === 'choreography') await startRuntime([ownSaga()], `${name}-saga`);
+    const saga = config.style === 'choreography' ? ownSaga() : undefined;
+    if (saga) await startRuntime([saga], `${name}-saga`);
   };
+  const participant = participantOf(application, name)?.create(deps);
 
-  if (name === 'coordinator' && config.style === 'choreography') {
-    // No coordinator in choreography: this process only keeps the tracker's view of each saga.
-    sagaRoutes(router, { store, runtime: await startRuntime([ownSaga()], 'seguimiento') });
-  } else if (name === 'coordinator') {
-    const runtime = await startRuntime([ownSaga()], 'sagas');
-    const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
-    await starter.listen(transport);
-    consumers.push(SagaStarter.subscription);
-    stops.push(() => starter.close(drainMs));
-    sagaRoutes(router, { store, runtime });
-  } else if (name === 'vuelos') {
-    const vuelos = new VuelosService(deps);
-    await startParticipant(vuelos);
-    participantRoutes(router, { vuelos });
+  if (name === 'coordinator') {
+    const saga = ownSaga();
+    if (!saga) throw new Error(`the coordinator runs no saga in ${config.style}`);
+    if (config.style === 'choreography') {
+      // No coordinator in choreography: this process only keeps the tracker's view of each saga.
+      sagaRoutes(router, { store, runtime: await startRuntime([saga], 'seguimiento') });
+    } else {
+      const runtime = await startRuntime([saga], 'sagas');
+      const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
+      await starter.listen(transport);
+      consumers.push(SagaStarter.subscription);
+      stops.push(() => starter.close(drainMs));
+      sagaRoutes(router, { store, runtime });
+    }
+  } else if (participant) {
+    await startParticipant(participant);
+    if (config.testEndpoints && TEST_ENDPOINTS.some((e) => e.context === name)) testRoutes(router, infra, [name as 'pagos' | 'gds']);
+  } else {
+    throw new Error(`${name} is not a service of this application (services/catalog.ts)`);
+  }
+  if (name === 'vuelos') {
     // The coordinator runs the saga: vuelos only asks for one, through the broker. The
     // request is committed with its IniciarReserva outbox row (and its Idempotency-Key):
     // once answered it is published, whether the broker is up now or later.
+    const serviceName = participant!.serviceName;
     const entry = new ReservaEntry({
       store,
       config,
       clock: options.clock,
       record: async (uow, input) => {
         const now = (options.clock ?? Date.now)();
-        const envelope = makeEnvelope('IniciarReserva', input, vuelos.serviceName, { id: randomUUID(), now });
+        const envelope = makeEnvelope('IniciarReserva', input, serviceName, { id: randomUUID(), now });
         await uow.enqueue([
-          { messageId: envelope.id, sagaType: vuelos.name, sagaId: input.id_correlacion, topic: TOPICS.IniciarReserva, key: input.id_correlacion, payload: JSON.stringify(envelope), createdAt: now },
+          { messageId: envelope.id, sagaType: name, sagaId: input.id_correlacion, topic: messages.topicOf('IniciarReserva'), key: input.id_correlacion, payload: JSON.stringify(envelope), createdAt: now },
         ]);
       },
       start: async () => relay.kick(),
     });
     reservaRoutes(router, { config, entry });
-  } else if (name === 'pagos') {
-    const pagos = new PagosService(deps);
-    await startParticipant(pagos);
-    participantRoutes(router, { pagos });
-    if (config.testEndpoints) testRoutes(router, infra, ['pagos']);
-  } else if (name === 'gds') {
-    const gds = new GdsService(deps);
-    await startParticipant(gds);
-    participantRoutes(router, { gds });
-    if (config.testEndpoints) testRoutes(router, infra, ['gds']);
-  } else {
-    const notificaciones = new NotificacionesService(deps);
-    await notificaciones.listen(transport);
-    consumers.push(notificaciones.name);
-    stops.push(() => notificaciones.close(drainMs));
-    participantRoutes(router, { notificaciones });
   }
   if (name === 'coordinator') uiRoutes(router, { store });
   deadLetterRoutes(router, new DeadLetters(store, { consumers, clock: options.clock, log: options.log }));

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { Sequelize } from 'sequelize';
-import { sagasOf } from '../machines/catalog.ts';
 import type { Commands, Envelope } from '../machines/messages.ts';
 import type { ReservaInput } from '../machines/reserva.ts';
 import { makeEnvelope } from '../runtime/envelope.ts';
@@ -14,10 +13,13 @@ import type { Transport } from '../runtime/ports.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { plazosOf, type Config } from './config.ts';
 import { openInfrastructure } from './infrastructure.ts';
-import { GdsService } from './participants/gds.ts';
-import { NotificacionesService } from './participants/notificaciones.ts';
-import { PagosService } from './participants/pagos.ts';
-import { VuelosService } from './participants/vuelos.ts';
+import { AEROALPES, sagasIn, type Application, type ServiceEntry } from './catalog.ts';
+import type { DeclaredParticipant } from './participants/declare.ts';
+import type { CONFIRMACIONES_GDS } from './participants/gds.ts';
+import type { NotificacionesService } from './participants/notificaciones.ts';
+import type { PAGOS } from './participants/pagos.ts';
+import type { Participant } from './participants/participant.ts';
+import type { RESERVAS } from './participants/vuelos.ts';
 
 export interface SystemOptions {
   /** Defaults to the transport `config.transport` names (in-process by default). */
@@ -32,7 +34,10 @@ export interface SystemOptions {
   maxBatch?: number;
   /** Open Stately's inspector in the desktop's browser when this process starts the `SAGA_INSPECT` relay (default true). */
   openInspector?: boolean;
+  /** Its services, sagas and messages (default AeroAlpes, services/catalog.ts). */
+  application?: Application;
 }
+
 
 export interface System {
   config: Config;
@@ -42,9 +47,12 @@ export interface System {
   relay: OutboxRelay;
   health: Health;
   runtime: SagaRuntime;
-  vuelos: VuelosService;
-  pagos: PagosService;
-  gds: GdsService;
+  /** Every participant of the application, by name. */
+  participants: Record<string, Participant>;
+  /** The AeroAlpes participants (undefined in an application without them). */
+  vuelos: DeclaredParticipant<typeof RESERVAS.definition>;
+  pagos: DeclaredParticipant<typeof PAGOS.definition>;
+  gds: DeclaredParticipant<typeof CONFIRMACIONES_GDS.definition>;
   notificaciones: NotificacionesService;
   /**
    * Runs a saga for this reservation request, in the configured style; resolves once it is
@@ -68,8 +76,8 @@ export interface System {
  * The saga definitions a process runs: the orchestrated saga, or every participant's part
  * of the choreography plus the tracker that gives it one view.
  */
-export function sagasFor(style: Config['style']): SagaDefinition[] {
-  return sagasOf(style).map((entry) => entry.saga as unknown as SagaDefinition);
+export function sagasFor(style: Config['style'], application: Application = AEROALPES): SagaDefinition[] {
+  return sagasIn(application, style) as unknown as SagaDefinition[];
 }
 
 /** The id of the `IniciarReserva` message of saga `id`: the same for every attempt to start it. */
@@ -79,6 +87,8 @@ function requestMessageId(id: string): string {
 }
 
 export async function createSystem(config: Config, options: SystemOptions = {}): Promise<System> {
+  const application = options.application ?? AEROALPES;
+  const { messages } = application;
   const infra = await openInfrastructure(config, options);
   const { sequelize, store, transport, relay, health } = infra;
   const log = options.log;
@@ -88,7 +98,8 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     transport,
     relay,
     health,
-    sagas: sagasFor(config.style),
+    sagas: sagasFor(config.style, application),
+    messages,
     startSettings: { plazos: plazosOf(config) },
     clock: options.clock,
     log,
@@ -97,13 +108,8 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     maxBatch: options.maxBatch,
     onTransition: inspection?.onTransition,
   });
-  const deps = { store, relay, health, testMode: config.testEndpoints, clock: options.clock, log, maxBatch: options.maxBatch };
-  const participants = {
-    vuelos: new VuelosService(deps),
-    pagos: new PagosService(deps),
-    gds: new GdsService(deps),
-    notificaciones: new NotificacionesService(deps),
-  };
+  const deps = { store, relay, health, messages, testMode: config.testEndpoints, clock: options.clock, log, maxBatch: options.maxBatch };
+  const participants = Object.fromEntries(application.services.flatMap((s: ServiceEntry) => (s.participant ? [[s.name, s.participant.create(deps)]] : []))) as Record<string, Participant>;
   const all = Object.values(participants);
   let listening = false;
   const system: System = {
@@ -114,7 +120,8 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     relay,
     health,
     runtime,
-    ...participants,
+    participants,
+    ...(participants as unknown as Pick<System, 'vuelos' | 'pagos' | 'gds' | 'notificaciones'>),
     async requestReserva(input) {
       if (config.style === 'orchestration') {
         try {
@@ -127,7 +134,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
       // Choreography: the request starts vuelos' part; the others follow its events. The
       // message id comes from the saga id, so a repeated request is a duplicate message.
       const request: Commands['IniciarReserva'] = { ...input };
-      const envelope = makeEnvelope('IniciarReserva', request, participants.vuelos.serviceName, { id: requestMessageId(input.id_correlacion) });
+      const envelope = makeEnvelope('IniciarReserva', request, participants.vuelos?.serviceName ?? 'vuelos', { id: requestMessageId(input.id_correlacion) });
       const outcome = await runtime.handle(envelope as unknown as Envelope);
       if (outcome.status === 'dead-lettered') throw new Error(`reservation request refused: ${outcome.reason}`);
     },

@@ -66,9 +66,9 @@ async function participantTables(system: System, idReserva: string) {
     return rest;
   };
   return {
-    vuelos: strip(await system.vuelos.reserva(idReserva)),
-    pagos: strip(await system.pagos.pago(idReserva)),
-    gds: strip(await system.gds.confirmacion(idReserva)),
+    vuelos: strip(await system.vuelos.row(idReserva)),
+    pagos: strip(await system.pagos.row(idReserva)),
+    gds: strip(await system.gds.row(idReserva)),
   };
 }
 
@@ -236,10 +236,10 @@ describe('the saga by choreography, in one process', function () {
         while ((await running()).length > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
 
         expect((await running()).map((r) => `${r?.sagaType}:${r?.stateValue}`)).to.deep.equal([]);
-        const pago = await system.pagos.pago(input.id_reserva);
+        const pago = await system.pagos.row(input.id_reserva);
         expect(pago === null || pago.cargos === pago.reembolsos, 'every charge refunded').to.equal(true);
-        expect((await system.gds.confirmacion(input.id_reserva))?.estado ?? 'revertida').to.equal('revertida');
-        expect((await system.vuelos.reserva(input.id_reserva))?.estado).to.equal('cancelada');
+        expect((await system.gds.row(input.id_reserva))?.estado ?? 'revertida').to.equal('revertida');
+        expect((await system.vuelos.row(input.id_reserva))?.estado).to.equal('cancelada');
       });
     }
 
@@ -281,8 +281,8 @@ describe('the saga by choreography, in one process', function () {
         'pagos-reserva': { state: 'revertido', status: 'compensated' },
         'gds-reserva': null,
       });
-      expect((await second.vuelos.reserva(input.id_reserva))?.estado).to.equal('cancelada');
-      expect(await second.pagos.pago(input.id_reserva)).to.include({ estado: 'revertido', cargos: 0, reembolsos: 0 });
+      expect((await second.vuelos.row(input.id_reserva))?.estado).to.equal('cancelada');
+      expect(await second.pagos.row(input.id_reserva)).to.include({ estado: 'revertido', cargos: 0, reembolsos: 0 });
       for (const type of [TRACKER, 'vuelos-reserva', 'pagos-reserva']) {
         const report = await second.runtime.verify(type, id);
         expect(report.ok, `verify ${type}: ${report.differences.join('; ')}`).to.equal(true);

@@ -285,7 +285,7 @@ describe('faults the runtime survives without losing or inventing anything', fun
         await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
         const done = await waitForStatus(system, input.id_correlacion, 'final');
         expect(done.status, 'pagos charged as if no failure was asked for').to.equal('completed');
-        expect(await system.pagos.pago(input.id_reserva)).to.include({ estado: 'pagado', cargos: 1 });
+        expect(await system.pagos.row(input.id_reserva)).to.include({ estado: 'pagado', cargos: 1 });
       });
     });
   });

@@ -76,10 +76,10 @@ describe('SagaRuntime with the reservation saga', function () {
       expect(await eventsOf(system, input.id_correlacion)).to.deep.equal(['xstate.init', 'ReservaCreada', 'ReservaPagada', 'ReservaGDSConfirmada', 'ReservaAprobada']);
       const log = await system.store.readLog('reserva', input.id_correlacion);
       expect(log.map((e) => e.seq)).to.deep.equal(log.map((_, i) => i + 1));
-      expect((await system.vuelos.reserva(input.id_reserva))?.estado).to.equal('aprobada');
-      const pago = await system.pagos.pago(input.id_reserva);
+      expect((await system.vuelos.row(input.id_reserva))?.estado).to.equal('aprobada');
+      const pago = await system.pagos.row(input.id_reserva);
       expect(pago).to.include({ estado: 'pagado', cargos: 1, monto: input.monto });
-      expect((await system.gds.confirmacion(input.id_reserva))?.estado).to.equal('confirmada');
+      expect((await system.gds.row(input.id_reserva))?.estado).to.equal('confirmada');
       await waitUntil(async () => (await system.notificaciones.enviadas(input.id_correlacion)).length === 1);
       expect((await system.runtime.verify('reserva', input.id_correlacion)).ok).to.equal(true);
     });
@@ -106,10 +106,10 @@ describe('SagaRuntime with the reservation saga', function () {
         expect(done.status).to.equal('compensated');
         expect(done.stateValue).to.equal('compensada');
         expect(await commandsOf(system, input.id_correlacion)).to.deep.equal(f.commands);
-        expect((await system.vuelos.reserva(input.id_reserva))?.estado ?? null).to.equal(f.reserva);
-        expect((await system.pagos.pago(input.id_reserva))?.estado ?? null).to.equal(f.pago);
-        expect((await system.gds.confirmacion(input.id_reserva))?.estado ?? null).to.equal(f.gds);
-        if (f.pago === 'revertido') expect(await system.pagos.pago(input.id_reserva)).to.include({ cargos: 1, reembolsos: 1 });
+        expect((await system.vuelos.row(input.id_reserva))?.estado ?? null).to.equal(f.reserva);
+        expect((await system.pagos.row(input.id_reserva))?.estado ?? null).to.equal(f.pago);
+        expect((await system.gds.row(input.id_reserva))?.estado ?? null).to.equal(f.gds);
+        if (f.pago === 'revertido') expect(await system.pagos.row(input.id_reserva)).to.include({ cargos: 1, reembolsos: 1 });
         expect((await system.runtime.verify('reserva', input.id_correlacion)).ok).to.equal(true);
       });
     }
@@ -124,7 +124,7 @@ describe('SagaRuntime with the reservation saga', function () {
       expect(await commandsOf(system, input.id_correlacion)).to.deep.equal(['CrearReserva', 'PagarReserva', 'RevertirPago', 'CancelarReserva']);
       const timers = (await system.store.readLog('reserva', input.id_correlacion)).filter((e) => e.kind === 'timer');
       expect(timers.map((t) => t.type)).to.deep.equal(['xstate.after.plazoPaso.reserva.pagando']);
-      expect(await system.pagos.pago(input.id_reserva)).to.include({ estado: 'revertido', cargos: 0 });
+      expect(await system.pagos.row(input.id_reserva)).to.include({ estado: 'revertido', cargos: 0 });
       expect(await system.store.deadlinesOf('reserva', input.id_correlacion)).to.deep.equal([]);
     });
 
@@ -208,7 +208,7 @@ describe('SagaRuntime with the reservation saga', function () {
       const pagar = again.published.filter((p) => p.topic === 'comando-pagar-reserva');
       expect(pagar).to.have.length(2);
       expect(pagar[0].id).to.equal(pagar[1].id);
-      expect(await restarted.pagos.pago(input.id_reserva)).to.include({ cargos: 1, estado: 'pagado' });
+      expect(await restarted.pagos.row(input.id_reserva)).to.include({ cargos: 1, estado: 'pagado' });
       expect((await eventsOf(restarted, input.id_correlacion)).filter((t) => t === 'ReservaPagada')).to.have.length(1);
       // The last commands are marked sent within the relay's markDelayMs of their publication.
       await waitFor(async () => (await restarted.store.pendingOutbox(10)).length === 0, 'every row marked sent');
@@ -313,7 +313,7 @@ describe('SagaRuntime with the reservation saga', function () {
       expect(done.stateValue).to.equal('reparacionManual');
       expect(await commandsOf(system, input.id_correlacion)).to.deep.equal(['CrearReserva', 'PagarReserva', 'ConfirmarReserva', 'RevertirPago', 'RevertirPago', 'RevertirPago']);
       expect((done.snapshot as { context: { motivo: string } }).context.motivo).to.contain('revirtiendoPago');
-      expect(await system.pagos.pago(input.id_reserva)).to.include({ estado: 'pagado' });
+      expect(await system.pagos.row(input.id_reserva)).to.include({ estado: 'pagado' });
     });
 
     it('should keep in-flight sagas on the machine version they started with, and refuse unknown versions', async () => {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { QueryTypes } from 'sequelize';
 import { connect } from '../db/connect.ts';
 import { migrate } from '../db/migrator.ts';
-import { PAGOS, type PagoRow } from '../db/participant-models.ts';
+import { PAGOS, type PagoRow } from '../services/participants/pagos.ts';
 import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import { ConcurrencyError, SagaAlreadyExistsError } from '../runtime/errors.ts';
 import type { Deadline, LogEntry, SagaInstanceRecord } from '../runtime/ports.ts';

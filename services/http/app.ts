@@ -6,7 +6,6 @@ import type { System } from '../system.ts';
 import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
 import { deadLetterRoutes } from './routes-dead-letters.ts';
 import { healthRoutes } from './routes-health.ts';
-import { participantRoutes } from './routes-participants.ts';
 import { requestGuard, type RequestGuardOptions } from './request-guard.ts';
 import { ReservaEntry } from './reserva-entry.ts';
 import { reservaRoutes } from './routes-reservas.ts';
@@ -43,7 +42,7 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
   sagaRoutes(router, system);
   deadLetterRoutes(router, new DeadLetters(system.store, { log: options.log }));
   uiRoutes(router, system);
-  participantRoutes(router, system);
+  for (const participant of Object.values(system.participants)) participant.routes(router);
   if (system.config.testEndpoints) testRoutes(router, system);
   return koaApp(router, { allowedOrigins: system.config.allowedOrigins, ...options });
 }

@@ -1,8 +1,22 @@
-import { TOPICS, type Envelope } from '../../machines/messages.ts';
-import { defineParticipantModels, NOTIFICACIONES, type NotificacionRow, type ParticipantModels } from '../../db/participant-models.ts';
+import type Router from '@koa/router';
+import type { Envelope } from '../../machines/messages.ts';
 import type { SequelizeUnitOfWork } from '../../db/sequelize-unit-of-work.ts';
 import { chunks } from '../../db/sql.ts';
-import { Participant, type ParticipantDeps, type Reply } from './participant.ts';
+import { column, defineTable, type RowOf } from '../../db/table.ts';
+import { HttpError } from '../http/errors.ts';
+import type { ParticipantModule } from './declare.ts';
+import { Participant, type AnyReply } from './participant.ts';
+
+/** The e-mails sent, one per reservation and outcome (a unique index on `id_correlacion, tipo`). Created by migration 0002. */
+export const NOTIFICACIONES = defineTable('notificaciones', {
+  message_id: column.id().key(),
+  id_correlacion: column.id(),
+  id_reserva: column.id(),
+  tipo: column.id(),
+  mensaje: column.text(),
+  fecha: column.millis(),
+});
+export type NotificacionRow = RowOf<typeof NOTIFICACIONES.definition>;
 
 const NOTICES: Record<string, string> = {
   ReservaAprobada: 'Su reserva {id} fue aprobada. ¡Buen viaje!',
@@ -20,19 +34,22 @@ const NOTICES: Record<string, string> = {
 export class NotificacionesService extends Participant {
   readonly name = 'notificaciones';
   readonly serviceName = 'notificaciones.aeroalpes';
-  readonly topics = [TOPICS.ReservaCreada];
+  readonly topics = [...new Set(Object.keys(NOTICES).map((type) => this.messages.topicOf(type)))];
   protected readonly handles = Object.keys(NOTICES);
-  private readonly models: ParticipantModels;
   /** Per transaction: the outcomes notified so far of each reservation it read (committed, or written by it). */
   private readonly notified = new WeakMap<SequelizeUnitOfWork, Map<string, Set<string>>>();
 
-  constructor(deps: ParticipantDeps) {
-    super(deps);
-    this.models = defineParticipantModels(deps.store.sequelize);
+  async enviadas(idCorrelacion: string): Promise<NotificacionRow[]> {
+    return NOTIFICACIONES.model(this.deps.store.sequelize).findAll({ where: { id_correlacion: idCorrelacion }, order: [['fecha', 'ASC']], raw: true }) as unknown as Promise<NotificacionRow[]>;
   }
 
-  async enviadas(idCorrelacion: string): Promise<NotificacionRow[]> {
-    return this.models.Notificacion.findAll({ where: { id_correlacion: idCorrelacion }, order: [['fecha', 'ASC']], raw: true });
+  /** `GET /notificaciones?id_correlacion=`: the e-mails of one reservation. */
+  routes(router: Router): void {
+    router.get('/notificaciones', async (ctx) => {
+      const id = typeof ctx.query.id_correlacion === 'string' ? ctx.query.id_correlacion : '';
+      if (!id) throw new HttpError(400, 'invalid', 'query parameter "id_correlacion" is required');
+      ctx.body = { notificaciones: await this.enviadas(id) };
+    });
   }
 
   /** Reads, in one statement per 200 reservations, which outcomes of the batch's reservations were notified. */
@@ -51,7 +68,7 @@ export class NotificacionesService extends Participant {
     }
   }
 
-  protected async apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<Reply[]> {
+  protected async apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<AnyReply[]> {
     const template = NOTICES[message.type];
     if (!template) return [];
     const data = message.data as { id_correlacion: string; id_reserva: string };
@@ -84,3 +101,10 @@ export class NotificacionesService extends Participant {
     return sent;
   }
 }
+
+/** notificaciones as the service catalog holds it. */
+export const notificaciones: ParticipantModule = {
+  name: 'notificaciones',
+  serviceName: 'notificaciones.aeroalpes',
+  create: (deps) => new NotificacionesService(deps),
+};

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { parseEnvelope, TOPICS, type Envelope, type EventType, type Events, type ParseResult, type SimulatedFailure } from '../../machines/messages.ts';
+import type Router from '@koa/router';
+import { AEROALPES_MESSAGES, type Envelope, type Events, type MessageCatalog, type ParseResult, type SimulatedFailure } from '../../machines/messages.ts';
 import type { SequelizeSagaStore } from '../../db/sequelize-saga-store.ts';
 import type { SequelizeUnitOfWork } from '../../db/sequelize-unit-of-work.ts';
 import { makeEnvelope } from '../../runtime/envelope.ts';
@@ -12,8 +13,11 @@ import { SagaError } from '../../runtime/errors.ts';
 import type { Health } from '../../runtime/health.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
 
-/** An event a participant answers with. */
-export type Reply = { [T in EventType]: { type: T; data: Events[T] } }[EventType];
+/** Any event a participant answers with. */
+export type AnyReply = { type: string; data: { id_correlacion: string } };
+
+/** An event a participant answers with (of `E`, by default the AeroAlpes events). */
+export type Reply<E = Events> = { [T in keyof E & string]: { type: T; data: E[T] & { id_correlacion: string } } }[keyof E & string];
 
 export interface ParticipantDeps {
   store: SequelizeSagaStore;
@@ -29,10 +33,13 @@ export interface ParticipantDeps {
   testMode?: boolean;
   /** What the process knows of its database and broker, shared by its parts. */
   health?: Health;
+  /** The message types of this process (default the AeroAlpes ones). */
+  messages?: MessageCatalog;
 }
 
 /**
- * A service of the saga (vuelos, pagos, gds, notificaciones). Each command is applied in
+ * A service of the saga (vuelos, pagos, gds, notificaciones): most are declared as their
+ * command handlers over their own table (`declareParticipant`, ./declare.ts). Each command is applied in
  * one transaction with the service's own tables, its id remembered (so redeliveries are
  * answered once), and the reply events put in the outbox; the delivery is acknowledged
  * after the commit.
@@ -44,6 +51,7 @@ export abstract class Participant {
   abstract readonly topics: readonly string[];
   protected readonly clock: () => number;
   protected readonly log: NonNullable<ParticipantDeps['log']>;
+  protected readonly messages: MessageCatalog;
   private subscriptions: Subscription[] = [];
   private readonly batcher: Batcher<Received, void>;
   /** Aborted on close: stops waiting out an outage. */
@@ -52,6 +60,7 @@ export abstract class Participant {
   constructor(protected readonly deps: ParticipantDeps) {
     this.clock = deps.clock ?? Date.now;
     this.log = deps.log ?? (() => {});
+    this.messages = deps.messages ?? AEROALPES_MESSAGES;
     this.batcher = new Batcher(
       (received) =>
         transactEach(deps.store, received, (uow, r) => this.applyDelivery(uow as SequelizeUnitOfWork, r), {
@@ -78,7 +87,10 @@ export abstract class Participant {
    * Applies one message to the service's own state (its tables through `uow.rows`, written
    * at commit with the rest of the batch); returns the events to publish.
    */
-  protected abstract apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<Reply[]>;
+  protected abstract apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<AnyReply[]>;
+
+  /** Its HTTP endpoints (reads of its own state), on the process's router. */
+  routes(_router: Router): void {}
 
   /** Reads ahead, for a batch, the rows `apply` will read (one statement instead of one per message). */
   protected async prefetch(_uow: SequelizeUnitOfWork, _messages: Envelope[]): Promise<void> {}
@@ -93,7 +105,7 @@ export abstract class Participant {
       }),
     );
     const { store, health, clock, log } = this.deps;
-    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store, subscription: this.name, health, signal: this.stopping.signal, clock, log }));
+    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store, subscription: this.name, messages: this.messages, health, signal: this.stopping.signal, clock, log }));
   }
 
   /** Lets the deliveries in flight commit and be acknowledged (for at most `drainMs`), then stops consuming. */
@@ -109,7 +121,7 @@ export abstract class Participant {
    * other deliveries of its batch), so the transport acknowledges only then.
    */
   async deliver(delivery: Delivery): Promise<void> {
-    const parsed = parseEnvelope(delivery.payload);
+    const parsed = this.messages.parse(delivery.payload);
     if (parsed.ok && !this.handles.includes(parsed.envelope.type)) return; // not ours: ack, no transaction
     return this.batcher.submit({ delivery, parsed });
   }
@@ -129,7 +141,7 @@ export abstract class Participant {
           messageId: envelope.id,
           sagaType: this.name,
           sagaId: reply.data.id_correlacion,
-          topic: TOPICS[reply.type],
+          topic: this.messages.topicOf(reply.type),
           key: reply.data.id_correlacion,
           payload: JSON.stringify(envelope),
           createdAt: now,

@@ -1,64 +1,50 @@
-import { TOPICS, type Commands, type Envelope } from '../../machines/messages.ts';
-import { defineParticipantModels, RESERVAS, type ParticipantModels, type ReservaRow } from '../../db/participant-models.ts';
-import type { SequelizeUnitOfWork } from '../../db/sequelize-unit-of-work.ts';
-import { Participant, propagate, type ParticipantDeps, type Reply, type Validated } from './participant.ts';
+import type { Commands } from '../../machines/messages.ts';
+import { column, defineTable, type RowOf } from '../../db/table.ts';
+import { declareParticipant } from './declare.ts';
+
+/** The reservations vuelos owns. Created by migration 0002. */
+export const RESERVAS = defineTable('vuelos_reservas', {
+  id_reserva: column.id().key(),
+  id_correlacion: column.id(),
+  id_cliente: column.id(),
+  estado: column.string<'pendiente' | 'aprobada' | 'cancelada'>(32),
+  monto: column.money(),
+  monto_vat: column.money(),
+  /** The itineraries as JSON. */
+  itinerarios: column.text(),
+  fecha_creacion: column.millis(),
+  fecha_actualizacion: column.millis(),
+});
+export type ReservaRow = RowOf<typeof RESERVAS.definition>;
 
 /** vuelos: owns reservations; creates, approves and cancels them. */
-export class VuelosService extends Participant {
-  readonly name = 'vuelos';
-  readonly serviceName = 'vuelos.aeroalpes';
-  readonly topics = [TOPICS.CrearReserva, TOPICS.AprobarReserva, TOPICS.CancelarReserva];
-  protected readonly handles = ['CrearReserva', 'AprobarReserva', 'CancelarReserva'];
-  private readonly models: ParticipantModels;
-
-  constructor(deps: ParticipantDeps) {
-    super(deps);
-    this.models = defineParticipantModels(deps.store.sequelize);
-  }
-
-  async reserva(id: string): Promise<ReservaRow | null> {
-    return this.models.Reserva.findByPk(id, { raw: true });
-  }
-
-  protected async prefetch(uow: SequelizeUnitOfWork, messages: Envelope[]): Promise<void> {
-    await uow.rows(RESERVAS).prefetch(messages.map((m) => (m.data as Validated).id_reserva));
-  }
-
-  protected async apply(message: Envelope, uow: SequelizeUnitOfWork): Promise<Reply[]> {
-    const now = this.clock();
-    const reservas = uow.rows(RESERVAS);
-    const data = message.data as Validated; // parseEnvelope checked the schema of message.type
-    const base = { id_correlacion: data.id_correlacion, id_reserva: data.id_reserva };
-    const existing = await reservas.get(data.id_reserva);
-    switch (message.type) {
-      case 'CrearReserva': {
-        const cmd = data as Commands['CrearReserva'];
-        if (cmd.simular_fallo === 'reserva') return [{ type: 'CreacionReservaFallida', data: { ...base, motivo: 'simulado: sin sillas disponibles' } }];
-        if (existing?.estado === 'cancelada') return [{ type: 'CreacionReservaFallida', data: { ...base, motivo: 'la reserva ya fue cancelada' } }];
-        const row =
-          existing ??
-          reservas.put({ ...base, id_cliente: cmd.id_cliente, estado: 'pendiente', monto: cmd.monto, monto_vat: cmd.monto_vat, itinerarios: JSON.stringify(cmd.itinerarios), fecha_creacion: now, fecha_actualizacion: now });
-        return [{ type: 'ReservaCreada', data: { ...base, id_cliente: row.id_cliente, estado: row.estado, fecha_creacion: Number(row.fecha_creacion), monto: row.monto, monto_vat: row.monto_vat, ...propagate(cmd) } }];
-      }
-      case 'AprobarReserva': {
-        const cmd = data as Commands['AprobarReserva'];
-        if (cmd.simular_fallo === 'aprobacion') return [{ type: 'AprobacionReservaFallida', data: { ...base, motivo: 'simulado: aprobación rechazada' } }];
-        if (!existing || existing.estado === 'cancelada') return [{ type: 'AprobacionReservaFallida', data: { ...base, motivo: existing ? 'la reserva está cancelada' : 'la reserva no existe' } }];
-        if (existing.estado !== 'aprobada') reservas.put({ ...existing, estado: 'aprobada', fecha_actualizacion: now });
-        return [{ type: 'ReservaAprobada', data: { ...base, estado: 'aprobada', fecha_actualizacion: now } }];
-      }
-      case 'CancelarReserva': {
-        // Cancelling what does not exist yet leaves a tombstone, so a late CrearReserva fails.
-        if (!existing) {
-          reservas.put({ ...base, id_cliente: '', estado: 'cancelada', monto: 0, monto_vat: 0, itinerarios: '[]', fecha_creacion: now, fecha_actualizacion: now });
-        } else if (existing.estado !== 'cancelada') {
-          reservas.put({ ...existing, estado: 'cancelada', fecha_actualizacion: now });
-        }
-        return [{ type: 'ReservaCancelada', data: { ...base, estado: 'cancelada', fecha_actualizacion: now } }];
-      }
-      default:
-        this.log('vuelos: ignored message', { type: message.type });
-        return [];
-    }
-  }
-}
+export const vuelos = declareParticipant({
+  name: 'vuelos',
+  serviceName: 'vuelos.aeroalpes',
+  table: RESERVAS,
+  read: { path: '/vuelos/reserva/:id', what: 'reservation' },
+  commands: {
+    CrearReserva: ({ data, ids, row, put, now }) => {
+      const cmd = data as unknown as Commands['CrearReserva'];
+      if (cmd.simular_fallo === 'reserva') return [{ type: 'CreacionReservaFallida', data: { ...ids, motivo: 'simulado: sin sillas disponibles' } }];
+      if (row?.estado === 'cancelada') return [{ type: 'CreacionReservaFallida', data: { ...ids, motivo: 'la reserva ya fue cancelada' } }];
+      const reserva =
+        row ?? put({ ...ids, id_cliente: cmd.id_cliente, estado: 'pendiente', monto: cmd.monto, monto_vat: cmd.monto_vat, itinerarios: JSON.stringify(cmd.itinerarios), fecha_creacion: now, fecha_actualizacion: now });
+      const simulated = cmd.simular_fallo ? { simular_fallo: cmd.simular_fallo } : {};
+      return [{ type: 'ReservaCreada', data: { ...ids, id_cliente: reserva.id_cliente, estado: reserva.estado, fecha_creacion: Number(reserva.fecha_creacion), monto: reserva.monto, monto_vat: reserva.monto_vat, ...simulated } }];
+    },
+    AprobarReserva: ({ data, ids, row, put, now }) => {
+      const cmd = data as unknown as Commands['AprobarReserva'];
+      if (cmd.simular_fallo === 'aprobacion') return [{ type: 'AprobacionReservaFallida', data: { ...ids, motivo: 'simulado: aprobación rechazada' } }];
+      if (!row || row.estado === 'cancelada') return [{ type: 'AprobacionReservaFallida', data: { ...ids, motivo: row ? 'la reserva está cancelada' : 'la reserva no existe' } }];
+      if (row.estado !== 'aprobada') put({ ...row, estado: 'aprobada', fecha_actualizacion: now });
+      return [{ type: 'ReservaAprobada', data: { ...ids, estado: 'aprobada', fecha_actualizacion: now } }];
+    },
+    CancelarReserva: ({ ids, row, put, now }) => {
+      // Cancelling what does not exist yet leaves a tombstone, so a late CrearReserva fails.
+      if (!row) put({ ...ids, id_cliente: '', estado: 'cancelada', monto: 0, monto_vat: 0, itinerarios: '[]', fecha_creacion: now, fecha_actualizacion: now });
+      else if (row.estado !== 'cancelada') put({ ...row, estado: 'cancelada', fecha_actualizacion: now });
+      return [{ type: 'ReservaCancelada', data: { ...ids, estado: 'cancelada', fecha_actualizacion: now } }];
+    },
+  },
+});
