@@ -1,6 +1,6 @@
 import type { Plazos } from './compensacion.ts';
-import { stepSagaMachine, type StepSagaDeclaration } from './steps.ts';
-import { TOPICS, type Commands, type Events, type EventType, type Itinerario, type SimulatedFailure } from './messages.ts';
+import { stepSaga, type StepSagaDeclaration } from './steps.ts';
+import { AEROALPES_MESSAGES, type Events, type EventType, type Itinerario, type SimulatedFailure } from './messages.ts';
 
 export { DEFAULT_PLAZOS, type Plazos } from './compensacion.ts';
 
@@ -148,50 +148,15 @@ export const reservaSteps: StepSagaDeclaration<ReservaContext, ReservaInput> = {
   ends: { completed: 'completada', compensated: 'compensada', manualRepair: 'reparacionManual' },
 };
 
-/** The orchestrated saga's statechart, built from its steps. */
-export const reservaMachine = stepSagaMachine(reservaSteps);
-
 /**
- * The saga as the runtime registers it: machine, version, the events it consumes and the
- * topic of each command it sends.
+ * The saga as the runtime registers it: the machine built from its steps, its version, and
+ * the topic of every event it consumes and command it sends (from the message catalog).
  *
  * @example
  * const runtime = new SagaRuntime({ store, transport, sagas: [reservaSaga] });
- * await runtime.start('reserva', input, { id: input.id_correlacion });
+ * await runtime.startSaga('reserva', input, { id: input.id_correlacion });
  */
-export const reservaSaga = {
-  type: 'reserva',
-  version: 1,
-  machine: reservaMachine,
-  serviceName: 'sagas.aeroalpes',
-  /** Events the saga consumes, with their topics. */
-  consumes: pick([
-    'ReservaCreada',
-    'CreacionReservaFallida',
-    'ReservaPagada',
-    'PagoFallido',
-    'ReservaGDSConfirmada',
-    'ConfirmacionFallida',
-    'ReservaAprobada',
-    'AprobacionReservaFallida',
-    'ConfirmacionGDSRevertida',
-    'ReversionConfirmacionFallida',
-    'PagoRevertido',
-    'ReversionPagoFallida',
-    'ReservaCancelada',
-    'CancelacionReservaFallida',
-  ]),
-  commands: {
-    CrearReserva: TOPICS.CrearReserva,
-    PagarReserva: TOPICS.PagarReserva,
-    ConfirmarReserva: TOPICS.ConfirmarReserva,
-    AprobarReserva: TOPICS.AprobarReserva,
-    CancelarReserva: TOPICS.CancelarReserva,
-    RevertirPago: TOPICS.RevertirPago,
-    RevertirConfirmacion: TOPICS.RevertirConfirmacion,
-  } satisfies Record<Exclude<keyof Commands, 'IniciarReserva'>, string>,
-} as const;
+export const reservaSaga = stepSaga(reservaSteps, { type: 'reserva', version: 1, serviceName: 'sagas.aeroalpes', messages: AEROALPES_MESSAGES });
 
-function pick<T extends EventType>(types: readonly T[]): Record<T, string> {
-  return Object.fromEntries(types.map((t) => [t, TOPICS[t]])) as Record<T, string>;
-}
+/** The orchestrated saga's statechart, built from its steps. */
+export const reservaMachine = reservaSaga.machine;

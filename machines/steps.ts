@@ -1,4 +1,5 @@
 import { assign, setup, type AnyEventObject, type AnyStateMachine } from 'xstate';
+import type { MessageCatalog } from './messages.ts';
 import { esperaCompensacion, intentosEnHorizonte, motivoDe, plazosDe, ultimoFalloDe, type Plazos } from './compensacion.ts';
 
 /** What a command's `params` builder sees: the saga's context and the event that led to the step. */
@@ -197,4 +198,37 @@ export function stepSagaMachine<TContext, TInput extends StepSagaInput>(declarat
     initial: steps[0].state,
     states,
   } as never) as unknown as AnyStateMachine;
+}
+
+/** The events a step saga consumes: every step's answers and every compensation's. */
+export function stepEvents(steps: readonly SagaStep<never>[]): string[] {
+  return [...new Set(steps.flatMap((s) => [s.success.event, s.failure.event, s.compensation.confirmedBy, s.compensation.failedBy]))];
+}
+
+/** The commands a step saga sends: every step's and every compensation's. */
+export function stepCommands(steps: readonly SagaStep<never>[]): string[] {
+  return [...new Set(steps.flatMap((s) => [s.command.type, s.compensation.command.type]))];
+}
+
+/**
+ * The saga as the runtime registers it (`runtime/registry.ts`): the machine built from the
+ * steps, and the topics of what it consumes and sends, from the message catalog, so a new
+ * step's events and commands are routed without another list to keep.
+ *
+ * @example
+ * export const reservaSaga = stepSaga(reservaSteps, { type: 'reserva', version: 1, serviceName: 'sagas.aeroalpes', messages: AEROALPES_MESSAGES });
+ */
+export function stepSaga<TContext, TInput extends StepSagaInput>(
+  declaration: StepSagaDeclaration<TContext, TInput>,
+  options: { type: string; version: number; serviceName: string; messages: MessageCatalog },
+) {
+  const steps = declaration.steps as readonly SagaStep<never>[];
+  return {
+    type: options.type,
+    version: options.version,
+    machine: stepSagaMachine(declaration),
+    serviceName: options.serviceName,
+    consumes: options.messages.topicsOf(stepEvents(steps)),
+    commands: options.messages.topicsOf(stepCommands(steps)),
+  };
 }

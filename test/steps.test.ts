@@ -11,10 +11,10 @@ import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { RESERVA_STEPS, refereeOrchestration } from './support/model/referee.ts';
 import { handWrittenReservaMachine } from './support/model/hand-written-reserva.ts';
-import { gdsReservaMachine, gdsReservaSaga, pagosReservaMachine, pagosReservaSaga, seguimientoMachine, seguimientoSaga } from '../machines/coreografia/index.ts';
+import { gdsReservaMachine, gdsReservaSaga, pagosReservaMachine, pagosReservaSaga, seguimientoMachine, seguimientoSaga, vuelosReservaMachine, vuelosReservaSaga } from '../machines/coreografia/index.ts';
 import { handWrittenSeguimientoMachine } from './support/model/hand-written-seguimiento.ts';
 import { MODEL_PLAZOS, ORCHESTRATED_INPUTS } from './support/model/definitions.ts';
-import { handWrittenGdsMachine, handWrittenPagosMachine } from './support/model/hand-written-parts.ts';
+import { handWrittenGdsMachine, handWrittenPagosMachine, handWrittenVuelosMachine } from './support/model/hand-written-parts.ts';
 import { eventsOf, expectSameBehaviour } from './support/model/same-behaviour.ts';
 import { sampleData } from './support/model/messages.ts';
 
@@ -39,12 +39,13 @@ describe('a saga declared as its steps (machines/steps.ts)', () => {
 
 describe('choreography parts and the tracker wired from the same steps (machines/coreografia/step-part.ts, seguimiento.ts)', () => {
   for (const [name, oracle, built, definition] of [
+    ['vuelos', handWrittenVuelosMachine, vuelosReservaMachine, vuelosReservaSaga],
     ['pagos', handWrittenPagosMachine, pagosReservaMachine, pagosReservaSaga],
     ['gds', handWrittenGdsMachine, gdsReservaMachine, gdsReservaSaga],
     ['tracker', handWrittenSeguimientoMachine, seguimientoMachine, seguimientoSaga],
   ] as const) {
     it(`should behave like the hand-written ${name} ${name === 'tracker' ? 'in every state two events from the start' : 'part in every reachable state'}, for every event`, () => {
-      const input = { ...ids, plazos: MODEL_PLAZOS };
+      const input = { ...ids, plazos: MODEL_PLAZOS, ...(name === 'vuelos' ? { solicitud: { ...ids, id_cliente: 'cliente-1', monto: 250, monto_vat: 47.5, itinerarios: [] } } : {}) };
       const events = eventsOf(oracle as AnyStateMachine, Object.keys(definition.consumes), (type) => sampleData(type, ids));
       // The tracker keeps every event it saw, so its states never repeat; each of its transitions is at most two events from the start.
       const depth = name === 'tracker' ? 2 : Infinity;

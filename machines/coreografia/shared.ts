@@ -47,6 +47,16 @@ export function contextoInicial(input: ParticipanteInput): ParticipanteContext {
   };
 }
 
+/** The input of a part started by an event: its ids, the failure to simulate it carries, the process's deadlines. */
+export function partStart(data: { id_correlacion: string; id_reserva: string; simular_fallo?: SimulatedFailure }, settings: ParticipanteSettings): ParticipanteInput {
+  return {
+    id_correlacion: data.id_correlacion,
+    id_reserva: data.id_reserva,
+    ...(data.simular_fallo ? { simular_fallo: data.simular_fallo } : {}),
+    plazos: settings.plazos,
+  };
+}
+
 /** `{ id_correlacion, id_reserva }` plus the failure to simulate, when there is one. */
 export function base(context: ParticipanteContext) {
   return {

@@ -1,6 +1,7 @@
 import { assign, setup, type AnyStateMachine } from 'xstate';
+import type { MessageCatalog } from '../messages.ts';
 import type { SagaStep } from '../steps.ts';
-import { command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type ParticipanteContext } from './shared.ts';
+import { command, contextoInicial, partStart, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type ParticipanteContext } from './shared.ts';
 
 /** How a participant's part builds its commands: from its own context and the event that triggered it. */
 type PartParams = (args: { context: ParticipanteContext; event: { type: string; data: Record<string, unknown> } }) => object;
@@ -93,4 +94,44 @@ export function stepPartMachine(declaration: StepPartDeclaration): AnyStateMachi
       reparacionManual: reparacionManual(own.compensation.confirmedBy as never, 'revertido', declaration.service),
     },
   } as never) as unknown as AnyStateMachine;
+}
+
+/** The events a step's part consumes: the one that starts it, its answers, and those it reacts to. */
+function partEvents(declaration: StepPartDeclaration): string[] {
+  const { steps, step: index } = declaration;
+  const own = steps[index];
+  const others = steps.filter((s) => s.compensation.state !== own.compensation.state).map((s) => s.compensation.confirmedBy);
+  return [
+    ...new Set([
+      steps[index - 1].success.event,
+      own.success.event,
+      own.failure.event,
+      own.compensation.confirmedBy,
+      own.compensation.failedBy,
+      steps[index + 1].failure.event,
+      ...others,
+      steps[steps.length - 1].success.event,
+    ]),
+  ];
+}
+
+/**
+ * A step's part as the runtime registers it: the machine, the topics of what it consumes and
+ * sends (from the message catalog), and the event that starts an instance (the success of
+ * the step before).
+ *
+ * @example
+ * export const pagosReservaSaga = stepPartSaga({ id: 'pagosReserva', service: 'pagos', steps: reservaSteps.steps, step: 1, … }, { type: 'pagos-reserva', serviceName: 'pagos.aeroalpes', messages: AEROALPES_MESSAGES });
+ */
+export function stepPartSaga(declaration: StepPartDeclaration, options: { type: string; version?: number; serviceName: string; messages: MessageCatalog }) {
+  const own = declaration.steps[declaration.step];
+  return {
+    type: options.type,
+    version: options.version ?? 1,
+    machine: stepPartMachine(declaration),
+    serviceName: options.serviceName,
+    consumes: options.messages.topicsOf(partEvents(declaration)),
+    commands: options.messages.topicsOf([own.command.type, own.compensation.command.type, 'ReparacionManualRequerida']),
+    startedBy: { [declaration.steps[declaration.step - 1].success.event]: partStart },
+  };
 }
