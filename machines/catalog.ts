@@ -2,12 +2,12 @@ import { gdsReservaSaga, pagosReservaSaga, seguimientoSaga, vuelosReservaSaga } 
 import { reservaSaga } from './reserva.ts';
 
 /**
- * Every saga type of the system, in one place: which style runs it and which service's
- * process runs it. The processes (`services/process.ts`, `services/system.ts`), `/ui`'s
- * catalog and `npm run viz` read it from here.
+ * Every AeroAlpes saga type, in one place: which style runs it and which service's process
+ * runs it. The service catalog (`services/catalog.ts`, which the processes read), `/ui`'s
+ * catalog and `npm run viz` take it from here.
  *
  * @example
- * sagasOf('choreography').map((p) => p.saga.type); // ['vuelos-reserva', 'pagos-reserva', 'gds-reserva', 'reserva-coreografia']
+ * SAGA_CATALOG.filter((e) => e.style === 'choreography').map((e) => e.saga.type); // ['vuelos-reserva', 'pagos-reserva', 'gds-reserva', 'reserva-coreografia']
  */
 export const SAGA_CATALOG = [
   { style: 'orchestration', runBy: 'coordinator', saga: reservaSaga },
@@ -18,18 +18,5 @@ export const SAGA_CATALOG = [
   { style: 'choreography', runBy: 'coordinator', saga: seguimientoSaga },
 ] as const;
 
-export type SagaStyle = (typeof SAGA_CATALOG)[number]['style'];
-type Entry = (typeof SAGA_CATALOG)[number];
-
-/** Every saga definition, each once. */
-export const ALL_SAGAS: readonly Entry['saga'][] = SAGA_CATALOG.map((entry) => entry.saga);
-
-/** The sagas of one style (what one process running the whole system registers). */
-export function sagasOf(style: SagaStyle): Entry[] {
-  return SAGA_CATALOG.filter((entry) => entry.style === style);
-}
-
-/** The saga a service's process runs in a style, if any. */
-export function sagaRunBy(service: string, style: SagaStyle): Entry['saga'] | undefined {
-  return SAGA_CATALOG.find((entry) => entry.style === style && entry.runBy === service)?.saga;
-}
+/** Every saga definition, each once (`/ui`'s catalog, `npm run viz`). */
+export const ALL_SAGAS = SAGA_CATALOG.map((entry) => entry.saga);

@@ -1,14 +1,9 @@
 import { expect } from 'chai';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { getSimplePaths } from 'xstate/graph';
-import { connect } from '../db/connect.ts';
-import { migrate } from '../db/migrator.ts';
-import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
-import { reservaMachine, reservaSaga, reservaSteps } from '../machines/reserva.ts';
+import { reservaMachine, reservaSaga } from '../machines/reserva.ts';
 import { stepSagaMachine } from '../machines/steps.ts';
-import { makeEnvelope } from '../runtime/envelope.ts';
-import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
-import { SagaRuntime } from '../runtime/saga-runtime.ts';
+import { HOTEL_STEPS } from './support/hotel.ts';
 import { RESERVA_STEPS, refereeOrchestration } from './support/model/referee.ts';
 import { handWrittenReservaMachine } from './support/model/hand-written-reserva.ts';
 import { gdsReservaMachine, gdsReservaSaga, pagosReservaMachine, pagosReservaSaga, seguimientoMachine, seguimientoSaga, vuelosReservaMachine, vuelosReservaSaga } from '../machines/coreografia/index.ts';
@@ -56,22 +51,8 @@ describe('choreography parts and the tracker wired from the same steps (machines
 
 // --- A fifth step: a hotel booking between GDS and approval, declared in one place ---------
 
-const HOTEL_STEP = {
-  state: 'reservandoHotel',
-  command: { type: 'ReservarHotel', params: ({ context }: { context: { id_correlacion: string; id_reserva: string } }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva }) },
-  success: { event: 'HotelReservado' },
-  failure: { event: 'HotelRechazado' },
-  compensation: {
-    state: 'liberandoHotel',
-    command: { type: 'LiberarHotel', params: ({ context }: { context: { id_correlacion: string; id_reserva: string } }) => ({ id_correlacion: context.id_correlacion, id_reserva: context.id_reserva }) },
-    confirmedBy: 'HotelLiberado',
-    failedBy: 'LiberacionHotelFallida',
-  },
-};
-
-/** The reservation saga with the hotel step inserted after GDS: the only change is one entry in the list. */
-const hotelSteps = { ...reservaSteps, id: 'reservaHotel', steps: [...reservaSteps.steps.slice(0, 3), HOTEL_STEP as never, reservaSteps.steps[3]] };
-const hotelMachine = stepSagaMachine(hotelSteps);
+/** The reservation saga with the hotel step inserted after GDS (test/support/hotel.ts): the only change to the saga is one entry in the list. */
+const hotelMachine = stepSagaMachine({ ...HOTEL_STEPS, id: 'reservaHotel' });
 
 /** The five steps as the referee knows them, written out apart from the declaration. */
 const HOTEL_REFEREE_STEPS = [
@@ -85,7 +66,7 @@ describe('a fifth step added to the declaration (a hotel booking between GDS and
     // Two attempts per compensation keep the simple paths few (a few thousand with three).
     const input = { ...(ORCHESTRATED_INPUTS.reserva(ids) as object), maxReintentos: 2 };
     const events = [
-      ...new Set(hotelSteps.steps.flatMap((s) => [s.success.event, s.failure.event, s.compensation.confirmedBy, s.compensation.failedBy])),
+      ...new Set(HOTEL_STEPS.steps.flatMap((s) => [s.success.event, s.failure.event, s.compensation.confirmedBy, s.compensation.failedBy])),
     ].map((type) => ({ type, data: { ...ids, id_pago: 'p-1', motivo: `motivo de ${type}` } }));
     for (const state of Object.keys(hotelMachine.root.states)) for (const delay of ['plazoPaso', 'plazoCompensacion']) events.push({ type: `xstate.after.${delay}.${hotelMachine.id}.${state}` } as never);
     // States told apart by value and attempts, so retries are paths too (bounded by the attempts).
@@ -114,35 +95,4 @@ describe('a fifth step added to the declaration (a hotel booking between GDS and
     console.log(`      (${judged} paths judged)`);
   });
 
-  it('should run through the runtime: a refused hotel undoes GDS, payment and the reservation, newest first, and ends compensated', async () => {
-    const sequelize = await connect('sqlite::memory:');
-    await migrate(sequelize);
-    const store = new SequelizeSagaStore(sequelize);
-    const topics = Object.fromEntries(['CrearReserva', 'PagarReserva', 'ConfirmarReserva', 'ReservarHotel', 'AprobarReserva', 'CancelarReserva', 'RevertirPago', 'RevertirConfirmacion', 'LiberarHotel'].map((c) => [c, `comando-${c}`]));
-    const consumes = Object.fromEntries(['ReservaCreada', 'ReservaPagada', 'ReservaGDSConfirmada', 'HotelReservado', 'HotelRechazado', 'ConfirmacionGDSRevertida', 'PagoRevertido', 'ReservaCancelada'].map((e) => [e, `evento-${e}`]));
-    const definition = { type: 'reservaHotel', version: 1, machine: hotelMachine, serviceName: 'sagas.aeroalpes', consumes, commands: topics };
-    const runtime = new SagaRuntime({ store, transport: new InMemoryTransport(), sagas: [definition] });
-    try {
-      const input = ORCHESTRATED_INPUTS.reserva(ids) as { id_correlacion: string };
-      await runtime.startSaga('reservaHotel', input, { id: ids.id_correlacion });
-      for (const type of ['ReservaCreada', 'ReservaPagada', 'ReservaGDSConfirmada', 'HotelRechazado', 'ConfirmacionGDSRevertida', 'PagoRevertido', 'ReservaCancelada']) {
-        const outcome = await runtime.handle(makeEnvelope(type, { ...ids, id_pago: 'p-1', monto: 320, monto_vat: 60.8, motivo: 'sin habitaciones' }, 'pruebas') as never);
-        expect(outcome.status, type).to.equal('applied');
-      }
-      const log = await store.readLog('reservaHotel', ids.id_correlacion);
-      expect(log.filter((e) => e.kind === 'command').map((e) => `${e.type} → ${(e.payload as { topic: string }).topic}`)).to.deep.equal([
-        'CrearReserva → comando-CrearReserva',
-        'PagarReserva → comando-PagarReserva',
-        'ConfirmarReserva → comando-ConfirmarReserva',
-        'ReservarHotel → comando-ReservarHotel',
-        'RevertirConfirmacion → comando-RevertirConfirmacion',
-        'RevertirPago → comando-RevertirPago',
-        'CancelarReserva → comando-CancelarReserva',
-      ]);
-      expect((await store.getInstance('reservaHotel', ids.id_correlacion))?.status).to.equal('compensated');
-    } finally {
-      await runtime.close();
-      await store.close();
-    }
-  });
 });
