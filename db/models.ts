@@ -1,181 +1,111 @@
-import { DataTypes, Model, type Sequelize } from 'sequelize';
-import { longText } from './types.ts';
+import type { Sequelize } from 'sequelize';
+import { column, defineTable, type RowOf } from './table.ts';
 
-/** Row shapes as stored (snake_case columns, JSON in text columns, epoch-ms times). */
-export interface SagaInstanceRow {
-  saga_type: string;
-  id: string;
-  version: number;
-  state_value: string;
-  status: string;
-  snapshot: string;
-  row_version: number;
-  log_seq: number;
-  created_at: number;
-  updated_at: number;
-}
-export interface SagaLogRow {
-  saga_type: string;
-  saga_id: string;
-  seq: number;
-  kind: string;
-  type: string;
-  payload: string;
-  message_id: string | null;
-  at: number;
-}
-export interface OutboxRow {
-  seq?: number;
-  message_id: string;
-  saga_type: string;
-  saga_id: string;
-  topic: string;
-  msg_key: string;
-  payload: string;
-  created_at: number;
-  sent_at: number | null;
+/**
+ * The saga runtime's tables, each described once (created by the migrations, which stay as
+ * history): columns in the order `rows.ts` writes them, so its column lists come from here.
+ * Rows as stored: snake_case columns, JSON in text columns, epoch-ms times.
+ */
+
+export const SAGA_INSTANCES = defineTable('saga_instances', {
+  saga_type: column.id().key(),
+  id: column.id().key(),
+  version: column.int(),
+  state_value: column.string(255),
+  status: column.string(16),
+  snapshot: column.document(),
+  row_version: column.int(),
+  log_seq: column.int(),
+  created_at: column.millis(),
+  updated_at: column.millis(),
+});
+export type SagaInstanceRow = RowOf<typeof SAGA_INSTANCES.definition>;
+
+export const SAGA_LOG = defineTable('saga_log', {
+  saga_type: column.id().key(),
+  saga_id: column.id().key(),
+  seq: column.int().key(),
+  kind: column.string(8),
+  type: column.string(191),
+  payload: column.document(),
+  message_id: column.id().orNull(),
+  at: column.millis(),
+});
+export type SagaLogRow = RowOf<typeof SAGA_LOG.definition>;
+
+export const OUTBOX = defineTable('outbox', {
+  seq: column.int().serial(),
+  message_id: column.id(),
+  saga_type: column.id(),
+  saga_id: column.id(),
+  topic: column.string(191),
+  msg_key: column.string(191),
+  payload: column.document(),
+  created_at: column.millis(),
+  sent_at: column.millis().orNull(),
   /** The replica that publishes it (migration 0007); null: whichever replica claims it first. */
-  owner?: string | null;
-}
-export interface ReplicaRow {
-  replica_id: string;
-  service: string;
-  host: string;
-  pid: number;
-  started_at: number;
-  expires_at: number;
-}
-export interface DeadlineRow {
-  saga_type: string;
-  saga_id: string;
-  timer_id: string;
-  due_at: number;
-  event: string;
-  after_message: string | null;
-  delay_ms: number | null;
-}
-export interface ProcessedMessageRow {
-  consumer: string;
-  message_id: string;
-  processed_at: number;
-}
-export interface DeadLetterRow {
-  id?: number;
-  source: string;
-  consumer: string | null;
-  msg_key: string | null;
-  status: string;
-  resolved_at: number | null;
-  resolution: string | null;
-  message_id: string | null;
-  type: string | null;
-  topic: string | null;
-  saga_id: string | null;
-  code: string;
-  reason: string;
-  payload: string;
-  at: number;
-}
+  owner: column.id().orNull(),
+});
+export type OutboxRow = RowOf<typeof OUTBOX.definition>;
 
-// Loose model typing: the store maps rows to the runtime's records itself.
-type Row<T extends object> = Model<T, Partial<T>> & T;
+/** One row per running service process (migration 0007). */
+export const REPLICAS = defineTable('replicas', {
+  replica_id: column.id().key(),
+  service: column.id(),
+  host: column.string(191),
+  pid: column.int(),
+  started_at: column.millis(),
+  expires_at: column.millis(),
+});
+export type ReplicaRow = RowOf<typeof REPLICAS.definition>;
+
+export const DEADLINES = defineTable('deadlines', {
+  saga_type: column.id().key(),
+  saga_id: column.id().key(),
+  timer_id: column.string(191).key(),
+  due_at: column.millis(),
+  event: column.document(),
+  after_message: column.id().orNull(),
+  delay_ms: column.millis().orNull(),
+});
+export type DeadlineRow = RowOf<typeof DEADLINES.definition>;
+
+export const PROCESSED_MESSAGES = defineTable('processed_messages', {
+  consumer: column.string(191).key(),
+  message_id: column.id().key(),
+  processed_at: column.millis(),
+});
+export type ProcessedMessageRow = RowOf<typeof PROCESSED_MESSAGES.definition>;
+
+export const DEAD_LETTERS = defineTable('dead_letters', {
+  id: column.int().serial(),
+  source: column.string(16),
+  consumer: column.string(191).orNull(),
+  message_id: column.id().orNull(),
+  type: column.string(191).orNull(),
+  topic: column.string(191).orNull(),
+  msg_key: column.string(191).orNull(),
+  saga_id: column.id().orNull(),
+  code: column.id(),
+  reason: column.text(),
+  payload: column.document(),
+  at: column.millis(),
+  status: column.string(16),
+  resolved_at: column.millis().orNull(),
+  resolution: column.text().orNull(),
+});
+export type DeadLetterRow = RowOf<typeof DEAD_LETTERS.definition>;
+
 export type SagaModels = ReturnType<typeof defineModels>;
 
-const str = (length = 64, allowNull = false) => ({ type: DataTypes.STRING(length), allowNull });
-const millis = () => ({ type: DataTypes.BIGINT, allowNull: false });
-const options = (tableName: string) => ({ tableName, timestamps: false });
-
-/** The saga runtime's tables (created by the migrations, described here for queries). */
+/** The runtime's tables as Sequelize models, for the store's queries outside the message path. */
 export function defineModels(sequelize: Sequelize) {
-  const text = () => longText(sequelize.getDialect());
-  const SagaInstance = sequelize.define<Row<SagaInstanceRow>>(
-    'SagaInstance',
-    {
-      saga_type: { ...str(), primaryKey: true },
-      id: { ...str(), primaryKey: true },
-      version: { type: DataTypes.INTEGER, allowNull: false },
-      state_value: str(255),
-      status: str(16),
-      snapshot: text(),
-      row_version: { type: DataTypes.INTEGER, allowNull: false },
-      log_seq: { type: DataTypes.INTEGER, allowNull: false },
-      created_at: millis(),
-      updated_at: millis(),
-    },
-    options('saga_instances'),
-  );
-  const SagaLog = sequelize.define<Row<SagaLogRow>>(
-    'SagaLog',
-    {
-      saga_type: { ...str(), primaryKey: true },
-      saga_id: { ...str(), primaryKey: true },
-      seq: { type: DataTypes.INTEGER, primaryKey: true },
-      kind: str(8),
-      type: str(191),
-      payload: text(),
-      message_id: str(64, true),
-      at: millis(),
-    },
-    options('saga_log'),
-  );
-  const Outbox = sequelize.define<Row<OutboxRow>>(
-    'Outbox',
-    {
-      seq: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-      message_id: str(),
-      saga_type: str(),
-      saga_id: str(),
-      topic: str(191),
-      msg_key: str(191),
-      payload: text(),
-      created_at: millis(),
-      sent_at: { type: DataTypes.BIGINT, allowNull: true },
-      owner: { type: DataTypes.STRING(64), allowNull: true },
-    },
-    options('outbox'),
-  );
-  const DeadlineModel = sequelize.define<Row<DeadlineRow>>(
-    'Deadline',
-    {
-      saga_type: { ...str(), primaryKey: true },
-      saga_id: { ...str(), primaryKey: true },
-      timer_id: { ...str(191), primaryKey: true },
-      due_at: millis(),
-      event: text(),
-      after_message: str(64, true),
-      delay_ms: { type: DataTypes.BIGINT, allowNull: true },
-    },
-    options('deadlines'),
-  );
-  const ProcessedMessage = sequelize.define<Row<ProcessedMessageRow>>(
-    'ProcessedMessage',
-    {
-      consumer: { ...str(191), primaryKey: true },
-      message_id: { ...str(), primaryKey: true },
-      processed_at: millis(),
-    },
-    options('processed_messages'),
-  );
-  const DeadLetterModel = sequelize.define<Row<DeadLetterRow>>(
-    'DeadLetter',
-    {
-      id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-      source: str(16),
-      consumer: str(191, true),
-      msg_key: str(191, true),
-      status: str(16),
-      resolved_at: { type: DataTypes.BIGINT, allowNull: true },
-      resolution: { type: DataTypes.TEXT, allowNull: true },
-      message_id: str(64, true),
-      type: str(191, true),
-      topic: str(191, true),
-      saga_id: str(64, true),
-      code: str(),
-      reason: { type: DataTypes.TEXT, allowNull: false },
-      payload: text(),
-      at: millis(),
-    },
-    options('dead_letters'),
-  );
-  return { SagaInstance, SagaLog, Outbox, Deadline: DeadlineModel, ProcessedMessage, DeadLetter: DeadLetterModel };
+  return {
+    SagaInstance: SAGA_INSTANCES.model(sequelize),
+    SagaLog: SAGA_LOG.model(sequelize),
+    Outbox: OUTBOX.model(sequelize),
+    Deadline: DEADLINES.model(sequelize),
+    ProcessedMessage: PROCESSED_MESSAGES.model(sequelize),
+    DeadLetter: DEAD_LETTERS.model(sequelize),
+  };
 }

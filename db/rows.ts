@@ -1,14 +1,14 @@
 import type { DeadLetter, Deadline, LogEntry, NewOutboxMessage, OutboxMessage, SagaInstanceRecord, SagaInstanceSummary, SagaStatus } from '../runtime/ports.ts';
-import type { DeadLetterRow, DeadlineRow, OutboxRow, SagaInstanceRow, SagaLogRow } from './models.ts';
+import { DEAD_LETTERS, DEADLINES, OUTBOX, SAGA_INSTANCES, SAGA_LOG, type DeadLetterRow, type DeadlineRow, type OutboxRow, type SagaInstanceRow, type SagaLogRow } from './models.ts';
 
 /**
  * The runtime's records as table rows and back: snake_case columns, JSON in text columns,
  * and numbers from BIGINT columns (which drivers may return as strings).
- * `*_COLUMNS` list the columns in the order the `*Values` functions return them, for
- * multi-row INSERTs.
+ * `*_COLUMNS` are the tables' columns (`models.ts`) that multi-row INSERTs write, in the
+ * order the `*Values` functions return them.
  */
 
-export const INSTANCE_COLUMNS = ['saga_type', 'id', 'version', 'state_value', 'status', 'snapshot', 'row_version', 'log_seq', 'created_at', 'updated_at'] as const;
+export const INSTANCE_COLUMNS = SAGA_INSTANCES.columns;
 
 /** The row's values; the snapshot as the JSON the caller already made. */
 export function instanceValues(r: SagaInstanceRecord, snapshotJson: string): unknown[] {
@@ -42,7 +42,7 @@ export function toInstanceSummary(row: Omit<SagaInstanceRow, 'snapshot'>): SagaI
   };
 }
 
-export const LOG_COLUMNS = ['saga_type', 'saga_id', 'seq', 'kind', 'type', 'payload', 'message_id', 'at'] as const;
+export const LOG_COLUMNS = SAGA_LOG.columns;
 
 export function logValues(e: LogEntry): unknown[] {
   return [e.sagaType, e.sagaId, e.seq, e.kind, e.type, JSON.stringify(e.payload ?? null), e.messageId, e.at];
@@ -61,7 +61,8 @@ export function toLogEntry(row: SagaLogRow): LogEntry {
   };
 }
 
-export const OUTBOX_COLUMNS = ['message_id', 'saga_type', 'saga_id', 'topic', 'msg_key', 'payload', 'created_at'] as const;
+/** Without the database's `seq`, the relay's `sent_at` and the writer's `owner`. */
+export const OUTBOX_COLUMNS = OUTBOX.columns.filter((c) => c !== 'seq' && c !== 'sent_at' && c !== 'owner');
 
 export function outboxValues(m: NewOutboxMessage): unknown[] {
   return [m.messageId, m.sagaType, m.sagaId, m.topic, m.key, m.payload, m.createdAt];
@@ -80,7 +81,7 @@ export function toOutboxMessage(r: OutboxRow): OutboxMessage {
   };
 }
 
-export const DEADLINE_COLUMNS = ['saga_type', 'saga_id', 'timer_id', 'due_at', 'event', 'after_message', 'delay_ms'] as const;
+export const DEADLINE_COLUMNS = DEADLINES.columns;
 
 export function deadlineValues(d: Deadline): unknown[] {
   return [d.sagaType, d.sagaId, d.timerId, d.dueAt, JSON.stringify(d.event), d.afterMessage ?? null, d.delayMs ?? null];
@@ -98,7 +99,8 @@ export function toDeadline(row: DeadlineRow): Deadline {
   };
 }
 
-export const DEAD_LETTER_COLUMNS = ['source', 'consumer', 'message_id', 'type', 'topic', 'msg_key', 'saga_id', 'code', 'reason', 'payload', 'at', 'status', 'resolved_at', 'resolution'] as const;
+/** Without the database's `id`. */
+export const DEAD_LETTER_COLUMNS = DEAD_LETTERS.columns.filter((c) => c !== 'id');
 
 /** Cut to the column's length: a dead letter must be written whatever the message carried. */
 const fit = (value: string | null | undefined, length: number) => (value == null ? null : value.slice(0, length));
