@@ -1,7 +1,7 @@
-import { assign, setup, type AnyStateMachine } from 'xstate';
+import type { AnyStateMachine } from 'xstate';
 import type { MessageCatalog } from '../messages.ts';
 import type { SagaStep } from '../steps.ts';
-import { type ParticipanteSettings, command, contextoInicial, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type ParticipanteContext, type ParticipanteInput } from './shared.ts';
+import { contextoInicial, partSetup, reintentar, registrarFallo, reparacionManual, type ParticipanteContext, type ParticipanteInput, type ParticipanteSettings } from './shared.ts';
 
 type PartParams<C> = (args: { context: C; event: { type: string; data: Record<string, unknown> } }) => object;
 
@@ -102,19 +102,7 @@ export function edgePartMachine<C extends ParticipanteContext, I extends Partici
   states[names.ends.undone] = { type: 'final', tags: ['compensated'] };
   states.reparacionManual = reparacionManual(first.compensation.confirmedBy as never, names.ends.undone, declaration.service);
 
-  return setup({
-    actions: {
-      [first.command.type]: command(),
-      [last.command.type]: command(),
-      [first.compensation.command.type]: command(),
-      registrarMotivo: assign({ motivo: ({ event }: { event: { type: string; data: object } }, params: { motivo?: string }) => motivoDe(event, params) }),
-      contarIntento: assign({ intentos: ({ context }: { context: ParticipanteContext }) => context.intentos + 1 }),
-      registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
-      ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
-    } as never,
-    guards: participanteGuards as never,
-    delays: participanteDelays as never,
-  }).createMachine({
+  return partSetup([first.command.type, last.command.type, first.compensation.command.type]).createMachine({
     id: declaration.id,
     context: ({ input }: { input: I }) => ({ ...contextoInicial(input), ...declaration.context(input) }),
     initial: 'inicio',

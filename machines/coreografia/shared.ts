@@ -1,4 +1,5 @@
-import { esperaCompensacion, intentosEnHorizonte, plazosDe, type Plazos } from '../compensacion.ts';
+import { assign, setup } from 'xstate';
+import { esperaCompensacion, intentosEnHorizonte, motivoDe as reasonOf, plazosDe, ultimoFalloDe as lastFailureOf, type Plazos } from '../compensacion.ts';
 
 export { motivoDe, ultimoFalloDe } from '../compensacion.ts';
 import type { Commands, EventType, Events, SimulatedFailure } from '../messages.ts';
@@ -112,3 +113,25 @@ export function reparacionManual(confirmacion: EventType, destino: string, servi
 export const aviso =
   <T extends EventType>() =>
   (_: unknown, _params: Events[T]) => {};
+
+/**
+ * The `setup()` every part built from steps shares: its commands (by type), the reason, the
+ * attempts and the last failure of its compensation, `ReparacionManualRequerida`, and the
+ * deadlines and retry guard.
+ *
+ * @example
+ * partSetup(['PagarReserva', 'RevertirPago']).createMachine({ … });
+ */
+export function partSetup(commands: readonly string[]) {
+  return setup({
+    actions: {
+      ...Object.fromEntries(commands.map((type) => [type, command()])),
+      registrarMotivo: assign({ motivo: ({ event }: { event: { type: string; data: object } }, params: { motivo?: string }) => reasonOf(event, params) }),
+      contarIntento: assign({ intentos: ({ context }: { context: ParticipanteContext }) => context.intentos + 1 }),
+      registrarFallo: assign({ ultimoFallo: lastFailureOf }),
+      ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
+    } as never,
+    guards: participanteGuards as never,
+    delays: participanteDelays as never,
+  });
+}

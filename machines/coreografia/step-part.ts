@@ -1,7 +1,7 @@
-import { assign, setup, type AnyStateMachine } from 'xstate';
+import type { AnyStateMachine } from 'xstate';
 import type { MessageCatalog } from '../messages.ts';
 import type { SagaStep } from '../steps.ts';
-import { base, command, contextoInicial, partStart, motivoDe, participanteDelays, participanteGuards, reintentar, registrarFallo, reparacionManual, ultimoFalloDe, aviso, type ParticipanteContext } from './shared.ts';
+import { base, contextoInicial, partSetup, partStart, reintentar, registrarFallo, reparacionManual, type ParticipanteContext } from './shared.ts';
 
 /** How a participant's part builds its commands: from its own context and the event that triggered it. */
 type PartParams = (args: { context: ParticipanteContext; event: { type: string; data: Record<string, unknown> } }) => object;
@@ -59,18 +59,7 @@ export function stepPartMachine(declaration: StepPartDeclaration): AnyStateMachi
     [last.success.event, 'completado'],
   ]);
 
-  return setup({
-    actions: {
-      [own.command.type]: command(),
-      [own.compensation.command.type]: command(),
-      registrarMotivo: assign({ motivo: ({ event }: { event: { type: string; data: object } }, params: { motivo?: string }) => motivoDe(event, params) }),
-      contarIntento: assign({ intentos: ({ context }: { context: ParticipanteContext }) => context.intentos + 1 }),
-      registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
-      ReparacionManualRequerida: aviso<'ReparacionManualRequerida'>(),
-    } as never,
-    guards: participanteGuards as never,
-    delays: participanteDelays as never,
-  }).createMachine({
+  return partSetup([own.command.type, own.compensation.command.type]).createMachine({
     id: declaration.id,
     context: ({ input }: { input: never }) => contextoInicial(input),
     initial: 'inicio',
