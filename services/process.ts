@@ -132,7 +132,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     });
     reservaRoutes(router, { config, entry });
   }
-  if (name === 'coordinator') uiRoutes(router, { store });
+  if (name === 'coordinator') uiRoutes(router, { store, sagas: application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) });
   deadLetterRoutes(router, new DeadLetters(store, { consumers, clock: options.clock, log: options.log }));
   relay.start();
   return {

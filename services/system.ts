@@ -41,6 +41,8 @@ export interface SystemOptions {
 
 export interface System {
   config: Config;
+  /** Its services, sagas and messages. */
+  application: Application;
   sequelize: Sequelize;
   store: SequelizeSagaStore;
   transport: Transport;
@@ -114,6 +116,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
   let listening = false;
   const system: System = {
     config,
+    application,
     sequelize,
     store,
     transport,

@@ -6,6 +6,8 @@ import { eachDatabase } from './support/databases.ts';
 import { HOTEL_APPLICATION, HOTEL_RESERVAS, SIN_HABITACION } from './support/hotel.ts';
 import { reservaInput } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
+import { createApp } from '../services/http/app.ts';
+import { serveApp } from './support/http.ts';
 
 /**
  * The one-place claim: a fifth step (a hotel booking between GDS and approval) declared with
@@ -65,6 +67,19 @@ describe('a saga with a fifth step, declared in one place (test/support/hotel.ts
           expect(rows.pagos).to.include({ estado: 'pagado', cargos: 1 });
           expect(rows.gds?.estado).to.equal('confirmada');
           expect(rows.hotel).to.include({ estado: 'reservada', reservas: 1, liberaciones: 0 });
+          // Its HTTP API serves the hotel's row, and /ui draws the statechart with the fifth step.
+          const client = await serveApp(createApp(system, { log: () => {} }));
+          try {
+            const hotelRow = await client.request('GET', `/hotel/${input.id_reserva}`);
+            expect(hotelRow.status).to.equal(200);
+            expect(hotelRow.body).to.include({ id_reserva: input.id_reserva, estado: 'reservada' });
+            expect((await client.request('GET', '/hotel/no-such-reservation')).status).to.equal(404);
+            const chart = await fetch(`${client.base}/ui/sagas/${input.id_correlacion}/chart.svg`);
+            expect(chart.status).to.equal(200);
+            expect(await chart.text()).to.include(style === 'orchestration' ? 'reservandoHotel' : 'completada');
+          } finally {
+            await client.close();
+          }
         });
 
         it('should undo GDS, the payment and the reservation, newest first, when the hotel has no room', async () => {

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import Koa from 'koa';
 import { DeadLetters } from '../../runtime/dead-letters.ts';
+import type { SagaDefinition } from '../../runtime/registry.ts';
 import type { ReservaInput } from '../../machines/reserva.ts';
 import type { System } from '../system.ts';
 import { errorHandler, type ErrorHandlerOptions } from './errors.ts';
@@ -41,7 +42,7 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
   reservaRoutes(router, { config: system.config, entry: new ReservaEntry({ store: system.store, config: system.config, start }) });
   sagaRoutes(router, system);
   deadLetterRoutes(router, new DeadLetters(system.store, { log: options.log }));
-  uiRoutes(router, system);
+  uiRoutes(router, { ...system, sagas: system.application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) });
   for (const participant of Object.values(system.participants)) participant.routes(router);
   if (system.config.testEndpoints) testRoutes(router, system);
   return koaApp(router, { allowedOrigins: system.config.allowedOrigins, ...options });

@@ -11,30 +11,40 @@ import { topLevelStates } from './statechart.ts';
 
 /**
  * What the UI reads: the store, and the machines of the runtime when there is one; the
- * saga definitions of `machines/` fill in the types this process does not run.
+ * application's saga definitions (`sagas`, default the AeroAlpes ones of `machines/catalog.ts`)
+ * fill in the types this process does not run.
  */
 export interface UiDeps {
   store: SagaStore;
   runtime?: Pick<SagaRuntime, 'registry'>;
+  sagas?: readonly SagaDefinition[];
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Every saga definition of the project, for instances of types this process does not run. */
-const CATALOG = new SagaRegistry(ALL_SAGAS as never);
+const catalogs = new WeakMap<readonly SagaDefinition[], SagaRegistry>();
 
-/** The definition an instance runs on: from the process's runtime, else from the project's machines. */
+/** Every saga definition of the application, for instances of types this process does not run. */
+function catalogOf(deps: UiDeps): SagaRegistry {
+  const sagas = deps.sagas ?? (ALL_SAGAS as unknown as readonly SagaDefinition[]);
+  let catalog = catalogs.get(sagas);
+  if (!catalog) catalogs.set(sagas, (catalog = new SagaRegistry(sagas)));
+  return catalog;
+}
+
+/** The definition an instance runs on: from the process's runtime, else from the application's sagas. */
 export function definitionOf(deps: UiDeps, type: string, version: number): SagaDefinition {
+  const catalog = catalogOf(deps);
   try {
     if (deps.runtime) return deps.runtime.registry.get(type, version);
   } catch (error) {
-    if (!CATALOG.types().includes(type)) throw error;
+    if (!catalog.types().includes(type)) throw error;
   }
-  return CATALOG.get(type, version);
+  return catalog.get(type, version);
 }
 
 /** The saga types the list can filter by. */
 export function sagaTypes(deps: UiDeps): string[] {
-  return [...new Set([...(deps.runtime?.registry.types() ?? []), ...CATALOG.types()])].sort();
+  return [...new Set([...(deps.runtime?.registry.types() ?? []), ...catalogOf(deps).types()])].sort();
 }
 
 /** An event the saga's current state has a transition for, with where it leads. */
