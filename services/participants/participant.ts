@@ -171,10 +171,6 @@ function withoutSimulatedFailure(message: Envelope, log: NonNullable<Participant
   return { ...message, data: data as Envelope['data'] };
 }
 
-/** A payload `parseEnvelope` validated against its type's schema. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type Validated = { id_correlacion: string; id_reserva: string } & Record<string, any>;
-
 /** The simulated failure a command carried, passed on in the reply (choreography has no coordinator to hold it). */
 export function propagate(command: { simular_fallo?: SimulatedFailure }): { simular_fallo?: SimulatedFailure } {
   return command.simular_fallo ? { simular_fallo: command.simular_fallo } : {};

@@ -1,6 +1,7 @@
 import type { Commands } from '../../machines/messages.ts';
 import { column, defineTable, type RowOf } from '../../db/table.ts';
 import { declareParticipant } from './declare.ts';
+import { propagate } from './participant.ts';
 
 /** The reservations vuelos owns. Created by migration 0002. */
 export const RESERVAS = defineTable('vuelos_reservas', {
@@ -30,8 +31,7 @@ export const vuelos = declareParticipant({
       if (row?.estado === 'cancelada') return [{ type: 'CreacionReservaFallida', data: { ...ids, motivo: 'la reserva ya fue cancelada' } }];
       const reserva =
         row ?? put({ ...ids, id_cliente: cmd.id_cliente, estado: 'pendiente', monto: cmd.monto, monto_vat: cmd.monto_vat, itinerarios: JSON.stringify(cmd.itinerarios), fecha_creacion: now, fecha_actualizacion: now });
-      const simulated = cmd.simular_fallo ? { simular_fallo: cmd.simular_fallo } : {};
-      return [{ type: 'ReservaCreada', data: { ...ids, id_cliente: reserva.id_cliente, estado: reserva.estado, fecha_creacion: Number(reserva.fecha_creacion), monto: reserva.monto, monto_vat: reserva.monto_vat, ...simulated } }];
+      return [{ type: 'ReservaCreada', data: { ...ids, id_cliente: reserva.id_cliente, estado: reserva.estado, fecha_creacion: Number(reserva.fecha_creacion), monto: reserva.monto, monto_vat: reserva.monto_vat, ...propagate(cmd) } }];
     },
     AprobarReserva: ({ data, ids, row, put, now }) => {
       const cmd = data as unknown as Commands['AprobarReserva'];
