@@ -20,6 +20,25 @@ import { uiRoutes } from './http/routes-ui.ts';
 import { openInfrastructure, type InfrastructureOptions } from './infrastructure.ts';
 import type { Participant } from './participants/participant.ts';
 
+/** The coordinator's subscriptions: the orchestrated saga's, and the choreography tracker's. */
+const SAGAS_SUBSCRIPTION = 'sagas';
+const TRACKER_SUBSCRIPTION = 'seguimiento';
+/** A participant's subscription for its part of the choreographed saga. */
+const partSubscription = (service: string) => `${service}-saga`;
+
+/**
+ * Every durable subscription the processes of `application` open, in either style (the
+ * chaos suite audits their broker dead-letter topics).
+ *
+ * @example
+ * subscriptionsOf(AEROALPES); // ['sagas', 'coordinator', 'seguimiento', 'vuelos', …, 'vuelos-saga', …]
+ */
+export function subscriptionsOf(application: Application = AEROALPES): string[] {
+  const participants = application.services.flatMap((s) => (s.participant ? [s.participant.name] : []));
+  const parts = application.sagas.filter((e) => e.style === 'choreography' && e.runBy !== 'coordinator').map((e) => partSubscription(e.runBy));
+  return [SAGAS_SUBSCRIPTION, SagaStarter.subscription, TRACKER_SUBSCRIPTION, ...participants, ...parts];
+}
+
 export interface ServiceProcess {
   name: ServiceName;
   app: Koa;
@@ -88,7 +107,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     participant.routes(router);
     // In choreography the service also runs its own part of each reservation's saga.
     const saga = config.style === 'choreography' ? ownSaga() : undefined;
-    if (saga) await startRuntime([saga], `${name}-saga`);
+    if (saga) await startRuntime([saga], partSubscription(name));
   };
   const participant = participantOf(application, name)?.create(deps);
 
@@ -97,9 +116,9 @@ export async function startService(name: ServiceName, config: Config, options: I
     if (!saga) throw new Error(`the coordinator runs no saga in ${config.style}`);
     if (config.style === 'choreography') {
       // No coordinator in choreography: this process only keeps the tracker's view of each saga.
-      sagaRoutes(router, { store, runtime: await startRuntime([saga], 'seguimiento') });
+      sagaRoutes(router, { store, runtime: await startRuntime([saga], TRACKER_SUBSCRIPTION) });
     } else {
-      const runtime = await startRuntime([saga], 'sagas');
+      const runtime = await startRuntime([saga], SAGAS_SUBSCRIPTION);
       const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
       await starter.listen(transport);
       consumers.push(SagaStarter.subscription);

@@ -1,3 +1,5 @@
+import { subscriptionsOf } from '../../services/process.ts';
+
 /**
  * The broker's dead-letter topics (`<subscription>-DLQ`, where a consumer's message goes
  * after its redeliveries ran out). A message there that nobody turns into a `dead_letters`
@@ -8,8 +10,8 @@
  * number of messages that ever went there, whoever else reads the topic.
  */
 
-/** Every durable subscription the services open, in either style. */
-export const SUBSCRIPTIONS = ['sagas', 'coordinator', 'seguimiento', 'vuelos', 'pagos', 'gds', 'notificaciones', 'vuelos-saga', 'pagos-saga', 'gds-saga'] as const;
+/** Every durable subscription the services open, in either style (from the service catalog). */
+export const SUBSCRIPTIONS = subscriptionsOf();
 
 const AUDIT = 'chaos-audit';
 
