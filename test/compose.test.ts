@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseDatabaseUrl } from '../db/connect.ts';
 import { loadConfig, SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS } from '../services/config.ts';
+import { AEROALPES } from '../services/catalog.ts';
+import { generated, renderServices } from '../tools/compose.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const readText = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
@@ -242,6 +244,19 @@ describe('docker-compose.yml', () => {
       for (const [key, value] of Object.entries(rest)) expect(own[key], `${name}.${key}`).to.deep.equal(value);
       expect(environmentOf(name), `${name}.environment`).to.deep.include(sharedEnvironment as Record<string, string>);
     }
+  });
+
+  it('should be what the service catalog makes it (npm run compose), and so should compose-replicas.env', () => {
+    for (const [file, text] of Object.entries(generated())) {
+      expect(readFileSync(file, 'utf8') === text, `${path.basename(file)} differs from what services/catalog.ts makes it: run npm run compose`).to.equal(true);
+    }
+  });
+
+  it('should get a container for a service added to the catalog, on its port (npm run compose)', () => {
+    const yaml = renderServices([...AEROALPES.services, { name: 'hotel', port: 3005 }]);
+    expect(yaml).to.include('  hotel:\n    <<: *service\n    command: ["npx", "tsx", "services/service-main.ts", "hotel"]');
+    expect(yaml).to.include('"127.0.0.1:${HOTEL_HOST_PORTS:-3005}:3005"');
+    expect(yaml).to.include('HOTEL_PORT: "3005"');
   });
 
   it('has one service per SERVICE_NAMES entry, and no other besides pulsar and mysql', () => {
