@@ -53,6 +53,8 @@ export interface ReservaContext extends Omit<ReservaInput, 'plazos' | 'maxReinte
   ultimoFallo?: string;
   /** In manual repair: the compensation whose confirmation is still awaited. */
   pendiente?: Compensation;
+  /** How a person settled the saga (`MarcarResuelta`). */
+  resolucion?: string;
 }
 
 /** A domain event as the machine sees it: the envelope's type and data. */
@@ -145,7 +147,9 @@ export const reservaSteps: StepSagaDeclaration<ReservaContext, ReservaInput> = {
       compensation: cancelarReserva,
     },
   ],
-  ends: { completed: 'completada', compensated: 'compensada', manualRepair: 'reparacionManual' },
+  ends: { completed: 'completada', compensated: 'compensada', manualRepair: 'reparacionManual', resolved: 'resueltaManualmente' },
+  // A retry may lift the simulated failure that made the compensation give up (`{ simular_fallo: null }`).
+  retryWith: ({ data }) => ('simular_fallo' in data ? { simular_fallo: (data.simular_fallo ?? undefined) as SimulatedFailure | undefined } : {}),
 };
 
 /**

@@ -41,6 +41,8 @@ export interface StepSagaContext {
   compensando?: string;
   ultimoFallo?: string;
   pendiente?: string;
+  /** How a person settled the saga (`MarcarResuelta`). */
+  resolucion?: string;
 }
 
 /** What every step saga's input may carry: deadlines and the attempts of a compensation. */
@@ -57,8 +59,22 @@ export interface StepSagaDeclaration<TContext, TInput extends StepSagaInput> {
   /** In order. */
   steps: readonly SagaStep<TContext & StepSagaContext>[];
   /** Names of the end states: every step done; every done step undone; a compensation that kept failing. */
-  ends: { completed: string; compensated: string; manualRepair: string };
+  ends: { completed: string; compensated: string; manualRepair: string; resolved?: string };
+  /**
+   * What an operator's retry (`ReintentarCompensacion`) may change in the context from its
+   * data before the compensation is sent again (e.g. lift a simulated failure).
+   */
+  retryWith?: (args: { context: TContext & StepSagaContext; data: Record<string, unknown> }) => Partial<TContext>;
 }
+
+/**
+ * The operator events a step saga accepts in manual repair (`SagaRuntime.repair`,
+ * `POST /sagas/:id/repair`), with what each does.
+ */
+export const STEP_SAGA_REPAIRS = {
+  ReintentarCompensacion: 'send the compensation that gave up again, with its attempts counted anew (data: what the saga declares in retryWith)',
+  MarcarResuelta: 'end the saga as settled by hand, with a note (data: { nota })',
+} as const;
 
 /**
  * The compensations in the order they run when every step is done: newest first, one that
@@ -130,6 +146,13 @@ export function stepSagaMachine<TContext, TInput extends StepSagaInput>(declarat
       compensar: assign({ compensando: (_: unknown, params: { paso: string }) => params.paso }),
       registrarFallo: assign({ ultimoFallo: ultimoFalloDe }),
       quedaPendiente: assign({ pendiente: (_: unknown, params: { paso: string }) => params.paso }),
+      // An operator's retry: the attempts start over, and the context takes what the declaration lets it.
+      reintentarPorOperador: assign(({ context, event }: { context: StepSagaContext & Record<string, unknown>; event: AnyEventObject }) => ({
+        ...(declaration.retryWith?.({ context: context as never, data: (event.data ?? {}) as Record<string, unknown> }) ?? {}),
+        intentos: { ...context.intentos, [context.pendiente!]: 1 },
+        pendiente: undefined,
+      })),
+      registrarResolucion: assign({ resolucion: ({ event }: { event: AnyEventObject }) => String((event.data as { nota?: unknown } | undefined)?.nota ?? 'resuelta a mano') }),
     } as never,
     guards: {
       quedanIntentos: ({ context }: { context: StepSagaContext }, params: { paso: string }) => (context.intentos[params.paso] ?? 1) < context.maxReintentos,
@@ -184,10 +207,18 @@ export function stepSagaMachine<TContext, TInput extends StepSagaInput>(declarat
   states[ends.completed] = { type: 'final', tags: ['completed'] };
   states[ends.compensated] = { type: 'final', tags: ['compensated'] };
   // Not final: a person repairs it, or the confirmation that comes late resumes the compensation.
+  const resolved = ends.resolved ?? 'resueltaManualmente';
   states[ends.manualRepair] = {
     tags: ['failed'],
-    on: Object.fromEntries(chain.map((c) => [c.confirmedBy, { guard: { type: 'pendiente', params: { paso: c.state } }, target: after(c.state) }])),
+    on: {
+      ...Object.fromEntries(chain.map((c) => [c.confirmedBy, { guard: { type: 'pendiente', params: { paso: c.state } }, target: after(c.state) }])),
+      // Operator events (STEP_SAGA_REPAIRS): send the compensation that gave up again, or settle the saga by hand.
+      ReintentarCompensacion: chain.map((c) => ({ guard: { type: 'pendiente', params: { paso: c.state } }, target: c.state, actions: 'reintentarPorOperador' })),
+      MarcarResuelta: { target: resolved, actions: 'registrarResolucion' },
+    },
   };
+  // Settled by a person: nothing more is sent; the note says how.
+  states[resolved] = { type: 'final', tags: ['compensated'] };
 
   return machineSetup.createMachine({
     id: declaration.id,
@@ -230,5 +261,6 @@ export function stepSaga<TContext, TInput extends StepSagaInput>(
     serviceName: options.serviceName,
     consumes: options.messages.topicsOf(stepEvents(steps)),
     commands: options.messages.topicsOf(stepCommands(steps)),
+    repairs: STEP_SAGA_REPAIRS,
   };
 }

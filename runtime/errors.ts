@@ -131,6 +131,24 @@ export class ReplicaConflictError extends SagaError {
   readonly code = 'replica_conflict';
 }
 
+/** A repair event the saga's current state does not accept (or its definition does not declare); `accepted` are those it would. */
+export class RepairNotAcceptedError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'repair_not_accepted';
+  constructor(
+    message: string,
+    readonly accepted: readonly string[],
+  ) {
+    super(`${message}; accepted now: ${accepted.length ? accepted.join(', ') : 'none'}`);
+  }
+}
+
+/** A request for an admin action without the admin token (or with no token configured). */
+export class ForbiddenError extends SagaError {
+  readonly retryable = false;
+  readonly code = 'forbidden';
+}
+
 /** An error nobody classified that kept failing: after bounded attempts it is treated as terminal. */
 export class RepeatedFailureError extends SagaError {
   readonly retryable = false;

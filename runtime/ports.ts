@@ -7,7 +7,8 @@ export type SagaStatus = 'running' | 'completed' | 'compensated' | 'failed';
 export const SAGA_STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensated', 'failed'];
 
 /** `note`: something the runtime records about an input, e.g. an event the saga's state did not accept. */
-export type LogKind = 'event' | 'command' | 'timer' | 'state' | 'note';
+/** `repair`: an operator's event (`SagaRuntime.repair`), with who and why. */
+export type LogKind = 'event' | 'command' | 'timer' | 'state' | 'note' | 'repair';
 
 /** One saga instance without its snapshot: what lists show, read without the (large) snapshot column. */
 export interface SagaInstanceSummary {

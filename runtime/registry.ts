@@ -23,6 +23,11 @@ export interface SagaDefinition {
    * (the instance then handles the message), with the builder of the machine's input.
    */
   startedBy?: Readonly<Record<string, (data: never, settings: never) => unknown>>;
+  /**
+   * Operator events (`SagaRuntime.repair`, `POST /sagas/:id/repair`) by type, with what each
+   * does; a saga accepts one only in a state with a transition for it (manual repair).
+   */
+  repairs?: Readonly<Record<string, string>>;
 }
 
 /** Every registered version of every saga type; routes message types to saga types. */

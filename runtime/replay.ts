@@ -29,6 +29,7 @@ export function logInput(entry: LogEntry): { kind: 'start'; input: unknown } | {
   if (entry.kind === 'event' && entry.type === 'xstate.init') return { kind: 'start', input: (entry.payload as { input?: unknown } | null)?.input };
   if (entry.kind === 'event') return { kind: 'event', event: { type: entry.type, data: entry.payload } as { type: string } };
   if (entry.kind === 'timer') return { kind: 'event', event: (entry.payload as { event: { type: string } }).event };
+  if (entry.kind === 'repair') return { kind: 'event', event: { type: entry.type, data: (entry.payload as { data?: unknown } | null)?.data ?? {} } as { type: string } };
   return null;
 }
 

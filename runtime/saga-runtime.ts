@@ -35,6 +35,7 @@ import type {
 } from './ports.ts';
 import { SagaRegistry, type SagaDefinition } from './registry.ts';
 import { verifySaga, type VerifyReport } from './verify.ts';
+import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts';
 
 export interface SagaRuntimeOptions {
   store: SagaStore;
@@ -93,7 +94,16 @@ export type SagaInput =
   | { kind: 'start'; definition: SagaDefinition; id: string; input: unknown }
   | { kind: 'message'; envelope: Envelope; topic?: string; delivery?: Delivery }
   | { kind: 'invalid'; delivery: Delivery; reason: string }
-  | { kind: 'timer'; deadline: Deadline };
+  | { kind: 'timer'; deadline: Deadline }
+  | { kind: 'repair'; sagaType: string; id: string; event: RepairEvent; by: string; reason: string };
+
+/** Who repairs a saga and why (kept in its log). */
+export interface RepairOptions {
+  reason: string;
+  by: string;
+  /** Only compute what the repair would do; write nothing. */
+  dryRun?: boolean;
+}
 
 export interface StartOptions {
   /** Saga id (the `id_correlacion`); a random UUID when omitted. */
@@ -231,6 +241,25 @@ export class SagaRuntime {
     return { id, state: outcome.status === 'applied' ? outcome.state : '' };
   }
 
+  /**
+   * Applies an operator's event (one the definition declares in `repairs`) to a saga, through
+   * the same transaction as any event, logged as kind `repair` with who and why. With
+   * `dryRun` it writes nothing and answers what the repair would do.
+   *
+   * @throws UnknownSagaError, RepairNotAcceptedError (with the events the saga accepts now), ValidationError (no reason)
+   * @example
+   * await runtime.repair('reserva', id, { type: 'ReintentarCompensacion' }, { by: 'ana', reason: 'pasarela restablecida', dryRun: true });
+   */
+  async repair(sagaType: string, id: string, event: RepairEvent, options: RepairOptions): Promise<RepairPreview> {
+    if (!options.reason?.trim()) throw new ValidationError('a repair needs a reason');
+    const record = await this.store.getInstance(sagaType, id);
+    if (!record) throw new UnknownSagaError(id, ` of type ${sagaType}`);
+    const preview = previewRepair(this.registry.get(record.sagaType, record.version), record, event);
+    if (options.dryRun) return preview;
+    await this.batcher.submit({ kind: 'repair', sagaType, id, event, by: options.by, reason: options.reason });
+    return preview;
+  }
+
   /** Handles one delivery from the transport; resolves once its effects (or its dead letter) are committed. */
   deliver(delivery: Delivery): Promise<void> {
     // Parsed now, so the batch can read ahead what its messages are about.
@@ -305,6 +334,7 @@ export class SagaRuntime {
     for (const input of inputs) {
       if (input.kind === 'start') keys.instances.push({ sagaType: input.definition.type, id: input.id });
       if (input.kind === 'timer') keys.instances.push({ sagaType: input.deadline.sagaType, id: input.deadline.sagaId });
+      if (input.kind === 'repair') keys.instances.push({ sagaType: input.sagaType, id: input.id });
       if (input.kind !== 'message') continue;
       const { id: messageId, type, data } = input.envelope;
       for (const sagaType of this.registry.consumersOf(type)) {
@@ -320,6 +350,7 @@ export class SagaRuntime {
     if (input.kind === 'timer') return this.applyTimer(uow, input.deadline, now);
     if (input.kind === 'start') return this.applyStart(uow, input.definition, input.id, input.input, now);
     if (input.kind === 'invalid') return this.deadLetter(uow, input, new ValidationError(input.reason), now);
+    if (input.kind === 'repair') return this.applyRepair(uow, input, now);
     const { envelope } = input;
     const sagaTypes = this.registry.consumersOf(envelope.type);
     if (sagaTypes.length === 0) return { status: 'ignored', sagaId: envelope.data.id_correlacion, reason: `no saga here consumes ${envelope.type}` };
@@ -383,6 +414,16 @@ export class SagaRuntime {
     const started = entry(record, 'event', 'xstate.init', { input, version: definition.version }, null, now);
     await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, { type: 'xstate.init', input }, undefined, true);
     return record;
+  }
+
+  /** An operator's event: checked again inside the transaction (the saga may have moved since the preview). */
+  private async applyRepair(uow: UnitOfWork, input: Extract<SagaInput, { kind: 'repair' }>, now: number): Promise<Outcome> {
+    const record = await uow.loadInstance(input.sagaType, input.id);
+    if (!record) throw new UnknownSagaError(input.id, ` of type ${input.sagaType}`);
+    const definition = this.registry.get(record.sagaType, record.version);
+    compute(definition, () => previewRepair(definition, record, input.event));
+    const logged = entry(record, 'repair', input.event.type, { data: input.event.data ?? {}, by: input.by, reason: input.reason }, null, now);
+    return this.transitionAndCommit(uow, definition, record, { type: input.event.type, data: input.event.data ?? {} } as { type: string }, logged, now, `repair by ${input.by}`);
   }
 
   private async applyTimer(uow: UnitOfWork, deadline: Deadline, now: number): Promise<Outcome> {
@@ -507,7 +548,7 @@ export class SagaRuntime {
    */
   private async refuse(uow: UnitOfWork, input: SagaInput, error: unknown): Promise<Outcome> {
     const now = this.clock();
-    if (input.kind === 'start') throw error;
+    if (input.kind === 'start' || input.kind === 'repair') throw error;
     if (input.kind !== 'timer') return this.deadLetter(uow, input, error, now);
     const { deadline } = input;
     if (!(await uow.takeDeadline(deadline))) return { status: 'ignored', sagaId: deadline.sagaId, reason: 'deadline no longer pending' };

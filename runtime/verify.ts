@@ -2,6 +2,7 @@ import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMa
 import { resolveEffects } from './effects.ts';
 import type { LogEntry, SagaInstanceRecord } from './ports.ts';
 import type { SagaDefinition } from './registry.ts';
+import { logInput } from './replay.ts';
 
 export interface VerifyReport {
   ok: boolean;
@@ -30,16 +31,17 @@ export function verifySaga(definition: SagaDefinition, record: SagaInstanceRecor
   const differences: string[] = [];
   for (const e of log) {
     let actions: { type: string; params?: unknown }[] = [];
-    if (e.kind === 'event' && e.type === 'xstate.init') {
-      [snapshot, actions] = initialTransition(machine, (e.payload as { input: unknown }).input);
-    } else if (e.kind === 'event' || e.kind === 'timer') {
+    const fed = logInput(e);
+    if (!fed) continue;
+    if (fed.kind === 'start') {
+      [snapshot, actions] = initialTransition(machine, fed.input);
+    } else {
       if (!snapshot) {
         differences.push(`log entry ${e.seq} (${e.type}) comes before the saga started`);
         break;
       }
-      const event = e.kind === 'timer' ? (e.payload as { event: { type: string } }).event : { type: e.type, data: e.payload };
-      [snapshot, actions] = transition(machine, snapshot, event);
-    } else continue;
+      [snapshot, actions] = transition(machine, snapshot, fed.event);
+    }
     replayed++;
     for (const effect of resolveEffects(definition, actions)) {
       if (effect.kind === 'command') replayedCommands.push(canonical({ type: effect.type, data: effect.data }));

@@ -276,7 +276,7 @@ describe('live inspection (Stately inspector)', function () {
       const repair = JSON.parse(actor.definition as string).states.reparacionManual;
       expect(repair.tags).to.deep.equal(['failed']);
       expect(repair, 'not final: a late confirmation resumes it').to.not.have.property('type');
-      expect(Object.keys(repair.on)).to.have.members(['ConfirmacionGDSRevertida', 'PagoRevertido', 'ReservaCancelada']);
+      expect(Object.keys(repair.on), 'late confirmations and the operator repairs').to.have.members(['ConfirmacionGDSRevertida', 'PagoRevertido', 'ReservaCancelada', 'ReintentarCompensacion', 'MarcarResuelta']);
       await until(() => received.find((e) => e.type === '@xstate.snapshot' && (e.snapshot as { value: string }).value === 'pagando'), 'the pagando snapshot');
 
       // A second process with the same setting finds the relay running and only connects.

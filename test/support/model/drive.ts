@@ -11,7 +11,7 @@ import { OutboxRelay } from '../../../runtime/outbox-relay.ts';
 import type { LogEntry, SagaStatus } from '../../../runtime/ports.ts';
 import { SagaRuntime, type Outcome } from '../../../runtime/saga-runtime.ts';
 import { MODEL_START_SETTINGS, startInput } from './definitions.ts';
-import { sampleData, type Correlation } from './messages.ts';
+import { repairData, sampleData, type Correlation } from './messages.ts';
 import { eventLabel, isAfterEvent, statePathsOf, transitionsTaken, type ModelPath, type SagaModel } from './model.ts';
 
 /** Whatever the test sets it to: deadlines fall due only when the test says so. */
@@ -235,6 +235,14 @@ export async function drivePath(model: SagaModel, path: ModelPath, freshDatabase
         expect(await runtime.fireDueDeadlines(), `${where}: deadlines fired`).to.equal(1);
         committed = await commit;
         expected!.timers.delete(step.event.type); // taking the deadline deletes its row
+      } else if (step.event.type in (definition.repairs ?? {})) {
+        // An operator's repair: through the runtime, logged with who and why.
+        const data = repairData(step.event.type);
+        event = { type: step.event.type, data };
+        entries.push({ kind: 'repair', type: step.event.type, payload: { data, by: 'modelo', reason: 'camino del modelo' }, messageId: null });
+        const commit = nextCommit(runtime, id, where);
+        await runtime.repair(sagaType, id, { type: step.event.type, data }, { by: 'modelo', reason: 'camino del modelo' });
+        committed = await commit;
       } else {
         // A domain event (or a start message), published through the transport.
         const data = sampleData(step.event.type, ids);

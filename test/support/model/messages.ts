@@ -43,3 +43,8 @@ function sampleField(type: string, field: string, kind: string): unknown {
       return `${field} de ${type}`;
   }
 }
+
+/** The data the model's operator repairs carry (`definition.repairs`). */
+export function repairData(type: string): Record<string, unknown> {
+  return type === 'MarcarResuelta' ? { nota: 'resuelta por el modelo' } : {};
+}

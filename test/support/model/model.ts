@@ -3,7 +3,7 @@ import { getAdjacencyMap, getShortestPaths, getStateNodes, type AdjacencyMap, ty
 import type { SagaDefinition } from '../../../runtime/registry.ts';
 import { guardName } from '../../../runtime/stately-definition.ts';
 import { startInput } from './definitions.ts';
-import { sampleData, type Correlation } from './messages.ts';
+import { repairData, sampleData, type Correlation } from './messages.ts';
 
 /**
  * The test model of one saga machine, generated with `xstate/graph`: its event alphabet,
@@ -199,14 +199,15 @@ export function buildModel(definition: SagaDefinition, options: ModelOptions = {
   const ids = MODEL_IDS;
   const consumes = Object.keys(definition.consumes);
   const afterEvents = afterEventsOf(machine);
-  const alphabet = new Set([...consumes, ...afterEvents]);
+  // Operator repairs (`definition.repairs`) are inputs too: the runtime applies them like events.
+  const alphabet = new Set([...consumes, ...Object.keys(definition.repairs ?? {}), ...afterEvents]);
   const startTypes = definition.startedBy ? new Set(Object.keys(definition.startedBy)) : null;
 
   const events = new Map<string, ModelEvent>();
   const eventOf = (type: string): ModelEvent => {
     let event = events.get(type);
     if (!event) {
-      event = isAfterEvent(type) ? { type } : { type, data: sampleData(type, ids) };
+      event = isAfterEvent(type) ? { type } : type in (definition.repairs ?? {}) ? { type, data: repairData(type) } : { type, data: sampleData(type, ids) };
       events.set(type, event);
     }
     return event;

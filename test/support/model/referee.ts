@@ -119,7 +119,13 @@ export function refereeOrchestration(events: readonly string[], steps: readonly 
     }
     const pending: Step['compensation'][] = undo;
     const current = pending[0];
-    if (event === current.confirmedBy) {
+    if (status === 'failed' && event === 'ReintentarCompensacion') {
+      // A person sends the compensation that gave up again, its attempts counted anew.
+      commands.push(current.command);
+      tries = 1;
+      status = 'running';
+    } else if (status === 'failed' && event === 'MarcarResuelta') status = 'compensated'; // settled by hand: nothing more is sent
+    else if (event === current.confirmedBy) {
       pending.shift();
       status = 'running';
       next();
