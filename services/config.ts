@@ -133,6 +133,12 @@ export interface Config {
    * whose browser pages may send state-changing requests (comma-separated; default none).
    */
   allowedOrigins: string[];
+  /**
+   * `SAGA_ADMIN_TOKEN`: what admin actions (repair, dead-letter replay and discard) must send
+   * as `Authorization: Bearer …`. Unset: they are refused (403); `npm start` and
+   * `npm run services` outside production make one up and print it.
+   */
+  adminToken?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -171,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicaLeaseMs: positive('SAGA_REPLICA_LEASE_MS', int(env, 'SAGA_REPLICA_LEASE_MS', 10_000)),
     inspect: parseInspectSetting(env.SAGA_INSPECT, env.HOST ?? '127.0.0.1'),
     allowedOrigins: parseOrigins(env.SAGA_ALLOWED_ORIGINS),
+    ...(env.SAGA_ADMIN_TOKEN ? { adminToken: env.SAGA_ADMIN_TOKEN } : {}),
     retention: { days: int(env, 'SAGA_RETENTION_DAYS', 30), intervalMs: positive('SAGA_RETENTION_INTERVAL_MS', int(env, 'SAGA_RETENTION_INTERVAL_MS', 3_600_000)) },
   };
 }

@@ -1,5 +1,6 @@
 import { redact } from '../db/connect.ts';
 import { loadConfig, type Config } from './config.ts';
+import { withAdminToken } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { fail, log, serve } from './serve.ts';
 import { createSystem, type System } from './system.ts';
@@ -13,11 +14,13 @@ import { createSystem, type System } from './system.ts';
  */
 async function main(): Promise<void> {
   let config: Config;
+  let madeToken = false;
   try {
-    config = loadConfig();
+    ({ config, made: madeToken } = withAdminToken(loadConfig()));
   } catch (error) {
     fail((error as Error).message);
   }
+  if (madeToken) log(`admin token for this run (SAGA_ADMIN_TOKEN): ${config.adminToken}`);
   const database = redact(config.databaseUrl);
   let system: System;
   try {

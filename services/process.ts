@@ -116,14 +116,14 @@ export async function startService(name: ServiceName, config: Config, options: I
     if (!saga) throw new Error(`the coordinator runs no saga in ${config.style}`);
     if (config.style === 'choreography') {
       // No coordinator in choreography: this process only keeps the tracker's view of each saga.
-      sagaRoutes(router, { store, runtime: await startRuntime([saga], TRACKER_SUBSCRIPTION) });
+      sagaRoutes(router, { store, runtime: await startRuntime([saga], TRACKER_SUBSCRIPTION), adminToken: config.adminToken });
     } else {
       const runtime = await startRuntime([saga], SAGAS_SUBSCRIPTION);
       const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
       await starter.listen(transport);
       consumers.push(SagaStarter.subscription);
       stops.push(() => starter.close(drainMs));
-      sagaRoutes(router, { store, runtime });
+      sagaRoutes(router, { store, runtime, adminToken: config.adminToken });
     }
   } else if (participant) {
     await startParticipant(participant);
@@ -151,8 +151,8 @@ export async function startService(name: ServiceName, config: Config, options: I
     });
     reservaRoutes(router, { config, entry });
   }
-  if (name === 'coordinator') uiRoutes(router, { store, sagas: application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) });
-  deadLetterRoutes(router, new DeadLetters(store, { consumers, clock: options.clock, log: options.log }));
+  if (name === 'coordinator') uiRoutes(router, { store, sagas: application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) }, { adminToken: config.adminToken });
+  deadLetterRoutes(router, new DeadLetters(store, { consumers, clock: options.clock, log: options.log }), { adminToken: config.adminToken });
   relay.start();
   return {
     name,

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { withAdminToken } from './http/admin.ts';
 import { loadConfig, parseReplicas, replicaPort, SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS, type Replicas } from './config.ts';
 
 /**
@@ -34,14 +35,17 @@ function stopAll(code: number): void {
 let replicas: Replicas;
 try {
   replicas = replicasArgument(process.argv.slice(2));
-  const { ports, databaseUrl } = loadConfig();
+  const loaded = withAdminToken(loadConfig());
+  const { ports, databaseUrl, adminToken } = loaded.config;
+  // One token for every process, so an admin action works on whichever one it reaches.
+  if (loaded.made) console.log(`admin token for this run (SAGA_ADMIN_TOKEN): ${adminToken}`);
   if (databaseUrl.startsWith('sqlite') && SERVICE_NAMES.some((name) => replicas[name] > 1)) {
     throw new Error('replicas share their database, and SQLite serves one process per service: set DATABASE_URL=mysql://… (MySQL or MariaDB) to run replicas');
   }
   for (const name of SERVICE_NAMES) {
     for (let index = 1; index <= replicas[name]; index++) {
       const label = replicas[name] > 1 ? `${name}#${index}` : name;
-      const env = { ...SERVICE_ENV, ...process.env, [SERVICE_PORTS[name].env]: String(replicaPort(ports[name], index)) };
+      const env = { ...SERVICE_ENV, ...process.env, ...(adminToken ? { SAGA_ADMIN_TOKEN: adminToken } : {}), [SERVICE_PORTS[name].env]: String(replicaPort(ports[name], index)) };
       const child = spawn(process.execPath, [...SERVICE_NODE_ARGS, '--import', 'tsx', entry, name], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       children.set(label, child);
       const prefix = `[${label.padEnd(16)}]`;

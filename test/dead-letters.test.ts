@@ -5,7 +5,7 @@ import { makeEnvelope } from '../runtime/envelope.ts';
 import { createApp } from '../services/http/app.ts';
 import type { System } from '../services/system.ts';
 import { eachDatabase } from './support/databases.ts';
-import { reservaInput, startSystem } from './support/system.ts';
+import { ADMIN, reservaInput, startSystem } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
 /**
@@ -34,8 +34,9 @@ describe('dead letters over HTTP and on /ui', function () {
       await system.close();
     });
 
+    /** An admin's request (`headers` may take the token away with `authorization: ''`). */
     const post = (path: string, body: unknown = {}, headers: Record<string, string> = {}) =>
-      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...ADMIN, ...headers }, body: JSON.stringify(body) });
 
     it('should replay an event that came before its saga existed, once the saga runs, and discard another with its reason', async () => {
       const input = reservaInput();
@@ -59,6 +60,8 @@ describe('dead letters over HTTP and on /ui', function () {
       expect((await fetch(`${base}/dead-letters/${earlyId}/replay`, { method: 'POST' })).status, 'state changes need JSON').to.equal(415);
 
       await system.runtime.startSaga('reserva', input, { id }); // the fix: the saga exists now
+      expect((await post(`/dead-letters/${earlyId}/replay`, {}, { authorization: '' })).status, 'an admin action without the token').to.equal(403);
+      expect((await post(`/dead-letters/${earlyId}/replay`, {}, { authorization: 'Bearer wrong' })).status, 'with a wrong token').to.equal(403);
       const replay = await post(`/dead-letters/${earlyId}/replay`);
       expect(replay.status).to.equal(200);
       expect(await replay.json()).to.deep.include({ action: 'republished to evento-reserva' });
@@ -90,6 +93,7 @@ describe('dead letters over HTTP and on /ui', function () {
       expect(page).to.contain('unknown_saga').and.contain('no saga instance &quot;nobody&quot;');
       expect((await post(`/ui/dead-letters/${letter.id}/discard`, { reason: 'x' }, { origin: 'https://evil.example' })).status, 'not from another site').to.equal(403);
 
+      expect((await post(`/ui/dead-letters/${letter.id}/discard`, { reason: 'x' }, { authorization: '' })).status, 'not without the admin token').to.equal(403);
       expect((await post(`/ui/dead-letters/${letter.id}/discard`, { reason: 'seen on the page' })).status).to.equal(200);
       const after = await (await fetch(`${base}/ui/dead-letters`)).text();
       expect(after).to.contain('No dead letters.');

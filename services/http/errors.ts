@@ -1,6 +1,8 @@
 import type { Middleware } from 'koa';
 import {
   ConcurrencyError,
+  ForbiddenError,
+  RepairNotAcceptedError,
   DeadLetterResolvedError,
   MessageTooLargeError,
   RejectedByDatabaseError,
@@ -38,6 +40,8 @@ const STATUS_OF: [ErrorClass, number][] = [
   [UnknownSagaError, 404],
   [UnknownDeadLetterError, 404],
   [DeadLetterResolvedError, 409],
+  [RepairNotAcceptedError, 409],
+  [ForbiddenError, 403],
   [MessageTooLargeError, 413],
   [RejectedByDatabaseError, 422],
   [SagaAlreadyExistsError, 409],

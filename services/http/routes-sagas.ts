@@ -5,14 +5,18 @@ import { findSaga, sagaDetail, summary } from '../saga-view.ts';
 import type { SagaStore } from '../../runtime/ports.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 import { single, parseLimit } from './query.ts';
+import { requireAdmin } from './admin.ts';
+import { readJsonBody } from './body.ts';
 
 /**
- * `GET /sagas`, `GET /sagas/:id` and `GET /sagas/:id/verify`.
+ * `GET /sagas`, `GET /sagas/:id`, `GET /sagas/:id/verify`, and the admin action
+ * `POST /sagas/:id/repair` (`{ "event": "ReintentarCompensacion", "data": {…}, "reason": "…" }`,
+ * `?dry-run=1` to see what it would do without doing it; `Authorization: Bearer <SAGA_ADMIN_TOKEN>`).
  *
  * @example
- * sagaRoutes(router, system); // GET /sagas?status=completed&type=reserva&limit=10 -> { sagas: [...] }
+ * sagaRoutes(router, { ...system, adminToken: config.adminToken }); // GET /sagas?status=completed&type=reserva&limit=10 -> { sagas: [...] }
  */
-export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: SagaRuntime }): void {
+export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: SagaRuntime; adminToken?: string }): void {
   const { store, runtime } = deps;
   router.get('/sagas', async (ctx) => {
     const status = single(ctx.query.status, 'status');
@@ -30,5 +34,17 @@ export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: Sa
   router.get('/sagas/:id/verify', async (ctx) => {
     const record = await findSaga(store, ctx.params.id, runtime.registry.types());
     ctx.body = await runtime.verify(record.sagaType, record.id);
+  });
+  router.post('/sagas/:id/repair', requireAdmin(deps.adminToken), async (ctx) => {
+    const body = await readJsonBody(ctx);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ValidationError('request body must be a JSON object { event, data?, reason }');
+    const { event, data, reason } = body as Record<string, unknown>;
+    if (typeof event !== 'string' || !event) throw new ValidationError('"event" must name a repair the saga accepts');
+    if (data !== undefined && (typeof data !== 'object' || data === null || Array.isArray(data))) throw new ValidationError('"data" must be a JSON object');
+    if (typeof reason !== 'string' || !reason.trim() || reason.length > 1000) throw new ValidationError('"reason" must say why, in at most 1000 characters');
+    const dryRun = ['1', 'true'].includes(single(ctx.query['dry-run'], 'dry-run') ?? '');
+    const record = await findSaga(store, ctx.params.id, runtime.registry.types());
+    const preview = await runtime.repair(record.sagaType, record.id, { type: event, ...(data ? { data: data as Record<string, unknown> } : {}) }, { reason, by: `http ${ctx.ip}`, dryRun });
+    ctx.body = { dryRun, ...preview };
   });
 }

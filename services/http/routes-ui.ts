@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type Router from '@koa/router';
+import { requireAdmin } from './admin.ts';
 import type { Context } from 'koa';
 import { UnknownSagaError, ValidationError } from '../../runtime/errors.ts';
 import { DeadLetters } from '../../runtime/dead-letters.ts';
@@ -17,6 +18,8 @@ export interface UiRouteOptions {
   pollMs?: number;
   /** A comment line after this much silence keeps proxies from closing a stream (default 15 s). */
   heartbeatMs?: number;
+  /** The token its admin actions (dead-letter replay and discard) need; none: they are refused. */
+  adminToken?: string;
 }
 
 /**
@@ -42,6 +45,7 @@ export function uiRoutes(router: Router, deps: UiDeps, options: UiRouteOptions =
   const { store } = deps;
   const pollMs = options.pollMs ?? 300;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const admin = requireAdmin(options.adminToken);
 
   // Newest first, from the store's indexes, without snapshots: this runs every 2 s per open page.
   const list = async (ctx: Context): Promise<{ filter: ListFilter; records: SagaInstanceSummary[] }> => {
@@ -77,11 +81,11 @@ export function uiRoutes(router: Router, deps: UiDeps, options: UiRouteOptions =
     }
     page(ctx, 200, deadLettersPage(await letters.list({ status: status as DeadLetterStatus | undefined, limit: 500 }), status));
   });
-  router.post('/ui/dead-letters/:id/replay', async (ctx) => {
+  router.post('/ui/dead-letters/:id/replay', admin, async (ctx) => {
     const { letter, action } = await letters.replay(Number(ctx.params.id), `ui ${ctx.ip}`);
     ctx.body = { deadLetter: letter, action };
   });
-  router.post('/ui/dead-letters/:id/discard', async (ctx) => {
+  router.post('/ui/dead-letters/:id/discard', admin, async (ctx) => {
     const body = (await readJsonBody(ctx)) as { reason?: unknown } | undefined;
     const reason = typeof body?.reason === 'string' && body.reason.trim() ? body.reason.slice(0, 1000) : undefined;
     ctx.body = { deadLetter: await letters.discard(Number(ctx.params.id), `ui ${ctx.ip}`, reason) };

@@ -4,10 +4,14 @@ import { createSystem, type System, type SystemOptions } from '../../services/sy
 import type { SagaStatus } from '../../runtime/ports.ts';
 import type { ReservaInput } from '../../machines/reserva.ts';
 
+/** The admin token of the systems `startSystem` makes (`Authorization: Bearer …` for repair and dead-letter actions). */
+export const TEST_ADMIN_TOKEN = 'token-de-prueba';
+export const ADMIN = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+
 /** A whole orchestrated system in this process on `databaseUrl`, polling fast for tests. */
 export async function startSystem(databaseUrl: string, options: SystemOptions = {}): Promise<System> {
   // No grace after start: the tests that want one set it.
-  const config = { ...loadConfig({}), databaseUrl, outageGraceMs: 0 };
+  const config = { ...loadConfig({}), databaseUrl, outageGraceMs: 0, adminToken: TEST_ADMIN_TOKEN };
   return createSystem(config, { relayPollMs: 50, deadlinePollMs: 100, ...options });
 }
 
