@@ -17,6 +17,9 @@ const USAGE = `usage: npm run saga -- <command>
   dead-letters replay <id>         put it back on its normal path (after a fix); recorded on the letter
   dead-letters discard <id> [why]  give it up for good; recorded on the letter
   replicas           the service processes sharing this database, their leases and unpublished outbox rows
+  repair <id> <event> --reason "why" [--data '{"k":"v"}'] [--dry-run]
+                     apply an operator event the saga accepts now (show lists them); --dry-run
+                     prints the next state, commands and deadlines and changes nothing
 
 Reads DATABASE_URL (default sqlite:./data/sagas.db). Starts no consumers.`;
 
@@ -26,7 +29,7 @@ type Command = (system: System, args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
   async show(system, [id]) {
-    const saga = await sagaDetail(system.store, required(id, 'show <id>'));
+    const saga = await sagaDetail(system.store, required(id, 'show <id>'), undefined, system.runtime.registry);
     print(`saga ${saga.type}/${saga.id} (machine v${saga.version})`);
     print(`status:  ${saga.status}`);
     print(`state:   ${saga.state}`);
@@ -34,6 +37,8 @@ const COMMANDS: Record<string, Command> = {
     print(`context:\n${JSON.stringify(saga.context, null, 2)}\n`);
     print(`log (${saga.log.length} entries):`);
     print(table(['seq', 'time', 'kind', 'type', 'message id'], saga.log.map((e) => [String(e.seq), iso(e.at), e.kind, e.type, e.messageId ?? '-'])));
+    const repairs = saga.repairs ?? [];
+    if (repairs.length) print(`\nrepairs accepted now: ${repairs.join(', ')} (npm run saga -- repair ${saga.id} <event> --reason "…")`);
     print('\npending deadlines:');
     const now = Date.now();
     print(
@@ -64,6 +69,34 @@ const COMMANDS: Record<string, Command> = {
     print(`MISMATCH: ${record.sagaType}/${record.id} rebuilt from ${report.replayed} logged inputs differs from the stored snapshot:`);
     for (const difference of report.differences) print(`  - ${difference}`);
     return 1;
+  },
+
+  async repair(system, args) {
+    const [id, event] = args.filter((a, i) => !a.startsWith('--') && !['--reason', '--data'].includes(args[i - 1] ?? ''));
+    const option = (name: string) => {
+      const at = args.indexOf(name);
+      return at === -1 ? undefined : required(args[at + 1], `${name} <value>`);
+    };
+    const reason = option('--reason');
+    if (!reason) throw new UsageError('repair needs --reason "why"');
+    let data: Record<string, unknown> | undefined;
+    const rawData = option('--data');
+    if (rawData !== undefined) {
+      try {
+        data = JSON.parse(rawData);
+      } catch {
+        throw new UsageError('--data must be a JSON object');
+      }
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new UsageError('--data must be a JSON object');
+    }
+    const record = await findSaga(system.store, required(id, 'repair <id> <event>'));
+    const dryRun = args.includes('--dry-run');
+    const preview = await system.runtime.repair(record.sagaType, record.id, { type: required(event, 'repair <id> <event>'), ...(data ? { data } : {}) }, { reason, by: `cli ${os.userInfo().username}`, dryRun });
+    print(`${dryRun ? 'would repair' : 'repaired'} ${record.sagaType}/${record.id} with ${preview.event.type}: ${preview.from.state} (${preview.from.status}) -> ${preview.to.state} (${preview.to.status})`);
+    print(preview.commands.length ? table(['command', 'topic'], preview.commands.map((c) => [c.type, c.topic])) : 'commands: none');
+    if (preview.deadlines.length) print(table(['deadline', 'in'], preview.deadlines.map((d) => [d.event, `${(d.delayMs / 1000).toFixed(1)} s`])));
+    if (dryRun) print('(dry run: nothing was written)');
+    return 0;
   },
 
   async replicas(system) {

@@ -1,5 +1,7 @@
 import { UnknownSagaError } from '../runtime/errors.ts';
 import type { SagaInstanceRecord, SagaInstanceSummary, SagaStatus, SagaStore } from '../runtime/ports.ts';
+import type { SagaRegistry } from '../runtime/registry.ts';
+import { acceptedRepairs } from '../runtime/repair.ts';
 
 /** A saga instance as `GET /sagas` lists it; times are epoch ms. */
 export interface SagaSummary {
@@ -18,6 +20,8 @@ export interface SagaDetail extends SagaSummary {
   /** `armed: false` while the deadline waits for its command to be published (`dueAt` is provisional then). */
   deadlines: { timerId: string; dueAt: number; armed: boolean }[];
   log: { seq: number; kind: string; type: string; at: number; messageId: string | null; payload: unknown }[];
+  /** The operator events it accepts now (`POST /sagas/:id/repair`), when the process runs its machine. */
+  repairs?: string[];
 }
 
 /**
@@ -46,8 +50,14 @@ export async function findSaga(store: SagaStore, id: string, types?: readonly st
  * @example
  * const detail = await sagaDetail(system.store, id); // detail.state === 'pagando'
  */
-export async function sagaDetail(store: SagaStore, id: string, types?: readonly string[]): Promise<SagaDetail> {
+export async function sagaDetail(store: SagaStore, id: string, types?: readonly string[], registry?: SagaRegistry): Promise<SagaDetail> {
   const record = await findSaga(store, id, types);
+  let definition;
+  try {
+    definition = registry?.types().includes(record.sagaType) ? registry.get(record.sagaType, record.version) : undefined;
+  } catch {
+    definition = undefined; // a version this process does not run: nothing to offer
+  }
   const [deadlines, fullLog] = await Promise.all([store.deadlinesOf(record.sagaType, id), store.readLog(record.sagaType, id)]);
   // Two reads: a transition committed in between must not show a log newer than the state.
   const log = fullLog.filter((e) => e.seq <= record.logSeq);
@@ -56,6 +66,7 @@ export async function sagaDetail(store: SagaStore, id: string, types?: readonly 
     context: (record.snapshot as { context?: unknown } | null)?.context ?? null,
     deadlines: deadlines.map(({ timerId, dueAt, afterMessage }) => ({ timerId, dueAt, armed: !afterMessage })),
     log: log.map(({ seq, kind, type, at, messageId, payload }) => ({ seq, kind, type, at, messageId, payload })),
+    ...(definition ? { repairs: acceptedRepairs(definition, record) } : {}),
   };
 }
 

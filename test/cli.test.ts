@@ -34,6 +34,7 @@ describe('saga CLI', function () {
   let log: LogEntry[];
   let running: SagaInstanceRecord;
   let ghosts: Envelope[];
+  let stuck: SagaInstanceRecord;
 
   before(async function () {
     const system = await startSystem(databaseUrl);
@@ -49,6 +50,10 @@ describe('saga CLI', function () {
         if (running.stateValue === 'pagando') break;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
+      // A saga whose refund kept failing, stopped in manual repair.
+      const failing = reservaInput({ simular_fallo: 'revertir-pago', maxReintentos: 2, plazos: { compensacion: 100 } });
+      await system.runtime.startSaga('reserva', failing, { id: failing.id_correlacion });
+      stuck = await waitForStatus(system, failing.id_correlacion, 'failed');
       // Two events for sagas that do not exist: dead letters to work.
       ghosts = ['ghost-1', 'ghost-2'].map((id) => makeEnvelope('PagoFallido', { id_correlacion: id, id_reserva: 'r', motivo: 'x' }, 'pagos.aeroalpes'));
       for (const ghost of ghosts) expect((await system.runtime.handle(ghost, 'evento-pago')).status).to.equal('dead-lettered');
@@ -80,6 +85,30 @@ describe('saga CLI', function () {
     const deadlines = stdout.slice(stdout.indexOf('pending deadlines:'));
     expect(deadlines).not.to.include('(none)');
     expect(deadlines).to.match(/\d{4}-\d\d-\d\dT/);
+  });
+
+  it('should show the repairs a saga in manual repair accepts, preview one without writing, and apply it with who and why', async function () {
+    const show = await cli(databaseUrl, 'show', stuck.id);
+    expect(show.stdout).to.include('repairs accepted now: ReintentarCompensacion, MarcarResuelta');
+    const dry = await cli(databaseUrl, 'repair', stuck.id, 'ReintentarCompensacion', '--data', '{"simular_fallo":null}', '--reason', 'pasarela restablecida', '--dry-run');
+    expect(dry.code, dry.stderr).to.equal(0);
+    expect(dry.stdout).to.include('would repair reserva/').and.include('reparacionManual (failed) -> revirtiendoPago (running)').and.include('RevertirPago').and.include('comando-revertir-pago');
+    expect(dry.stdout).to.include('(dry run: nothing was written)');
+    const system = await startSystem(databaseUrl, { listen: false });
+    try {
+      expect((await system.store.getInstance('reserva', stuck.id))?.logSeq, 'the dry run wrote nothing').to.equal(stuck.logSeq);
+    } finally {
+      await system.close();
+    }
+    const refused = await cli(databaseUrl, 'repair', stuck.id, 'PagoRevertido', '--reason', 'x');
+    expect(refused.code).to.equal(1);
+    expect(refused.stderr).to.include('accepted now: ReintentarCompensacion, MarcarResuelta');
+    expect((await cli(databaseUrl, 'repair', stuck.id, 'MarcarResuelta')).stderr, 'a repair needs a reason').to.include('--reason');
+    const applied = await cli(databaseUrl, 'repair', stuck.id, 'MarcarResuelta', '--data', '{"nota":"reembolsado a mano"}', '--reason', 'ticket 4711');
+    expect(applied.code, applied.stderr).to.equal(0);
+    expect(applied.stdout).to.include('repaired reserva/').and.include('-> resueltaManualmente (compensated)');
+    const after = await cli(databaseUrl, 'show', stuck.id);
+    expect(after.stdout).to.match(/status:\s+compensated\b/).and.include('repair').and.include('MarcarResuelta').and.include('reembolsado a mano');
   });
 
   it('should list sagas by status and verify one', async function () {

@@ -29,7 +29,7 @@ export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: Sa
     ctx.body = { sagas: records.map(summary) };
   });
   router.get('/sagas/:id', async (ctx) => {
-    ctx.body = await sagaDetail(store, ctx.params.id, runtime.registry.types());
+    ctx.body = await sagaDetail(store, ctx.params.id, runtime.registry.types(), runtime.registry);
   });
   router.get('/sagas/:id/verify', async (ctx) => {
     const record = await findSaga(store, ctx.params.id, runtime.registry.types());
