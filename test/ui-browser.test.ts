@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { createApp } from '../services/http/app.ts';
 import type { System } from '../services/system.ts';
-import { reservaInput, startSystem } from './support/system.ts';
+import { reservaInput, startSystem, TEST_ADMIN_TOKEN, waitForStatus } from './support/system.ts';
 
 /** Debian's Chromium, installed by the project's setup (never downloaded by Playwright). */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -122,6 +122,48 @@ describe('saga UI in a browser (headless Chromium)', function () {
     await row.locator('a').click();
     await page.waitForURL(`${base}/ui/sagas/${id}?type=reserva`);
     expect(await page.locator('#live').textContent()).to.equal('final');
+    expect(failures).to.deep.equal([]);
+  });
+
+  it('should repair a saga in manual repair from its page: the token asked once, a preview first, then Apply', async function () {
+    const input = reservaInput({ simular_fallo: 'revertir-pago', maxReintentos: 2, plazos: { compensacion: 100 } });
+    await system!.runtime.startSaga('reserva', input, { id: input.id_correlacion });
+    const id = input.id_correlacion;
+    await waitForStatus(system!, id, 'failed');
+
+    const page = await browser!.newPage();
+    const failures: string[] = [];
+    page.on('pageerror', (error) => failures.push(error.message));
+    const prompts: string[] = [];
+    page.on('dialog', (dialog) => {
+      prompts.push(dialog.message());
+      void dialog.accept(TEST_ADMIN_TOKEN);
+    });
+    await page.goto(`${base}/ui/sagas/${id}`);
+    const panel = page.locator('#repair');
+    expect(await panel.locator('input[name="event"]').evaluateAll((inputs) => inputs.map((i) => (i as HTMLInputElement).value))).to.deep.equal(['ReintentarCompensacion', 'MarcarResuelta']);
+    const apply = panel.locator('[data-repair="apply"]');
+    expect(await apply.isDisabled(), 'Apply waits for a preview').to.equal(true);
+
+    await panel.locator('input[name="data"]').fill('{"simular_fallo": null}');
+    await panel.locator('input[name="reason"]').fill('pasarela restablecida');
+    const logBefore = (await system!.store.readLog('reserva', id)).length;
+    await panel.locator('[data-repair="preview"]').click();
+    await page.waitForFunction(() => document.getElementById('repair-preview')?.textContent?.startsWith('Would go'), undefined, { timeout: 5_000 });
+    expect(await page.locator('#repair-preview').textContent()).to.include('reparacionManual (failed) -> revirtiendoPago (running)').and.include('RevertirPago -> comando-revertir-pago');
+    expect((await system!.store.readLog('reserva', id)).length, 'the preview wrote nothing').to.equal(logBefore);
+    expect(prompts, 'the token is asked for once').to.have.length(1);
+
+    // Changing the form asks for a new preview.
+    await panel.locator('input[name="reason"]').fill('pasarela restablecida, ticket 4711');
+    expect(await apply.isDisabled()).to.equal(true);
+    await panel.locator('[data-repair="preview"]').click();
+    await page.waitForFunction(() => !(document.querySelector('[data-repair="apply"]') as HTMLButtonElement).disabled, undefined, { timeout: 5_000 });
+    await apply.click();
+    await waitForStatus(system!, id, 'compensated');
+    expect(prompts, 'kept for the tab').to.have.length(1);
+    const repair = (await system!.store.readLog('reserva', id)).find((e) => e.kind === 'repair');
+    expect(repair?.payload).to.deep.include({ reason: 'pasarela restablecida, ticket 4711', data: { simular_fallo: null } });
     expect(failures).to.deep.equal([]);
   });
 });

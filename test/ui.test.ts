@@ -11,6 +11,7 @@ import { loadConfig } from '../services/config.ts';
 import { createApp } from '../services/http/app.ts';
 import { createSystem, type System } from '../services/system.ts';
 import { chartModel, statechartSvg } from '../services/ui/statechart.ts';
+import * as scripts from '../services/ui/scripts.ts';
 import { reservaInput, startSystem, waitForStatus } from './support/system.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -275,6 +276,12 @@ describe('saga UI (/ui)', function () {
       const tracker = chartModel(seguimientoMachine);
       expect(tracker.edges.find((e) => e.from === 'enCurso' && e.to === 'compensando')!.labels).to.include.members(['PagoFallido', 'ConfirmacionGDSRevertida']);
     });
+  });
+
+  it('should serve page scripts that parse as JavaScript', function () {
+    const found = Object.entries(scripts).filter(([, value]) => typeof value === 'string');
+    expect(found.map(([name]) => name)).to.include.members(['DETAIL_SCRIPT', 'LIST_SCRIPT', 'DEAD_LETTERS_SCRIPT']);
+    for (const [name, source] of found) expect(() => new Function(source as string), name).to.not.throw();
   });
 
   it('should replay a log entry by entry with the context keys each input changed', function () {

@@ -158,12 +158,34 @@ ${chart ? html`<div class="chart" id="chart">${chart}</div><p class="legend"><sp
       : html`<p class="muted">None.</p>`
   }</section>
 </div>
+${view.repairs.length ? repairPanel(view) : ''}
 <section class="card"><h2>Context</h2><pre id="context">${JSON.stringify((record.snapshot as { context?: unknown } | null)?.context ?? null, null, 2)}</pre></section>
 <section class="card"><h2>Timeline <span class="muted">(saga log, replayed through the machine)</span></h2>
 <table class="timeline" id="timeline">
 <thead><tr><th>#</th><th>Time</th><th>Kind</th><th>Type</th><th>Message</th><th>Context change / details</th></tr></thead>
 <tbody>${view.steps.map((step) => timelineRow(step, view.log[0]?.at ?? 0))}</tbody>
 </table>
+</section>`;
+}
+
+/**
+ * The operator repairs the saga accepts now: pick one, say why, preview it (a dry run), then
+ * apply what was previewed. Both need the admin token, which the page asks for once per tab.
+ */
+function repairPanel(view: SagaView): Html {
+  const url = `/sagas/${encodeURIComponent(view.record.id)}/repair`;
+  return html`<section class="card" id="repair" data-url="${url}"><h2>Repair</h2>
+<p class="muted">The saga needs a person. Preview a repair first; Apply does what the preview showed.</p>
+<form id="repair-form">
+${view.repairs.map(
+  (r, i) => html`<label class="repair-event"><input type="radio" name="event" value="${r.type}"${i === 0 ? html` checked` : ''}> <code>${r.type}</code> <span class="muted">${r.description}</span></label><br>`,
+)}
+<label>Data (JSON, optional) <input type="text" name="data" placeholder='{"simular_fallo": null}' size="40"></label><br>
+<label>Reason <input type="text" name="reason" required maxlength="1000" size="60"></label><br>
+<button type="button" data-repair="preview">Preview</button>
+<button type="button" data-repair="apply" disabled>Apply</button>
+</form>
+<pre id="repair-preview" class="muted"></pre>
 </section>`;
 }
 

@@ -21,9 +21,70 @@ function tick(root) {
 }
 `;
 
+/**
+ * Admin requests from a page: the token (SAGA_ADMIN_TOKEN) is asked for once and kept for the
+ * tab (sessionStorage); a 403 forgets it, so the next action asks again.
+ */
+const ADMIN_FETCH = `
+  function adminPost(url, body) {
+    var token = sessionStorage.getItem('sagaAdminToken');
+    if (!token) {
+      token = window.prompt('Admin token (SAGA_ADMIN_TOKEN; npm start prints one):', '');
+      if (!token) return Promise.resolve({ ok: false, d: { error: { message: 'an admin token is needed' } } });
+      sessionStorage.setItem('sagaAdminToken', token);
+    }
+    return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json', authorization: 'Bearer ' + token }, body: JSON.stringify(body) })
+      .then(function (r) {
+        if (r.status === 403) sessionStorage.removeItem('sagaAdminToken');
+        return r.json().then(function (d) { return { ok: r.ok, d: d }; });
+      });
+  }
+`;
+
+/** The repair panel of a saga in manual repair: Apply is enabled by a preview of exactly what the form says. */
+const REPAIR = `
+  (function () {
+    var panel = document.getElementById('repair');
+    if (!panel) return;
+    var form = document.getElementById('repair-form');
+    var out = document.getElementById('repair-preview');
+    var apply = panel.querySelector('[data-repair="apply"]');
+    var previewed = null;
+    function request() {
+      var checked = form.querySelector('input[name="event"]:checked');
+      var body = { event: checked ? checked.value : '', reason: form.elements.reason.value };
+      var raw = form.elements.data.value.trim();
+      if (raw) { try { body.data = JSON.parse(raw); } catch (e) { out.textContent = 'Data is not JSON: ' + e.message; return null; } }
+      return body;
+    }
+    form.addEventListener('input', function () { previewed = null; apply.disabled = true; });
+    panel.addEventListener('click', function (e) {
+      var button = e.target.closest && e.target.closest('button[data-repair]');
+      if (!button) return;
+      var body = request();
+      if (!body) return;
+      var dry = button.getAttribute('data-repair') === 'preview';
+      if (!dry && JSON.stringify(body) !== previewed) { out.textContent = 'Preview this repair first.'; return; }
+      button.disabled = true;
+      adminPost(panel.getAttribute('data-url') + (dry ? '?dry-run=1' : ''), body).then(function (x) {
+        button.disabled = false;
+        if (!x.ok) { out.textContent = x.d.error ? x.d.error.message : 'failed'; apply.disabled = true; return; }
+        if (!dry) { window.location.reload(); return; }
+        previewed = JSON.stringify(body);
+        apply.disabled = false;
+        out.textContent = 'Would go ' + x.d.from.state + ' (' + x.d.from.status + ') -> ' + x.d.to.state + ' (' + x.d.to.status + ')\\n' +
+          'Commands: ' + (x.d.commands.length ? x.d.commands.map(function (c) { return c.type + ' -> ' + c.topic; }).join(', ') : 'none') + '\\n' +
+          'Deadlines: ' + (x.d.deadlines.length ? x.d.deadlines.map(function (d) { return d.event + ' in ' + (d.delayMs / 1000) + ' s'; }).join(', ') : 'none');
+      }).catch(function () { button.disabled = false; out.textContent = 'the request failed'; });
+    });
+  })();
+`;
+
 /** Detail page: live updates from the server-sent events stream, or polling without EventSource. */
 export const DETAIL_SCRIPT = `(function () {
 ${CLOCK}
+${ADMIN_FETCH}
+${REPAIR}
   var root = document.getElementById('saga');
   var live = document.getElementById('live');
   function setLive(text, cls) { live.textContent = text; live.className = 'live ' + cls; }
@@ -70,6 +131,7 @@ export const LIST_SCRIPT = `(function () {
 
 /** Dead letters page: Replay and Discard post JSON to the same origin, then the page reloads. */
 export const DEAD_LETTERS_SCRIPT = `(function () {
+${ADMIN_FETCH}
   var result = document.getElementById('action-result');
   document.addEventListener('click', function (e) {
     var button = e.target.closest && e.target.closest('button[data-action]');
@@ -83,8 +145,7 @@ export const DEAD_LETTERS_SCRIPT = `(function () {
       body.reason = reason;
     }
     button.disabled = true;
-    fetch('/ui/dead-letters/' + row.getAttribute('data-id') + '/' + action, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (d) { return { ok: r.ok, d: d }; }); })
+    adminPost('/ui/dead-letters/' + row.getAttribute('data-id') + '/' + action, body)
       .then(function (x) {
         if (!x.ok) { result.textContent = x.d.error ? x.d.error.message : 'failed'; button.disabled = false; return; }
         window.location.reload();

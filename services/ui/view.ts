@@ -4,6 +4,7 @@ import { UnknownSagaError } from '../../runtime/errors.ts';
 import type { Deadline, LogEntry, SagaInstanceRecord, SagaStore } from '../../runtime/ports.ts';
 import { SagaRegistry, type SagaDefinition } from '../../runtime/registry.ts';
 import { replayLog, type ReplayStep } from '../../runtime/replay.ts';
+import { acceptedRepairs } from '../../runtime/repair.ts';
 import { guardName } from '../../runtime/stately-definition.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 import { findSaga } from '../saga-view.ts';
@@ -71,6 +72,8 @@ export interface SagaView {
   steps: ReplayStep[];
   deadlines: PendingDeadline[];
   accepts: AcceptedEvent[];
+  /** The operator repairs it accepts now, with what each does (`POST /sagas/:id/repair`). */
+  repairs: { type: string; description: string }[];
   active: string[];
   visited: string[];
   taken: [string, string][];
@@ -147,6 +150,7 @@ export async function loadSagaView(deps: UiDeps, id: string, type?: string, know
     steps,
     deadlines: deadlines.map((d) => ({ ...d, label: deadlineLabel(d.event.type), targets: timers.get(d.event.type) ?? [] })),
     accepts,
+    repairs: definition && !problem ? acceptedRepairs(definition, record).map((type) => ({ type, description: definition.repairs![type] })) : [],
     active,
     visited,
     taken,
