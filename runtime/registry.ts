@@ -75,6 +75,11 @@ export class SagaRegistry {
     return [...topics].sort();
   }
 
+  /** The registered versions of a saga type, oldest first. */
+  versionsOf(type: string): number[] {
+    return [...(this.versions.get(type)?.keys() ?? [])].sort((a, b) => a - b);
+  }
+
   types(): string[] {
     return [...this.versions.keys()];
   }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import { redact } from '../db/connect.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
 import { SagaError } from '../runtime/errors.ts';
+import { findStuck } from '../runtime/stuck.ts';
 import { DEAD_LETTER_STATUSES, SAGA_STATUSES, type DeadLetterStatus, type SagaStatus } from '../runtime/ports.ts';
 import { loadConfig } from './config.ts';
 import { findSaga, sagaDetail } from './saga-view.ts';
@@ -17,6 +18,7 @@ const USAGE = `usage: npm run saga -- <command>
   dead-letters replay <id>         put it back on its normal path (after a fix); recorded on the letter
   dead-letters discard <id> [why]  give it up for good; recorded on the letter
   replicas           the service processes sharing this database, their leases and unpublished outbox rows
+  stuck              the sagas nothing can move, each with why (SAGA_STUCK_OVERDUE_MS, SAGA_STUCK_IDLE_MS)
   repair <id> <event> --reason "why" [--data '{"k":"v"}'] [--dry-run]
                      apply an operator event the saga accepts now (show lists them); --dry-run
                      prints the next state, commands and deadlines and changes nothing
@@ -69,6 +71,14 @@ const COMMANDS: Record<string, Command> = {
     print(`MISMATCH: ${record.sagaType}/${record.id} rebuilt from ${report.replayed} logged inputs differs from the stored snapshot:`);
     for (const difference of report.differences) print(`  - ${difference}`);
     return 1;
+  },
+
+  async stuck(system) {
+    const { stuckOverdueMs, stuckIdleMs } = system.config;
+    const stuck = await findStuck(system.store, system.runtime.registry, { overdueMs: stuckOverdueMs, idleMs: stuckIdleMs });
+    if (stuck.length === 0) print('no stuck sagas');
+    else print(table(['id', 'type', 'v', 'status', 'state', 'updated', 'why'], stuck.map((s) => [s.id, s.sagaType, String(s.version), s.status, s.state, iso(s.updatedAt), s.reasons.join('; ')])));
+    return 0;
   },
 
   async repair(system, args) {

@@ -116,6 +116,10 @@ export interface Config {
   horizonteCompensacionMs: number;
   /** Deadlines wait this long after an outage of the database or broker ends, and after start (ms). */
   outageGraceMs: number;
+  /** Stuck sagas (`GET /sagas?stuck=1`): a deadline this late means its scheduler is not running (`SAGA_STUCK_OVERDUE_MS`, default 60 s) … */
+  stuckOverdueMs: number;
+  /** … and a running saga with nothing pending this long without an event is stuck (`SAGA_STUCK_IDLE_MS`, default 10 min). */
+  stuckIdleMs: number;
   /** On SIGTERM, the longest wait for messages in flight and the outbox before exiting (ms). */
   shutdownTimeoutMs: number;
   /**
@@ -173,6 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     plazoCompensacionMaxMs: int(env, 'SAGA_PLAZO_COMPENSACION_MAX_MS', 600_000),
     horizonteCompensacionMs: int(env, 'SAGA_HORIZONTE_COMPENSACION_MS', 6 * 3_600_000),
     outageGraceMs: int(env, 'SAGA_OUTAGE_GRACE_MS', 30_000),
+    stuckOverdueMs: int(env, 'SAGA_STUCK_OVERDUE_MS', 60_000),
+    stuckIdleMs: int(env, 'SAGA_STUCK_IDLE_MS', 600_000),
     shutdownTimeoutMs: int(env, 'SAGA_SHUTDOWN_TIMEOUT_MS', 10_000),
     replicaLeaseMs: positive('SAGA_REPLICA_LEASE_MS', int(env, 'SAGA_REPLICA_LEASE_MS', 10_000)),
     inspect: parseInspectSetting(env.SAGA_INSPECT, env.HOST ?? '127.0.0.1'),

@@ -90,6 +90,9 @@ describe('saga CLI', function () {
   it('should show the repairs a saga in manual repair accepts, preview one without writing, and apply it with who and why', async function () {
     const show = await cli(databaseUrl, 'show', stuck.id);
     expect(show.stdout).to.include('repairs accepted now: ReintentarCompensacion, MarcarResuelta');
+    const listed = await cli(databaseUrl, 'stuck');
+    expect(listed.code).to.equal(0);
+    expect(listed.stdout.split('\n').find((line) => line.startsWith(stuck.id))).to.include('in reparacionManual: waiting for a person (repairs: ReintentarCompensacion, MarcarResuelta)');
     const dry = await cli(databaseUrl, 'repair', stuck.id, 'ReintentarCompensacion', '--data', '{"simular_fallo":null}', '--reason', 'pasarela restablecida', '--dry-run');
     expect(dry.code, dry.stderr).to.equal(0);
     expect(dry.stdout).to.include('would repair reserva/').and.include('reparacionManual (failed) -> revirtiendoPago (running)').and.include('RevertirPago').and.include('comando-revertir-pago');

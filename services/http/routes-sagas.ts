@@ -6,19 +6,27 @@ import type { SagaStore } from '../../runtime/ports.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 import { single, parseLimit } from './query.ts';
 import { requireAdmin } from './admin.ts';
+import { findStuck, type StuckOptions } from '../../runtime/stuck.ts';
 import { readJsonBody } from './body.ts';
 
 /**
- * `GET /sagas`, `GET /sagas/:id`, `GET /sagas/:id/verify`, and the admin action
+ * `GET /sagas`, `GET /sagas?stuck=1` (the sagas nothing can move, each with why: `runtime/stuck.ts`),
+ * `GET /sagas/:id`, `GET /sagas/:id/verify`, and the admin action
  * `POST /sagas/:id/repair` (`{ "event": "ReintentarCompensacion", "data": {…}, "reason": "…" }`,
  * `?dry-run=1` to see what it would do without doing it; `Authorization: Bearer <SAGA_ADMIN_TOKEN>`).
  *
  * @example
  * sagaRoutes(router, { ...system, adminToken: config.adminToken }); // GET /sagas?status=completed&type=reserva&limit=10 -> { sagas: [...] }
  */
-export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: SagaRuntime; adminToken?: string }): void {
+export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: SagaRuntime; adminToken?: string; stuck?: Pick<StuckOptions, 'overdueMs' | 'idleMs'> }): void {
   const { store, runtime } = deps;
   router.get('/sagas', async (ctx) => {
+    const stuck = single(ctx.query.stuck, 'stuck');
+    if (stuck !== undefined && stuck !== '0') {
+      if (!['1', 'true'].includes(stuck)) throw new ValidationError('"stuck" must be 1');
+      ctx.body = { stuck: await findStuck(store, runtime.registry, { ...deps.stuck, limit: parseLimit(single(ctx.query.limit, 'limit')) }) };
+      return;
+    }
     const status = single(ctx.query.status, 'status');
     if (status !== undefined && !(SAGA_STATUSES as readonly string[]).includes(status)) {
       throw new ValidationError(`"status" must be one of ${SAGA_STATUSES.join(', ')}`);

@@ -8,9 +8,10 @@ import { DEAD_LETTER_STATUSES, SAGA_STATUSES, type DeadLetterStatus, type SagaIn
 import { deadLettersPage } from '../ui/dead-letters-page.ts';
 import type { Html } from '../ui/html.ts';
 import { readJsonBody } from './body.ts';
-import { DEFAULT_LIMIT, detailBody, detailPage, errorPage, listCount, listPage, listRows, type ListFilter } from '../ui/pages.ts';
+import { DEFAULT_LIMIT, detailBody, detailPage, errorPage, listCount, listPage, listRows, stuckPage, type ListFilter } from '../ui/pages.ts';
+import { findStuck, type StuckOptions } from '../../runtime/stuck.ts';
 import { statechartSvg } from '../ui/statechart.ts';
-import { loadSagaView, pickSaga, sagaTypes, versionOf, type SagaView, type UiDeps } from '../ui/view.ts';
+import { catalogOf, loadSagaView, pickSaga, sagaTypes, versionOf, type SagaView, type UiDeps } from '../ui/view.ts';
 import { single } from './query.ts';
 
 export interface UiRouteOptions {
@@ -20,6 +21,8 @@ export interface UiRouteOptions {
   heartbeatMs?: number;
   /** The token its admin actions (dead-letter replay and discard) need; none: they are refused. */
   adminToken?: string;
+  /** When a saga counts as stuck (`runtime/stuck.ts`). */
+  stuck?: Pick<StuckOptions, 'overdueMs' | 'idleMs'>;
 }
 
 /**
@@ -57,12 +60,14 @@ export function uiRoutes(router: Router, deps: UiDeps, options: UiRouteOptions =
   const listHandler = async (ctx: Context) => {
     try {
       const { filter, records } = await list(ctx);
-      page(ctx, 200, listPage(records, filter, sagaTypes(deps), Date.now()));
+      page(ctx, 200, listPage(records, filter, sagaTypes(deps), Date.now(), (await stuckSagas()).length));
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       page(ctx, 400, errorPage(400, 'Invalid filter', error.message));
     }
   };
+  const stuckSagas = () => findStuck(store, deps.runtime?.registry ?? catalogOf(deps), options.stuck);
+  router.get('/ui/stuck', async (ctx) => page(ctx, 200, stuckPage(await stuckSagas(), Date.now())));
   router.get('/ui', listHandler);
   router.get('/ui/', listHandler);
 

@@ -1,6 +1,7 @@
 import { SAGA_STATUSES, type SagaInstanceSummary } from '../../runtime/ports.ts';
 import { compact, duration, html, raw, utc, type Html } from './html.ts';
 import { DETAIL_SCRIPT, LIST_SCRIPT } from './scripts.ts';
+import type { StuckSaga } from '../../runtime/stuck.ts';
 import { renderChart, chartModel } from './statechart.ts';
 import { versionOf, type SagaView } from './view.ts';
 
@@ -58,7 +59,7 @@ export function sagaHref(record: Pick<SagaInstanceSummary, 'id' | 'sagaType'>): 
 }
 
 /** `GET /ui`: the filter form and the sagas, newest first, refreshed while the page is open. */
-export function listPage(records: SagaInstanceSummary[], filter: ListFilter, types: string[], now: number): Html {
+export function listPage(records: SagaInstanceSummary[], filter: ListFilter, types: string[], now: number, stuck = 0): Html {
   const option = (value: string, label: string, selected: boolean) => html`<option value="${value}"${selected ? raw(' selected') : ''}>${label}</option>`;
   return layout(
     'Sagas',
@@ -70,12 +71,29 @@ export function listPage(records: SagaInstanceSummary[], filter: ListFilter, typ
 <label>Show <select name="limit">${[...new Set([20, 50, DEFAULT_LIMIT, 500, filter.limit])].sort((a, b) => a - b).map((n) => option(String(n), String(n), filter.limit === n))}</select></label>
 <button type="submit">Filter</button> <a href="/ui">clear</a>
 </form>
+${stuck ? html`<p class="card warn" id="stuck"><a href="/ui/stuck">${stuck === 1 ? '1 saga is stuck' : `${stuck} sagas are stuck`}</a>: nothing will move ${stuck === 1 ? 'it' : 'them'} without a person or a process.</p>` : ''}
 <p class="muted"><span id="count">${listCount(records)}</span>, newest first · <span id="live" class="live">refreshing every 2 s</span></p>
 <table class="sagas">
 <thead><tr><th>Saga</th><th>Type</th><th>Status</th><th>State</th><th>Created</th><th>Updated</th></tr></thead>
 <tbody id="rows" data-src="${`/ui/list${filterQuery(filter)}`}">${listRows(records, now)}</tbody>
 </table>`,
     LIST_SCRIPT,
+  );
+}
+
+/** `GET /ui/stuck`: the sagas nothing can move, each with why. */
+export function stuckPage(stuck: StuckSaga[], now: number): Html {
+  return layout(
+    'Stuck sagas',
+    html`<nav class="crumbs"><a href="/ui">Sagas</a> / stuck</nav><h1>Stuck sagas</h1>
+${
+  stuck.length
+    ? html`<table class="sagas" id="stuck-list"><thead><tr><th>Saga</th><th>Type</th><th>Status</th><th>State</th><th>Updated</th><th>Why</th></tr></thead><tbody>${stuck.map(
+        (s) =>
+          html`<tr data-id="${s.id}"><td><a href="${sagaHref({ id: s.id, sagaType: s.sagaType })}"><code>${s.id}</code></a></td><td>${s.sagaType} <span class="muted">v${s.version}</span></td><td>${statusBadge(s.status as SagaInstanceSummary['status'])}</td><td><code class="state">${s.state}</code></td><td>${when(s.updatedAt, now)}</td><td><ul>${s.reasons.map((r) => html`<li>${r}</li>`)}</ul></td></tr>`,
+      )}</tbody></table>`
+    : html`<p class="muted">No stuck sagas.</p>`
+}`,
   );
 }
 

@@ -25,7 +25,7 @@ export interface UiDeps {
 const catalogs = new WeakMap<readonly SagaDefinition[], SagaRegistry>();
 
 /** Every saga definition of the application, for instances of types this process does not run. */
-function catalogOf(deps: UiDeps): SagaRegistry {
+export function catalogOf(deps: UiDeps): SagaRegistry {
   const sagas = deps.sagas ?? (ALL_SAGAS as unknown as readonly SagaDefinition[]);
   let catalog = catalogs.get(sagas);
   if (!catalog) catalogs.set(sagas, (catalog = new SagaRegistry(sagas)));
