@@ -315,6 +315,8 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     const set = [
       `state_value = ${byId((r) => r.stateValue)}`,
       `status = ${byId((r) => r.status)}`,
+      // A saga moved to a newer machine (runtime/upgrade.ts) changes version.
+      `version = ${byId((r) => r.version)}`,
       `snapshot = ${byId((_, i) => part[i].json)}`,
       `row_version = ${byId((r) => r.rowVersion)}`,
       `log_seq = ${byId((r) => r.logSeq)}`,

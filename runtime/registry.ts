@@ -28,7 +28,17 @@ export interface SagaDefinition {
    * does; a saga accepts one only in a state with a transition for it (manual repair).
    */
   repairs?: Readonly<Record<string, string>>;
+  /**
+   * This version takes over the instances of an older one (`version`) that is no longer
+   * registered: `snapshot` turns their persisted snapshot into one of this machine (pure; as
+   * is when omitted, for a version whose states and context the old snapshots still fit).
+   * `npm run saga -- check-upgrade` tells beforehand which instances would resume, migrate or fail.
+   */
+  migrateFrom?: { version: number; snapshot?: (persisted: PersistedSnapshot) => PersistedSnapshot };
 }
+
+/** A snapshot as stored (`machine.getPersistedSnapshot`): state value, context, status… */
+export type PersistedSnapshot = { value: unknown; context: Record<string, unknown>; status?: string; [key: string]: unknown };
 
 /** Every registered version of every saga type; routes message types to saga types. */
 export class SagaRegistry {
@@ -73,6 +83,11 @@ export class SagaRegistry {
       for (const definition of byVersion.values()) Object.values(definition.consumes).forEach((t) => topics.add(t));
     }
     return [...topics].sort();
+  }
+
+  /** The registered version that takes over instances of `type` v`version`, if any (`migrateFrom`). */
+  successorOf(type: string, version: number): SagaDefinition | undefined {
+    return [...(this.versions.get(type)?.values() ?? [])].find((d) => d.migrateFrom?.version === version);
   }
 
   /** The registered versions of a saga type, oldest first. */

@@ -36,6 +36,7 @@ import type {
 import { SagaRegistry, type SagaDefinition } from './registry.ts';
 import { verifySaga, type VerifyReport } from './verify.ts';
 import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts';
+import { definitionFor } from './upgrade.ts';
 
 export interface SagaRuntimeOptions {
   store: SagaStore;
@@ -254,7 +255,8 @@ export class SagaRuntime {
     if (!options.reason?.trim()) throw new ValidationError('a repair needs a reason');
     const record = await this.store.getInstance(sagaType, id);
     if (!record) throw new UnknownSagaError(id, ` of type ${sagaType}`);
-    const preview = previewRepair(this.registry.get(record.sagaType, record.version), record, event);
+    const continued = { ...record }; // as the transaction will see it: moved to a newer version, if that is where it goes
+    const preview = previewRepair(definitionFor(this.registry, continued).definition, continued, event);
     if (options.dryRun) return preview;
     await this.batcher.submit({ kind: 'repair', sagaType, id, event, by: options.by, reason: options.reason });
     return preview;
@@ -372,10 +374,10 @@ export class SagaRuntime {
           const start = compute(definition, () => starter(envelope.data as never, (this.options.startSettings ?? {}) as never));
           record = await this.createInstance(uow, definition, sagaId, start, now);
         }
-        const definition = this.registry.get(record.sagaType, record.version);
+        const { definition, notes } = this.continueOn(record, now);
         const event = { type: envelope.type, data: envelope.data };
         const logged = entry(record, 'event', envelope.type, envelope.data, envelope.id, now);
-        outcome = await this.transitionAndCommit(uow, definition, record, event, logged, now, envelope.service_name);
+        outcome = await this.transitionAndCommit(uow, definition, record, event, [...notes, logged], now, envelope.service_name);
         // Remembered only once applied: a message refused for good can be replayed after a fix.
         await uow.remember(consumer, envelope.id, now);
       } catch (error) {
@@ -416,14 +418,26 @@ export class SagaRuntime {
     return record;
   }
 
+  /**
+   * The definition a saga continues on. One whose version gave way to a newer one
+   * (`migrateFrom`, runtime/upgrade.ts) moves to it here: its snapshot migrated, and a `note`
+   * in its log (with the migrated snapshot, from which `verify` replays the rest).
+   */
+  private continueOn(record: SagaInstanceRecord, now: number): { definition: SagaDefinition; notes: LogEntry[] } {
+    const { definition, migratedFrom } = definitionFor(this.registry, record);
+    if (migratedFrom === undefined) return { definition, notes: [] };
+    this.log('saga moved to a newer machine version', { sagaType: record.sagaType, sagaId: record.id, from: migratedFrom, to: definition.version });
+    return { definition, notes: [entry(record, 'note', 'migrated', { from: migratedFrom, to: definition.version, snapshot: record.snapshot }, null, now)] };
+  }
+
   /** An operator's event: checked again inside the transaction (the saga may have moved since the preview). */
   private async applyRepair(uow: UnitOfWork, input: Extract<SagaInput, { kind: 'repair' }>, now: number): Promise<Outcome> {
     const record = await uow.loadInstance(input.sagaType, input.id);
     if (!record) throw new UnknownSagaError(input.id, ` of type ${input.sagaType}`);
-    const definition = this.registry.get(record.sagaType, record.version);
+    const { definition, notes } = this.continueOn(record, now);
     compute(definition, () => previewRepair(definition, record, input.event));
     const logged = entry(record, 'repair', input.event.type, { data: input.event.data ?? {}, by: input.by, reason: input.reason }, null, now);
-    return this.transitionAndCommit(uow, definition, record, { type: input.event.type, data: input.event.data ?? {} } as { type: string }, logged, now, `repair by ${input.by}`);
+    return this.transitionAndCommit(uow, definition, record, { type: input.event.type, data: input.event.data ?? {} } as { type: string }, [...notes, logged], now, `repair by ${input.by}`);
   }
 
   private async applyTimer(uow: UnitOfWork, deadline: Deadline, now: number): Promise<Outcome> {
@@ -432,9 +446,9 @@ export class SagaRuntime {
     if (!(await uow.takeDeadline(deadline))) return { status: 'ignored', sagaId, reason: 'deadline no longer pending' };
     const record = await uow.loadInstance(sagaType, sagaId);
     if (!record) return { status: 'ignored', sagaId, reason: 'saga no longer exists' };
-    const definition = this.registry.get(record.sagaType, record.version);
+    const { definition, notes } = this.continueOn(record, now);
     const logged = entry(record, 'timer', deadline.event.type, { timerId: deadline.timerId, dueAt: deadline.dueAt, event: deadline.event }, null, now);
-    return this.transitionAndCommit(uow, definition, record, deadline.event, logged, now);
+    return this.transitionAndCommit(uow, definition, record, deadline.event, [...notes, logged], now);
   }
 
   private async transitionAndCommit(
@@ -442,7 +456,7 @@ export class SagaRuntime {
     definition: SagaDefinition,
     record: SagaInstanceRecord,
     event: { type: string },
-    logged: LogEntry,
+    logged: LogEntry[],
     now: number,
     source?: string,
   ): Promise<Outcome> {
@@ -450,7 +464,7 @@ export class SagaRuntime {
     const current = machine.resolveState(record.snapshot as Parameters<AnyStateMachine['resolveState']>[0]);
     const accepted = compute(definition, () => current.can(event as never));
     const [next, actions] = compute(definition, () => transition(machine, current, event));
-    const entries = [logged];
+    const entries = [...logged];
     let outcome: Outcome = { status: 'applied', sagaId: record.id, state: encodeStateValue(next.value) };
     if (!accepted) {
       // Handled as the statechart says (no transition), and said so in the saga log.

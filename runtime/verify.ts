@@ -29,7 +29,11 @@ export function verifySaga(definition: SagaDefinition, record: SagaInstanceRecor
   let replayed = 0;
   const replayedCommands: string[] = [];
   const differences: string[] = [];
-  for (const e of log) {
+  // A saga moved to a newer machine (runtime/upgrade.ts) is replayed from the snapshot its
+  // migration note kept: the older machine may be gone.
+  const migration = log.map((e) => e.kind === 'note' && e.type === 'migrated').lastIndexOf(true);
+  if (migration >= 0) snapshot = machine.resolveState((log[migration].payload as { snapshot: never }).snapshot);
+  for (const e of log.slice(migration + 1)) {
     let actions: { type: string; params?: unknown }[] = [];
     const fed = logInput(e);
     if (!fed) continue;
@@ -48,6 +52,7 @@ export function verifySaga(definition: SagaDefinition, record: SagaInstanceRecor
     }
   }
   const loggedCommands = log
+    .slice(migration + 1)
     .filter((e) => e.kind === 'command')
     .map((e) => canonical({ type: e.type, data: (e.payload as { data: unknown }).data }));
 

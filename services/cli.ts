@@ -3,6 +3,8 @@ import { redact } from '../db/connect.ts';
 import { DeadLetters } from '../runtime/dead-letters.ts';
 import { SagaError } from '../runtime/errors.ts';
 import { findStuck } from '../runtime/stuck.ts';
+import { SagaRegistry } from '../runtime/registry.ts';
+import { checkUpgrade } from '../runtime/upgrade.ts';
 import { DEAD_LETTER_STATUSES, SAGA_STATUSES, type DeadLetterStatus, type SagaStatus } from '../runtime/ports.ts';
 import { loadConfig } from './config.ts';
 import { findSaga, sagaDetail } from './saga-view.ts';
@@ -18,6 +20,9 @@ const USAGE = `usage: npm run saga -- <command>
   dead-letters replay <id>         put it back on its normal path (after a fix); recorded on the letter
   dead-letters discard <id> [why]  give it up for good; recorded on the letter
   replicas           the service processes sharing this database, their leases and unpublished outbox rows
+  check-upgrade [--to <version>]
+                     how every saga in flight would continue on the registered machines (only
+                     <version> of each type with --to): resume, migrate or fail; exit 1 if any would fail
   stuck              the sagas nothing can move, each with why (SAGA_STUCK_OVERDUE_MS, SAGA_STUCK_IDLE_MS)
   repair <id> <event> --reason "why" [--data '{"k":"v"}'] [--dry-run]
                      apply an operator event the saga accepts now (show lists them); --dry-run
@@ -71,6 +76,21 @@ const COMMANDS: Record<string, Command> = {
     print(`MISMATCH: ${record.sagaType}/${record.id} rebuilt from ${report.replayed} logged inputs differs from the stored snapshot:`);
     for (const difference of report.differences) print(`  - ${difference}`);
     return 1;
+  },
+
+  async 'check-upgrade'(system, args) {
+    const at = args.indexOf('--to');
+    const to = at === -1 ? undefined : Number(required(args[at + 1], '--to <version>'));
+    if (to !== undefined && !Number.isInteger(to)) throw new UsageError('--to takes a machine version (a whole number)');
+    const registered = system.runtime.registry;
+    const definitions = registered.types().flatMap((type) => registered.versionsOf(type).map((v) => registered.get(type, v)));
+    const registry = to === undefined ? registered : new SagaRegistry(definitions.filter((d) => d.version === to));
+    const report = await checkUpgrade(system.store, registry, { types: registered.types() });
+    if (report.rows.length === 0) print('no sagas in flight');
+    else print(table(['saga type', 'version', 'resume', 'migrate', 'fail'], report.rows.map((r) => [r.sagaType, `v${r.version}`, String(r.resume), r.migrate ? `${r.migrate} (to v${r.to})` : '0', String(r.fail)])));
+    for (const row of report.rows) for (const reason of row.reasons) print(`  fails: ${reason}`);
+    print(report.ok ? 'ok: every saga in flight can continue' : 'NOT SAFE: some sagas in flight could not continue on these machines');
+    return report.ok ? 0 : 1;
   },
 
   async stuck(system) {
