@@ -6,6 +6,7 @@ import * as entry from './migrations/0004-entry.ts';
 import * as retention from './migrations/0005-retention.ts';
 import * as deadlineScan from './migrations/0006-deadline-scan.ts';
 import * as replicas from './migrations/0007-replicas.ts';
+import * as search from './migrations/0008-search.ts';
 
 /** Every migration, in order. Append new ones; never edit an applied one. */
 export const MIGRATIONS = [
@@ -16,6 +17,7 @@ export const MIGRATIONS = [
   { name: '0005-retention', up: retention.up },
   { name: '0006-deadline-scan', up: deadlineScan.up },
   { name: '0007-replicas', up: replicas.up },
+  { name: '0008-search', up: search.up },
 ];
 
 /**

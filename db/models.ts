@@ -18,6 +18,8 @@ export const SAGA_INSTANCES = defineTable('saga_instances', {
   log_seq: column.int(),
   created_at: column.millis(),
   updated_at: column.millis(),
+  /** Who the saga is for (migration 0008; the definition's `customerOf`), written when it starts. */
+  customer: column.id().orNull(),
 });
 export type SagaInstanceRow = RowOf<typeof SAGA_INSTANCES.definition>;
 

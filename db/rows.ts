@@ -12,7 +12,7 @@ export const INSTANCE_COLUMNS = SAGA_INSTANCES.columns;
 
 /** The row's values; the snapshot as the JSON the caller already made. */
 export function instanceValues(r: SagaInstanceRecord, snapshotJson: string): unknown[] {
-  return [r.sagaType, r.id, r.version, r.stateValue, r.status, snapshotJson, r.rowVersion, r.logSeq, r.createdAt, r.updatedAt];
+  return [r.sagaType, r.id, r.version, r.stateValue, r.status, snapshotJson, r.rowVersion, r.logSeq, r.createdAt, r.updatedAt, r.customer ?? null];
 }
 
 export function toInstance(row: SagaInstanceRow): SagaInstanceRecord {
@@ -39,6 +39,7 @@ export function toInstanceSummary(row: Omit<SagaInstanceRow, 'snapshot'>): SagaI
     logSeq: Number(row.log_seq),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    customer: row.customer ?? null,
   };
 }
 

@@ -147,21 +147,35 @@ export class SequelizeSagaStore implements SagaStore, ReplicaRegistry {
    */
   async listInstances(query: InstanceQuery = {}): Promise<SagaInstanceSummary[]> {
     const sql = this.sql;
+    const after = query.after;
     const where = [
       query.status !== undefined ? `status = ${sql.escape(query.status)}` : null,
       query.sagaType !== undefined ? `saga_type = ${sql.escape(query.sagaType)}` : null,
       query.id !== undefined ? `id = ${sql.escape(query.id)}` : null,
+      query.customer !== undefined ? `customer = ${sql.escape(query.customer)}` : null,
+      query.state !== undefined ? `state_value = ${sql.escape(query.state)}` : null,
+      query.createdFrom !== undefined ? `created_at >= ${sql.escape(query.createdFrom)}` : null,
+      query.createdBefore !== undefined ? `created_at < ${sql.escape(query.createdBefore)}` : null,
+      // The next page, in the list's order (newest first): a keyset, so page 100 costs what page 1 does.
+      after
+        ? `(created_at < ${sql.escape(after.createdAt)} OR (created_at = ${sql.escape(after.createdAt)} AND (id < ${sql.escape(after.id)} OR (id = ${sql.escape(after.id)} AND saga_type < ${sql.escape(after.sagaType)}))))`
+        : null,
     ].filter((w) => w !== null);
+    // The most selective filter's index, read in order (each ends with created_at, id, saga_type).
     const index =
       query.id !== undefined
         ? null
-        : query.sagaType !== undefined
-          ? query.status !== undefined
-            ? 'saga_instances_type_status_newest'
-            : 'saga_instances_type_newest'
-          : query.status !== undefined
-            ? 'saga_instances_status_newest'
-            : 'saga_instances_newest';
+        : query.customer !== undefined
+          ? 'saga_instances_customer'
+          : query.state !== undefined
+            ? 'saga_instances_state'
+            : query.sagaType !== undefined
+              ? query.status !== undefined
+                ? 'saga_instances_type_status_newest'
+                : 'saga_instances_type_newest'
+              : query.status !== undefined
+                ? 'saga_instances_status_newest'
+                : 'saga_instances_newest';
     const hint = sql.mysql && index ? ` FORCE INDEX (${index})` : '';
     // With one saga type the type is no sort key (MariaDB would sort by it, a constant, rather than read the index in order).
     const order = query.sagaType !== undefined ? 'created_at DESC, id DESC' : 'created_at DESC, id DESC, saga_type DESC';

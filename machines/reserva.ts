@@ -160,7 +160,7 @@ export const reservaSteps: StepSagaDeclaration<ReservaContext, ReservaInput> = {
  * const runtime = new SagaRuntime({ store, transport, sagas: [reservaSaga] });
  * await runtime.startSaga('reserva', input, { id: input.id_correlacion });
  */
-export const reservaSaga = stepSaga(reservaSteps, { type: 'reserva', version: 1, serviceName: 'sagas.aeroalpes', messages: AEROALPES_MESSAGES });
+export const reservaSaga = stepSaga(reservaSteps, { type: 'reserva', version: 1, serviceName: 'sagas.aeroalpes', messages: AEROALPES_MESSAGES, customerOf: (context) => context.id_cliente });
 
 /** The orchestrated saga's statechart, built from its steps. */
 export const reservaMachine = reservaSaga.machine;

@@ -251,10 +251,11 @@ export function stepCommands(steps: readonly SagaStep<never>[]): string[] {
  */
 export function stepSaga<TContext, TInput extends StepSagaInput>(
   declaration: StepSagaDeclaration<TContext, TInput>,
-  options: { type: string; version: number; serviceName: string; messages: MessageCatalog },
+  options: { type: string; version: number; serviceName: string; messages: MessageCatalog; customerOf?: (context: TContext) => string | undefined },
 ) {
   const steps = declaration.steps as readonly SagaStep<never>[];
   return {
+    ...(options.customerOf ? { customerOf: options.customerOf } : {}),
     type: options.type,
     version: options.version,
     machine: stepSagaMachine(declaration),

@@ -25,6 +25,8 @@ export interface SagaInstanceSummary {
   logSeq: number;
   createdAt: number;
   updatedAt: number;
+  /** Who the saga is for (its definition's `customerOf`), to find it by; null when it does not say. */
+  customer?: string | null;
 }
 
 /** One saga instance: its persisted XState snapshot and bookkeeping. */
@@ -164,8 +166,24 @@ export interface InstanceQuery {
   sagaType?: string;
   /** Only the instances with this id (the parts of a choreographed saga share it). */
   id?: string;
+  /** Only the sagas of this customer (`customerOf`). */
+  customer?: string;
+  /** Only the sagas in this state (its state value). */
+  state?: string;
+  /** Created at or after / before these times (epoch ms). */
+  createdFrom?: number;
+  createdBefore?: number;
+  /** The next page: the instances after this one, newest first (`nextCursor` of the page before). */
+  after?: InstanceCursor;
   /** Default 100. */
   limit?: number;
+}
+
+/** Where a page of instances ended: the last one's creation time, id and type. */
+export interface InstanceCursor {
+  createdAt: number;
+  id: string;
+  sagaType: string;
 }
 
 /** How a retention pass deletes: in chunks, with a pause between them, until done or aborted. */

@@ -28,6 +28,8 @@ export interface SagaDefinition {
    * does; a saga accepts one only in a state with a transition for it (manual repair).
    */
   repairs?: Readonly<Record<string, string>>;
+  /** Who a saga is for, from its initial context (stored to find it by: `GET /sagas?customer=`). */
+  customerOf?: (context: never) => string | undefined;
   /**
    * This version takes over the instances of an older one (`version`) that is no longer
    * registered: `snapshot` turns their persisted snapshot into one of this machine (pure; as

@@ -412,6 +412,7 @@ export class SagaRuntime {
       logSeq: 0,
       createdAt: now,
       updatedAt: now,
+      customer: compute(definition, () => definition.customerOf?.(snapshot.context as never))?.slice(0, 64) ?? null,
     };
     const started = entry(record, 'event', 'xstate.init', { input, version: definition.version }, null, now);
     await this.commitTransition(uow, definition, record, snapshot, actions, [started], now, { type: 'xstate.init', input }, undefined, true);

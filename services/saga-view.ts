@@ -1,5 +1,5 @@
-import { UnknownSagaError } from '../runtime/errors.ts';
-import type { SagaInstanceRecord, SagaInstanceSummary, SagaStatus, SagaStore } from '../runtime/ports.ts';
+import { UnknownSagaError, ValidationError } from '../runtime/errors.ts';
+import type { InstanceCursor, SagaInstanceRecord, SagaInstanceSummary, SagaStatus, SagaStore } from '../runtime/ports.ts';
 import type { SagaRegistry } from '../runtime/registry.ts';
 import { acceptedRepairs } from '../runtime/repair.ts';
 
@@ -12,6 +12,7 @@ export interface SagaSummary {
   state: string;
   createdAt: number;
   updatedAt: number;
+  customer: string | null;
 }
 
 /** A saga instance with its context, pending deadlines and whole log, as `GET /sagas/:id` shows it. */
@@ -73,6 +74,22 @@ export async function sagaDetail(store: SagaStore, id: string, types?: readonly 
 /** The list view of one instance (a whole record works too: its snapshot is left out). */
 export function summary(record: SagaInstanceSummary): SagaSummary {
   const { id, sagaType: type, version, status, stateValue: state, createdAt, updatedAt } = record;
-  return { id, type, version, status, state, createdAt, updatedAt };
+  return { id, type, version, status, state, createdAt, updatedAt, customer: record.customer ?? null };
 }
 
+
+/** A page's end as an opaque cursor for the next page (`GET /sagas?cursor=`). */
+export function encodeCursor(last: Pick<SagaInstanceSummary, 'createdAt' | 'id' | 'sagaType'>): string {
+  return Buffer.from(JSON.stringify([last.createdAt, last.id, last.sagaType])).toString('base64url');
+}
+
+/** @throws ValidationError for a cursor this API did not make */
+export function decodeCursor(cursor: string): InstanceCursor {
+  try {
+    const [createdAt, id, sagaType] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'number' && typeof id === 'string' && typeof sagaType === 'string') return { createdAt, id, sagaType };
+  } catch {
+    // falls through to the error
+  }
+  throw new ValidationError('"cursor" is not one this API gave (use nextCursor of the page before)');
+}

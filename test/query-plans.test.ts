@@ -30,14 +30,14 @@ async function seed(sequelize: Sequelize): Promise<void> {
     const type = TYPES[i % TYPES.length];
     const id = `s-${String(i).padStart(5, '0')}`;
     const at = timeOf(i, SAGAS);
-    instances.push([type, id, 1, 's', STATUSES[(i * 7) % STATUSES.length], snapshot, 1, 2, at, at + 1000]);
+    instances.push([type, id, 1, ['creandoReserva', 'pagando', 'confirmandoGds', 'aprobando', 'completada'][i % 5], STATUSES[(i * 7) % STATUSES.length], snapshot, 1, 2, at, at + 1000, `cliente-${i % 20}`]);
     log.push([type, id, 1, 'event', 'E', '{}', `m-${i}`, at], [type, id, 2, 'state', 's', '{}', null, at]);
     processed.push([`${type}/${id}`, `m-${i}`, at]);
     outbox.push([`o-${i}`, type, id, 't', id, '{}', at, i % 10 === 9 ? null : at + 10]);
     if (i % 2 === 0) deadlines.push([type, id, 'plazoPaso', at + 30_000, '{"type":"t"}']);
     if (i % 3 === 0) deadLetters.push(['message', 'invalid', 'r', '{}', at, ['open', 'replayed', 'discarded'][i % 9 / 3], i % 9 === 0 ? null : at + 10]);
   }
-  await sql.insert('saga_instances', ['saga_type', 'id', 'version', 'state_value', 'status', 'snapshot', 'row_version', 'log_seq', 'created_at', 'updated_at'], instances);
+  await sql.insert('saga_instances', ['saga_type', 'id', 'version', 'state_value', 'status', 'snapshot', 'row_version', 'log_seq', 'created_at', 'updated_at', 'customer'], instances);
   await sql.insert('saga_log', ['saga_type', 'saga_id', 'seq', 'kind', 'type', 'payload', 'message_id', 'at'], log);
   await sql.insert('processed_messages', ['consumer', 'message_id', 'processed_at'], processed);
   await sql.insert('outbox', ['message_id', 'saga_type', 'saga_id', 'topic', 'msg_key', 'payload', 'created_at', 'sent_at'], outbox);
@@ -118,6 +118,12 @@ describe('query plans: list queries and retention use indexes', function () {
       ['newest first by status', { status: 'running' }],
       ['newest first by saga type', { sagaType: 'pagos-reserva' }],
       ['newest first by status and saga type', { status: 'completed', sagaType: 'reserva' }],
+      ['a customer’s, newest first', { customer: 'cliente-7' }],
+      ['a customer’s of one type, newest first', { customer: 'cliente-5', sagaType: 'reserva' }],
+      ['those in a state, newest first', { state: 'pagando' }],
+      ['those in a state with a status, newest first', { state: 'confirmandoGds', status: 'running' }],
+      ['the page after a cursor, newest first', { after: { createdAt: timeOf(2000, SAGAS), id: 's-02000', sagaType: TYPES[0] } }],
+      ['a time range, newest first', { createdFrom: timeOf(500, SAGAS), createdBefore: timeOf(2500, SAGAS) }],
     ];
     for (const [name, query] of lists) {
       it(`should list ${name} from an index, without reading the snapshot, without a full scan or a sort`, async () => {

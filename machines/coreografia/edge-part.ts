@@ -116,7 +116,7 @@ export function edgePartMachine<C extends ParticipanteContext, I extends Partici
  */
 export function edgePartSaga<C extends ParticipanteContext, I extends ParticipanteInput, D>(
   declaration: EdgePartDeclaration<C, I, D>,
-  options: { type: string; version?: number; serviceName: string; messages: MessageCatalog },
+  options: { type: string; version?: number; serviceName: string; messages: MessageCatalog; customerOf?: (context: C) => string | undefined },
 ) {
   const { steps } = declaration;
   const first = steps[0];
@@ -134,6 +134,7 @@ export function edgePartSaga<C extends ParticipanteContext, I extends Participan
     first.compensation.failedBy,
   ];
   return {
+    ...(options.customerOf ? { customerOf: options.customerOf } : {}),
     type: options.type,
     version: options.version ?? 1,
     machine: edgePartMachine(declaration),

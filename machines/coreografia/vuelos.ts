@@ -53,6 +53,6 @@ export const vuelosPart: EdgePartDeclaration<VuelosReservaContext, VuelosReserva
   undoneAs: 'pago revertido',
 };
 
-export const vuelosReservaSaga = edgePartSaga(vuelosPart, { type: 'vuelos-reserva', serviceName: 'vuelos.aeroalpes', messages: AEROALPES_MESSAGES });
+export const vuelosReservaSaga = edgePartSaga(vuelosPart, { type: 'vuelos-reserva', serviceName: 'vuelos.aeroalpes', messages: AEROALPES_MESSAGES, customerOf: (context) => context.solicitud.id_cliente });
 
 export const vuelosReservaMachine = vuelosReservaSaga.machine;

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { ValidationError } from '../../runtime/errors.ts';
 import { SAGA_STATUSES, type SagaStatus } from '../../runtime/ports.ts';
-import { findSaga, sagaDetail, summary } from '../saga-view.ts';
+import { decodeCursor, encodeCursor, findSaga, sagaDetail, summary } from '../saga-view.ts';
 import type { SagaStore } from '../../runtime/ports.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 import { single, parseLimit } from './query.ts';
@@ -10,7 +10,8 @@ import { findStuck, type StuckOptions } from '../../runtime/stuck.ts';
 import { readJsonBody } from './body.ts';
 
 /**
- * `GET /sagas`, `GET /sagas?stuck=1` (the sagas nothing can move, each with why: `runtime/stuck.ts`),
+ * `GET /sagas?status=&type=&customer=&state=&from=&to=&limit=&cursor=` (newest first; `nextCursor`
+ * pages on), `GET /sagas?stuck=1` (the sagas nothing can move, each with why: `runtime/stuck.ts`),
  * `GET /sagas/:id`, `GET /sagas/:id/verify`, and the admin action
  * `POST /sagas/:id/repair` (`{ "event": "ReintentarCompensacion", "data": {…}, "reason": "…" }`,
  * `?dry-run=1` to see what it would do without doing it; `Authorization: Bearer <SAGA_ADMIN_TOKEN>`).
@@ -31,10 +32,27 @@ export function sagaRoutes(router: Router, deps: { store: SagaStore; runtime: Sa
     if (status !== undefined && !(SAGA_STATUSES as readonly string[]).includes(status)) {
       throw new ValidationError(`"status" must be one of ${SAGA_STATUSES.join(', ')}`);
     }
-    const limit = parseLimit(single(ctx.query.limit, 'limit'));
-    const sagaType = single(ctx.query.type, 'type');
-    const records = await store.listInstances({ status: status as SagaStatus | undefined, sagaType, limit });
-    ctx.body = { sagas: records.map(summary) };
+    const limit = parseLimit(single(ctx.query.limit, 'limit')) ?? 100;
+    const time = (name: string) => {
+      const raw = single(ctx.query[name], name);
+      if (raw === undefined) return undefined;
+      const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+      if (!Number.isFinite(ms)) throw new ValidationError(`"${name}" must be a time (ISO 8601 or epoch ms)`);
+      return ms;
+    };
+    const cursor = single(ctx.query.cursor, 'cursor');
+    const records = await store.listInstances({
+      status: status as SagaStatus | undefined,
+      sagaType: single(ctx.query.type, 'type'),
+      customer: single(ctx.query.customer, 'customer'),
+      state: single(ctx.query.state, 'state'),
+      createdFrom: time('from'),
+      createdBefore: time('to'),
+      ...(cursor ? { after: decodeCursor(cursor) } : {}),
+      limit,
+    });
+    // A full page may have a next one.
+    ctx.body = { sagas: records.map(summary), nextCursor: records.length === limit ? encodeCursor(records.at(-1)!) : null };
   });
   router.get('/sagas/:id', async (ctx) => {
     ctx.body = await sagaDetail(store, ctx.params.id, runtime.registry.types(), runtime.registry);
