@@ -68,5 +68,20 @@ describe('searching sagas (GET /sagas)', function () {
       expect((await client.request('GET', '/sagas?cursor=not-a-cursor')).status).to.equal(400);
       expect((await client.request('GET', '/sagas?from=yesterday')).status).to.equal(400);
     });
+
+    it('should search and page on /ui as well: customer, state and a next-page link', async () => {
+      const rowIds = (page: string) => [...page.matchAll(/<tr data-id="([^"]+)"/g)].map((m) => m[1]);
+      const ana = await (await fetch(`${client.base}/ui?customer=ana`)).text();
+      expect(rowIds(ana)).to.deep.equal(newestFirst(started.filter((s) => s.customer === 'ana')));
+      const waiting = await (await fetch(`${client.base}/ui?state=pagando`)).text();
+      expect(rowIds(waiting)).to.deep.equal(newestFirst(started.filter((s) => s.customer === 'beto')));
+      const first = await (await fetch(`${client.base}/ui?type=reserva&limit=4`)).text();
+      const next = /<a id="next-page" href="([^"]+)"/.exec(first)?.[1];
+      expect(next, 'a next-page link').to.be.a('string');
+      const second = await (await fetch(`${client.base}${next!.replaceAll('&amp;', '&')}`)).text();
+      expect([...rowIds(first), ...rowIds(second)]).to.deep.equal(newestFirst(started));
+      expect(second).to.not.contain('id="next-page"');
+      expect((await fetch(`${client.base}/ui?from=yesterday`)).status).to.equal(400);
+    });
   });
 });

@@ -10,6 +10,7 @@ import type { Html } from '../ui/html.ts';
 import { readJsonBody } from './body.ts';
 import { DEFAULT_LIMIT, detailBody, detailPage, errorPage, listCount, listPage, listRows, stuckPage, type ListFilter } from '../ui/pages.ts';
 import { findStuck, type StuckOptions } from '../../runtime/stuck.ts';
+import { decodeCursor, encodeCursor } from '../saga-view.ts';
 import { statechartSvg } from '../ui/statechart.ts';
 import { catalogOf, loadSagaView, pickSaga, sagaTypes, versionOf, type SagaView, type UiDeps } from '../ui/view.ts';
 import { single } from './query.ts';
@@ -53,14 +54,26 @@ export function uiRoutes(router: Router, deps: UiDeps, options: UiRouteOptions =
   // Newest first, from the store's indexes, without snapshots: this runs every 2 s per open page.
   const list = async (ctx: Context): Promise<{ filter: ListFilter; records: SagaInstanceSummary[] }> => {
     const filter = parseFilter(ctx);
-    const records = await store.listInstances({ status: filter.status as SagaStatus | undefined, sagaType: filter.type, id: filter.id, limit: filter.limit });
+    const dayMs = 86_400_000;
+    const records = await store.listInstances({
+      status: filter.status as SagaStatus | undefined,
+      sagaType: filter.type,
+      id: filter.id,
+      customer: filter.customer,
+      state: filter.state,
+      createdFrom: filter.from ? Date.parse(filter.from) : undefined,
+      createdBefore: filter.to ? Date.parse(filter.to) + dayMs : undefined, // the whole day
+      ...(filter.cursor ? { after: decodeCursor(filter.cursor) } : {}),
+      limit: filter.limit,
+    });
     return { filter, records };
   };
 
   const listHandler = async (ctx: Context) => {
     try {
       const { filter, records } = await list(ctx);
-      page(ctx, 200, listPage(records, filter, sagaTypes(deps), Date.now(), (await stuckSagas()).length));
+      const next = records.length === filter.limit ? encodeCursor(records.at(-1)!) : null;
+      page(ctx, 200, listPage(records, filter, sagaTypes(deps), Date.now(), (await stuckSagas()).length, next));
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       page(ctx, 400, errorPage(400, 'Invalid filter', error.message));
@@ -209,5 +222,13 @@ function parseFilter(ctx: Context): ListFilter {
   const rawLimit = single(ctx.query.limit, 'limit');
   const limit = rawLimit === undefined ? DEFAULT_LIMIT : Number(rawLimit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('"limit" must be an integer from 1 to 1000');
-  return { status, type: single(ctx.query.type, 'type'), id: single(ctx.query.id, 'id')?.trim() || undefined, limit };
+  const text = (name: string) => single(ctx.query[name], name)?.trim() || undefined;
+  const day = (name: string) => {
+    const value = text(name);
+    if (value !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new ValidationError(`"${name}" must be a day (YYYY-MM-DD)`);
+    return value;
+  };
+  const cursor = text('cursor');
+  if (cursor !== undefined) decodeCursor(cursor); // refused now, not at the query
+  return { status, type: text('type'), id: text('id'), customer: text('customer'), state: text('state'), from: day('from'), to: day('to'), cursor, limit };
 }

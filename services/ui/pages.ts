@@ -38,6 +38,13 @@ export interface ListFilter {
   status?: string;
   type?: string;
   id?: string;
+  customer?: string;
+  state?: string;
+  /** Created on or after / before these days (`YYYY-MM-DD`, UTC). */
+  from?: string;
+  to?: string;
+  /** The page after this one (`nextCursor`). */
+  cursor?: string;
   limit: number;
 }
 
@@ -47,6 +54,7 @@ export function filterQuery(filter: ListFilter): string {
   if (filter.status) params.set('status', filter.status);
   if (filter.type) params.set('type', filter.type);
   if (filter.id) params.set('id', filter.id);
+  for (const key of ['customer', 'state', 'from', 'to', 'cursor'] as const) if (filter[key]) params.set(key, filter[key]!);
   if (filter.limit !== DEFAULT_LIMIT) params.set('limit', String(filter.limit));
   const text = params.toString();
   return text ? `?${text}` : '';
@@ -59,7 +67,7 @@ export function sagaHref(record: Pick<SagaInstanceSummary, 'id' | 'sagaType'>): 
 }
 
 /** `GET /ui`: the filter form and the sagas, newest first, refreshed while the page is open. */
-export function listPage(records: SagaInstanceSummary[], filter: ListFilter, types: string[], now: number, stuck = 0): Html {
+export function listPage(records: SagaInstanceSummary[], filter: ListFilter, types: string[], now: number, stuck = 0, nextCursor: string | null = null): Html {
   const option = (value: string, label: string, selected: boolean) => html`<option value="${value}"${selected ? raw(' selected') : ''}>${label}</option>`;
   return layout(
     'Sagas',
@@ -68,6 +76,10 @@ export function listPage(records: SagaInstanceSummary[], filter: ListFilter, typ
 <label>Status <select name="status">${option('', 'any', !filter.status)}${SAGA_STATUSES.map((s) => option(s, s, filter.status === s))}</select></label>
 <label>Type <select name="type">${option('', 'any', !filter.type)}${types.map((t) => option(t, t, filter.type === t))}</select></label>
 <label>Id <input name="id" value="${filter.id ?? ''}" placeholder="id_correlacion" size="38"></label>
+<label>Customer <input name="customer" value="${filter.customer ?? ''}" placeholder="id_cliente" size="14"></label>
+<label>State <input name="state" value="${filter.state ?? ''}" placeholder="pagando" size="14"></label>
+<label>Created from <input type="date" name="from" value="${filter.from ?? ''}"></label>
+<label>to <input type="date" name="to" value="${filter.to ?? ''}"></label>
 <label>Show <select name="limit">${[...new Set([20, 50, DEFAULT_LIMIT, 500, filter.limit])].sort((a, b) => a - b).map((n) => option(String(n), String(n), filter.limit === n))}</select></label>
 <button type="submit">Filter</button> <a href="/ui">clear</a>
 </form>
@@ -76,7 +88,8 @@ ${stuck ? html`<p class="card warn" id="stuck"><a href="/ui/stuck">${stuck === 1
 <table class="sagas">
 <thead><tr><th>Saga</th><th>Type</th><th>Status</th><th>State</th><th>Created</th><th>Updated</th></tr></thead>
 <tbody id="rows" data-src="${`/ui/list${filterQuery(filter)}`}">${listRows(records, now)}</tbody>
-</table>`,
+</table>
+${filter.cursor ? html`<a href="${`/ui${filterQuery({ ...filter, cursor: undefined })}`}">first page</a> ` : ''}${nextCursor ? html`<a id="next-page" href="${`/ui${filterQuery({ ...filter, cursor: nextCursor })}`}">next page →</a>` : ''}`,
     LIST_SCRIPT,
   );
 }
