@@ -53,6 +53,9 @@ import { SERVICE_NAMES, SERVICE_PORTS } from '../services/config.ts';
 import { DEFAULT_PULSAR_URL as PULSAR_URL, deleteNamespace, freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
 import { fmt, round, stats, table, type Stats } from './figures.ts';
 import { brokerPid, cpuSeconds, mariadbPid, ProcessMonitor, procStatus, pss, rssMb, servicePids, smapsBreakdown, type ProcessReport } from './processes.ts';
+import { connect } from '../db/connect.ts';
+import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import type { InstanceQuery } from '../runtime/ports.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -742,7 +745,7 @@ class GrowthRun {
     this.templates = await this.count(`SELECT COUNT(*) AS n FROM growth_t`);
     const pick = 't.n, t.id AS t_id, t.id_reserva AS t_reserva';
     const creates = [
-      `CREATE TABLE growth_t_instances AS SELECT ${pick}, s.saga_type, s.version, s.state_value, s.status, s.snapshot, s.row_version, s.log_seq, s.created_at, s.updated_at
+      `CREATE TABLE growth_t_instances AS SELECT ${pick}, s.saga_type, s.version, s.state_value, s.status, s.snapshot, s.row_version, s.log_seq, s.created_at, s.updated_at, s.customer
          FROM growth_t t JOIN saga_instances s ON s.saga_type = 'reserva' AND s.id = t.id`,
       `CREATE TABLE growth_t_log AS SELECT ${pick}, l.saga_type, l.seq, l.kind, l.type, l.payload, l.message_id, l.at
          FROM growth_t t JOIN saga_log l ON l.saga_type = 'reserva' AND l.saga_id = t.id`,
@@ -803,8 +806,9 @@ class GrowthRun {
         await connection.query('START TRANSACTION');
         const from = (table: string) => `FROM growth_plan p JOIN ${table} t ON t.n <= p.upto`;
         await connection.query(
-          `INSERT INTO saga_instances (saga_type, id, version, state_value, status, snapshot, row_version, log_seq, created_at, updated_at)
-           SELECT t.saga_type, ${copiedSql('t.t_id')}, t.version, t.state_value, t.status, ${swapped('t.snapshot')}, t.row_version, t.log_seq, t.created_at, t.updated_at ${from('growth_t_instances')}`,
+          // Each copy is a customer of its own, so a search by customer finds one saga among all.
+          `INSERT INTO saga_instances (saga_type, id, version, state_value, status, snapshot, row_version, log_seq, created_at, updated_at, customer)
+           SELECT t.saga_type, ${copiedSql('t.t_id')}, t.version, t.state_value, t.status, ${swapped('t.snapshot')}, t.row_version, t.log_seq, t.created_at, t.updated_at, ${copiedSql('t.t_id')} ${from('growth_t_instances')}`,
         );
         await connection.query(
           `INSERT INTO saga_log (saga_type, saga_id, seq, kind, type, payload, message_id, at)
@@ -1124,6 +1128,7 @@ class GrowthRun {
       ['GET /sagas/:id: deadlinesOf', `SELECT * FROM deadlines WHERE saga_type = 'reserva' AND saga_id = '${id}' ORDER BY due_at ASC`],
       ['GET /sagas/:id: readLog', `SELECT * FROM saga_log WHERE saga_type = 'reserva' AND saga_id = '${id}' ORDER BY seq ASC`],
     ];
+    own.push(...(await this.searches(id)));
     const rows: PlanRow[] = [];
     for (const [name, sql] of own) {
       const row = await this.plan(name, 'db/sequelize-saga-store.ts', sql);
@@ -1138,6 +1143,41 @@ class GrowthRun {
       if (row && row.tables.length > 0) rows.push(row);
     }
     return rows;
+  }
+
+  /**
+   * `GET /sagas` searches as the store writes them (its statements recorded, not copied):
+   * one customer's sagas, those in a state, the page after a cursor half-way down, a time range.
+   */
+  private async searches(customer: string): Promise<[string, string][]> {
+    const sequelize = await connect(this.databaseUrl);
+    const statements: string[] = [];
+    const query = sequelize.query.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+    (sequelize as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (sql: unknown, ...rest: unknown[]) => {
+      if (typeof sql === 'string' && sql.startsWith('SELECT')) statements.push(sql);
+      return query(sql, ...rest);
+    };
+    const store = new SequelizeSagaStore(sequelize);
+    try {
+      const [middle] = await this.query<{ created_at: number; id: string; saga_type: string }>(
+        `SELECT created_at, id, saga_type FROM saga_instances ORDER BY created_at DESC, id DESC, saga_type DESC LIMIT 1 OFFSET ${Math.floor((await this.count('SELECT COUNT(*) AS n FROM saga_instances')) / 2)}`,
+      );
+      const searches: [string, InstanceQuery][] = [
+        ['GET /sagas?customer= (one among all)', { customer }],
+        ['GET /sagas?state=pagando (100 newest)', { state: 'pagando' }],
+        ['GET /sagas?cursor= (the page half-way down)', { after: { createdAt: Number(middle.created_at), id: middle.id, sagaType: middle.saga_type } }],
+        ['GET /sagas?from=&to= (100 newest of a range)', { createdFrom: Number(middle.created_at) - 3_600_000, createdBefore: Number(middle.created_at) }],
+      ];
+      const named: [string, string][] = [];
+      for (const [name, search] of searches) {
+        statements.length = 0;
+        await store.listInstances({ ...search, limit: 100 });
+        named.push([name, statements[0]]);
+      }
+      return named;
+    } finally {
+      await store.close();
+    }
   }
 
   /**
