@@ -5,10 +5,15 @@ import { findStuck } from '../runtime/stuck.ts';
 import { loadConfig } from '../services/config.ts';
 import { createApp } from '../services/http/app.ts';
 import { createSystem, type System } from '../services/system.ts';
-import { eachDatabase } from './support/databases.ts';
+import { eachDatabase, freshMysqlDatabase } from './support/databases.ts';
 import { serveApp } from './support/http.ts';
 import { reservaInput, startSystem, waitForStatus } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
+import { connect } from '../db/connect.ts';
+import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
+import { freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster.ts';
+import { requirePulsar } from './support/pulsar.ts';
+import { postReserva } from './support/services.ts';
 
 /**
  * Stuck sagas, found from the store and the machines (issue 13): each kind is made happen,
@@ -86,5 +91,47 @@ describe('stuck sagas (GET /sagas?stuck=1, runtime/stuck.ts)', function () {
       const unknown = (await findStuck(system.store, onlyV2)).find((s) => s.id === moving.id_correlacion);
       expect(unknown?.reasons).to.deep.equal(['its machine, reserva v1, is not registered in this process (registered: 2)']);
     });
+  });
+});
+
+describe('stuck sagas across processes: the pagos process stopped past its deadline (choreography over Pulsar and MariaDB)', function () {
+  this.timeout(120_000);
+  let cluster: ServiceCluster | undefined;
+  let database: { url: string; drop: () => Promise<void> } | undefined;
+  let store: SequelizeSagaStore | undefined;
+
+  before(requirePulsar);
+  before(async () => {
+    database = await freshMysqlDatabase('stuck');
+    cluster = await ServiceCluster.start({
+      databaseUrl: database.url,
+      namespace: await freshNamespace(),
+      env: { SAGA_STYLE: 'choreography', SAGA_PLAZO_PASO_MS: '3000', SAGA_STUCK_OVERDUE_MS: '500' },
+    });
+    store = new SequelizeSagaStore(await connect(database.url));
+  });
+  after(async () => {
+    await store?.close();
+    await cluster?.stop();
+    await database?.drop();
+  });
+
+  it('should list, on the coordinator, the pagos part whose deadline passed while pagos was down, with why', async () => {
+    const { id_correlacion: id } = await postReserva(cluster!, { simular_fallo: 'timeout-pago' }); // pagos never answers
+    await waitFor(async () => (await store!.getInstance('pagos-reserva', id))?.stateValue === 'pagando', 'pagos waiting for its charge', 20_000);
+    await cluster!.kill('pagos', 'SIGTERM');
+    const found = await waitFor(
+      async () => {
+        const answer = await cluster!.json<{ stuck: { sagaType: string; id: string; reasons: string[] }[] }>('coordinator', '/sagas?stuck=1');
+        expect(answer.status).to.equal(200);
+        return answer.body.stuck.find((s) => s.sagaType === 'pagos-reserva' && s.id === id);
+      },
+      'the coordinator to list the pagos part as stuck',
+      20_000,
+    );
+    expect(found.reasons.join(' ')).to.match(/deadline plazoPaso \(pagando\) is \d+ s overdue: no deadline scheduler of pagos-reserva is running/);
+    // pagos back: its scheduler fires the deadline and the saga moves on, off the list.
+    await cluster!.startService('pagos');
+    await waitFor(async () => !(await cluster!.json<{ stuck: { id: string; sagaType: string }[] }>('coordinator', '/sagas?stuck=1')).body.stuck.some((s) => s.sagaType === 'pagos-reserva' && s.id === id), 'pagos to move it again', 30_000);
   });
 });
