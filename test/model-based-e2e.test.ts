@@ -33,8 +33,11 @@ const model: SagaModel = buildModel(reservaSaga);
 /** Per final state: the longest path without deadline steps, and the shortest with the most kinds of deadline steps. */
 function endToEndPaths(m: SagaModel): ModelPath[] {
   const chosen: ModelPath[] = [];
+  // Operator repairs go through runtime.repair, not the broker: test/repair.test.ts and the in-process model-based suite drive them.
+  const repairs = Object.keys(m.definition.repairs ?? {});
   for (const final of m.finals) {
-    const ending = m.paths.filter((p) => p.final === final);
+    const ending = m.paths.filter((p) => p.final === final && !p.steps.some((s) => repairs.includes(s.event.type)));
+    if (ending.length === 0) continue;
     const plain = ending.filter((p) => p.timerSteps === 0).sort((a, b) => b.steps.length - a.steps.length)[0];
     const kinds = (p: ModelPath) => new Set(p.steps.filter((s) => isAfterEvent(s.event.type)).map((s) => s.event.type.split('.')[2])).size;
     const timed = ending.filter((p) => p.timerSteps > 0).sort((a, b) => kinds(b) - kinds(a) || a.steps.length - b.steps.length)[0];
@@ -90,7 +93,10 @@ describe('model-based paths of the orchestrated saga end to end (coordinator pro
   });
 
   it('should select at least one generated path per final state of the orchestrated saga', () => {
-    expect([...new Set(selected.map((p) => p.final))].sort()).to.deep.equal([...model.finals].sort());
+    // A final state only operator repairs reach (resueltaManualmente) is left to the repair tests.
+    const byBroker = model.finals.filter((f) => model.paths.some((p) => p.final === f && !p.steps.some((s) => s.event.type in (model.definition.repairs ?? {}))));
+    expect(byBroker.length).to.be.greaterThan(0);
+    expect([...new Set(selected.map((p) => p.final))].sort()).to.deep.equal([...byBroker].sort());
   });
 
   for (const path of selected) {
