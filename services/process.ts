@@ -111,19 +111,20 @@ export async function startService(name: ServiceName, config: Config, options: I
   };
   const participant = participantOf(application, name)?.create(deps);
 
+  const operation = { adminToken: config.adminToken, stuck: { overdueMs: config.stuckOverdueMs, idleMs: config.stuckIdleMs } };
   if (name === 'coordinator') {
     const saga = ownSaga();
     if (!saga) throw new Error(`the coordinator runs no saga in ${config.style}`);
     if (config.style === 'choreography') {
       // No coordinator in choreography: this process only keeps the tracker's view of each saga.
-      sagaRoutes(router, { store, runtime: await startRuntime([saga], TRACKER_SUBSCRIPTION), adminToken: config.adminToken, stuck: { overdueMs: config.stuckOverdueMs, idleMs: config.stuckIdleMs } });
+      sagaRoutes(router, { store, runtime: await startRuntime([saga], TRACKER_SUBSCRIPTION), ...operation });
     } else {
       const runtime = await startRuntime([saga], SAGAS_SUBSCRIPTION);
       const starter = new SagaStarter(runtime, store, plazos, { health, log: options.log });
       await starter.listen(transport);
       consumers.push(SagaStarter.subscription);
       stops.push(() => starter.close(drainMs));
-      sagaRoutes(router, { store, runtime, adminToken: config.adminToken, stuck: { overdueMs: config.stuckOverdueMs, idleMs: config.stuckIdleMs } });
+      sagaRoutes(router, { store, runtime, ...operation });
     }
   } else if (participant) {
     await startParticipant(participant);
@@ -151,7 +152,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     });
     reservaRoutes(router, { config, entry });
   }
-  if (name === 'coordinator') uiRoutes(router, { store, sagas: application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) }, { adminToken: config.adminToken, stuck: { overdueMs: config.stuckOverdueMs, idleMs: config.stuckIdleMs } });
+  if (name === 'coordinator') uiRoutes(router, { store, sagas: application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) }, operation);
   deadLetterRoutes(router, new DeadLetters(store, { consumers, clock: options.clock, log: options.log }), { adminToken: config.adminToken });
   relay.start();
   return {
