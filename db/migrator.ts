@@ -7,6 +7,7 @@ import * as retention from './migrations/0005-retention.ts';
 import * as deadlineScan from './migrations/0006-deadline-scan.ts';
 import * as replicas from './migrations/0007-replicas.ts';
 import * as search from './migrations/0008-search.ts';
+import * as traces from './migrations/0009-traces.ts';
 
 /** Every migration, in order. Append new ones; never edit an applied one. */
 export const MIGRATIONS = [
@@ -18,6 +19,7 @@ export const MIGRATIONS = [
   { name: '0006-deadline-scan', up: deadlineScan.up },
   { name: '0007-replicas', up: replicas.up },
   { name: '0008-search', up: search.up },
+  { name: '0009-traces', up: traces.up },
 ];
 
 /**

@@ -32,6 +32,8 @@ export const SAGA_LOG = defineTable('saga_log', {
   payload: column.document(),
   message_id: column.id().orNull(),
   at: column.millis(),
+  /** The trace its transition ran in (migration 0009), when one was traced. */
+  trace_id: column.string(32).orNull(),
 });
 export type SagaLogRow = RowOf<typeof SAGA_LOG.definition>;
 
@@ -69,6 +71,8 @@ export const DEADLINES = defineTable('deadlines', {
   event: column.document(),
   after_message: column.id().orNull(),
   delay_ms: column.millis().orNull(),
+  /** W3C trace context of the transition that set it (migration 0009): its firing joins that trace. */
+  traceparent: column.string(55).orNull(),
 });
 export type DeadlineRow = RowOf<typeof DEADLINES.definition>;
 

@@ -46,7 +46,7 @@ export function toInstanceSummary(row: Omit<SagaInstanceRow, 'snapshot'>): SagaI
 export const LOG_COLUMNS = SAGA_LOG.columns;
 
 export function logValues(e: LogEntry): unknown[] {
-  return [e.sagaType, e.sagaId, e.seq, e.kind, e.type, JSON.stringify(e.payload ?? null), e.messageId, e.at];
+  return [e.sagaType, e.sagaId, e.seq, e.kind, e.type, JSON.stringify(e.payload ?? null), e.messageId, e.at, e.traceId ?? null];
 }
 
 export function toLogEntry(row: SagaLogRow): LogEntry {
@@ -59,6 +59,7 @@ export function toLogEntry(row: SagaLogRow): LogEntry {
     payload: JSON.parse(row.payload),
     messageId: row.message_id,
     at: Number(row.at),
+    traceId: row.trace_id ?? null,
   };
 }
 
@@ -85,7 +86,7 @@ export function toOutboxMessage(r: OutboxRow): OutboxMessage {
 export const DEADLINE_COLUMNS = DEADLINES.columns;
 
 export function deadlineValues(d: Deadline): unknown[] {
-  return [d.sagaType, d.sagaId, d.timerId, d.dueAt, JSON.stringify(d.event), d.afterMessage ?? null, d.delayMs ?? null];
+  return [d.sagaType, d.sagaId, d.timerId, d.dueAt, JSON.stringify(d.event), d.afterMessage ?? null, d.delayMs ?? null, d.traceparent ?? null];
 }
 
 export function toDeadline(row: DeadlineRow): Deadline {
@@ -97,6 +98,7 @@ export function toDeadline(row: DeadlineRow): Deadline {
     event: JSON.parse(row.event),
     afterMessage: row.after_message ?? null,
     delayMs: row.delay_ms === null || row.delay_ms === undefined ? null : Number(row.delay_ms),
+    traceparent: row.traceparent ?? null,
   };
 }
 

@@ -346,7 +346,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
     for (const part of chunks(cleared)) batch.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id'], part)}`);
     for (const part of chunks(cancelled)) batch.change(`DELETE FROM deadlines WHERE ${sql.anyOf(['saga_type', 'saga_id', 'timer_id'], part)}`);
     const due = changes.flatMap((c) => [...c.timers.values()].filter((d): d is Deadline => d !== null));
-    batch.insert('deadlines', DEADLINE_COLUMNS, due.map(deadlineValues), { upsert: { key: ['saga_type', 'saga_id', 'timer_id'], columns: ['due_at', 'event', 'after_message', 'delay_ms'] } });
+    batch.insert('deadlines', DEADLINE_COLUMNS, due.map(deadlineValues), { upsert: { key: ['saga_type', 'saga_id', 'timer_id'], columns: ['due_at', 'event', 'after_message', 'delay_ms', 'traceparent'] } });
   }
 }
 

@@ -1,5 +1,6 @@
 import { classify, ConcurrencyError, RepeatedFailureError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
+import { retryReason, type TransactionObserver } from './metrics.ts';
 import type { SagaStore, UnitOfWork } from './ports.ts';
 
 /** The result of one input of a batch. */
@@ -27,6 +28,8 @@ export interface TransactEachOptions<O, I = unknown> {
   /** Wait between attempts while the database is unavailable: doubling from `minMs` to `maxMs` (default 100 ms to 5 s). */
   backoff?: { minMs: number; maxMs: number };
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Told of each commit (inputs, duration) and each attempt tried again (`/metrics`). */
+  observer?: TransactionObserver;
 }
 
 /**
@@ -51,13 +54,17 @@ export async function transactEach<I, O>(
   apply: (uow: UnitOfWork, input: I) => Promise<O>,
   options: TransactEachOptions<O, I> = {},
 ): Promise<Settled<O>[]> {
-  const batch = () =>
-    store.transaction(async (uow) => {
+  const batch = async () => {
+    const started = performance.now();
+    const values = await store.transaction(async (uow) => {
       await options.prefetch?.(uow, inputs);
       const out: O[] = [];
       for (const input of inputs) out.push(await apply(uow, input));
       return out;
     });
+    options.observer?.committed(inputs.length, (performance.now() - started) / 1000);
+    return values;
+  };
   try {
     const values = await withRetries(batch, { ...options, split: inputs.length > 1 });
     options.onCommit?.(values);
@@ -90,7 +97,7 @@ export async function transactEach<I, O>(
  */
 export async function withRetries<T>(
   work: () => Promise<T>,
-  options: Pick<TransactEachOptions<unknown>, 'maxAttempts' | 'log' | 'health' | 'signal' | 'backoff'> & { split?: boolean } = {},
+  options: Pick<TransactEachOptions<unknown>, 'maxAttempts' | 'log' | 'health' | 'signal' | 'backoff' | 'observer'> & { split?: boolean } = {},
 ): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 4;
   const { minMs, maxMs } = options.backoff ?? { minMs: 100, maxMs: 5_000 };
@@ -106,6 +113,7 @@ export async function withRetries<T>(
       if (kind === 'unknown' && attempt >= maxAttempts) throw options.split ? error : new RepeatedFailureError(attempt, error);
       if (options.split && error instanceof ConcurrencyError && attempt >= maxAttempts) throw error;
       if (options.signal?.aborted) throw error;
+      options.observer?.retried(retryReason(error));
       let delay: number;
       if (error instanceof UnavailableError) {
         options.health?.down('database', error.message);

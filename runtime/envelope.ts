@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import type { Context } from '@opentelemetry/api';
 import type { Envelope } from '../machines/messages.ts';
+import { traceFieldsOf } from './tracing.ts';
 
 /**
  * Wraps a payload in the AeroAlpes envelope.
  *
  * @example
  * const cmd = makeEnvelope('PagarReserva', { id_correlacion, id_reserva, monto, monto_vat }, 'sagas.aeroalpes');
+ * // with the trace context of the span that sends it (W3C `traceparent`, CloudEvents' tracing extension):
+ * const traced = makeEnvelope('PagarReserva', data, 'sagas.aeroalpes', { trace: context });
  */
 export function makeEnvelope<T extends string, D extends { id_correlacion: string }>(
   type: T,
   data: D,
   serviceName: string,
-  options: { id?: string; now?: number } = {},
+  options: { id?: string; now?: number; trace?: Context } = {},
 ): Envelope<T, D> {
   const now = options.now ?? Date.now();
   return {
@@ -23,5 +27,6 @@ export function makeEnvelope<T extends string, D extends { id_correlacion: strin
     datacontenttype: 'application/json',
     service_name: serviceName,
     data,
+    ...(options.trace ? traceFieldsOf(options.trace) : {}),
   };
 }

@@ -195,10 +195,10 @@ export class InMemoryTransport implements Transport {
     if (this.options.maxPayloadBytes !== undefined && bytes > this.options.maxPayloadBytes) {
       throw new MessageRejectedError(`message for ${topic} is too big: ${bytes} bytes of payload, over the limit of ${this.options.maxPayloadBytes}`);
     }
-    await this.deliver(topic, { key: message.key || null, payload: message.payload });
+    await this.deliver(topic, { key: message.key || null, payload: message.payload, ...(message.properties ? { properties: message.properties } : {}) });
   }
 
-  /** Puts a message in every subscription of `topic` (with properties, which `publish` has none of). */
+  /** Puts a message in every subscription of `topic` (with properties, e.g. those a broker dead-letter topic adds). */
   async deliver(topic: string, message: { key: string | null; payload: string; properties?: Record<string, string> }): Promise<void> {
     if (this.closed) throw new Error('transport is closed');
     for (const subscription of this.subscriptions.values()) {

@@ -1,7 +1,9 @@
 import { withRetries } from './batch-transaction.ts';
 import { BrokerAuthError, ConcurrencyError, MessageRejectedError, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
+import { shortTopic, type SagaMetrics } from './metrics.ts';
 import type { NewOutboxMessage, SagaStore, Transport } from './ports.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn } from './tracing.ts';
 
 export interface OutboxRelayOptions {
   /** Poll interval for rows committed by other processes or left by a crash (default 500 ms). */
@@ -28,6 +30,8 @@ export interface OutboxRelayOptions {
   health?: Health;
   clock?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+  /** Counts what it publishes and how long after its commit (`GET /metrics`). */
+  metrics?: SagaMetrics;
 }
 
 /**
@@ -233,13 +237,25 @@ export class OutboxRelay {
       for (let i = 0; i < chain.length; i++) {
         const row = chain[i];
         if (lost) return void (held += chain.length - i);
+        // A span per publication, a child of the transition that wrote the row; consumers continue from it (message properties).
+        const { span, context } = startSpan(`publish ${row.topic}`, SpanKind.PRODUCER, traceContextOf({ traceparent: traceparentIn(row.payload) }), {
+          'messaging.system': 'pulsar',
+          'messaging.operation.type': 'send',
+          'messaging.destination.name': row.topic,
+          'messaging.message.id': row.messageId,
+          'saga.id': row.sagaId,
+        });
         try {
-          await this.transport.publish(row.topic, { key: row.key, payload: row.payload });
+          await this.transport.publish(row.topic, { key: row.key, payload: row.payload, ...(span.isRecording() ? { properties: traceFieldsOf(context) as Record<string, string> } : {}) });
+          endSpan(span);
+          this.options.metrics?.published.inc({ topic: shortTopic(row.topic) });
+          this.options.metrics?.publishLag.observe({ topic: shortTopic(row.topic) }, Math.max(0, this.clock() - row.createdAt) / 1000);
           sent.push(row);
           this.remember(row.messageId);
           this.attempts.delete(row.messageId);
           this.options.health?.up('broker');
         } catch (error) {
+          endSpan(span, error);
           if (error instanceof UnavailableError || error instanceof BrokerAuthError) {
             this.options.health?.down('broker', error.message);
             lost ??= error; // the broker, not this row: the round stops
@@ -333,6 +349,7 @@ export class OutboxRelay {
         });
       }),
     );
+    this.options.metrics?.deadLetters.inc({ source: 'publish', code: error instanceof SagaError ? error.code : 'error' });
     this.log('outbox row dead-lettered', { messageId: row.messageId, topic: row.topic, reason });
   }
 }

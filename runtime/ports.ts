@@ -45,6 +45,8 @@ export interface LogEntry {
   payload: unknown;
   messageId: string | null;
   at: number;
+  /** The trace its transition ran in, when one was traced. */
+  traceId?: string | null;
 }
 
 /** A message committed with the transition that produced it, published after commit. */
@@ -76,6 +78,8 @@ export interface Deadline {
    */
   afterMessage?: string | null;
   delayMs?: number | null;
+  /** W3C `traceparent` of the transition that set it: its firing continues that trace. */
+  traceparent?: string | null;
 }
 
 /** Where a dead letter was refused: a consumed message, an outbox row the broker refused, a deadline that could not fire, or a message the broker moved to a dead-letter topic. */
@@ -343,6 +347,8 @@ export interface OutgoingMessage {
   /** Ordering key: messages with one key are delivered in order, one at a time. */
   key: string;
   payload: string;
+  /** Message properties (the publish span's `traceparent`); transports that have none drop them. */
+  properties?: Record<string, string>;
 }
 
 /** Whether a transport reaches its broker; `reason` names what was lost. */

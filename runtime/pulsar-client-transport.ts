@@ -398,7 +398,7 @@ export class PulsarClientTransport implements Transport {
       throw this.unavailable(part, this.classify(`no Pulsar producer for ${this.fullName(topic)}`, error));
     }
     try {
-      await producer.send({ data: Buffer.from(message.payload, 'utf8'), ...(message.key ? { partitionKey: message.key } : {}) });
+      await producer.send({ data: Buffer.from(message.payload, 'utf8'), ...(message.key ? { partitionKey: message.key } : {}), ...(message.properties ? { properties: message.properties } : {}) });
     } catch (error) {
       const reason = messageOf(error);
       // A producer the client closed for good is replaced on the next publish.

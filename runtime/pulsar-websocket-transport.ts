@@ -33,7 +33,7 @@ type Settings = PulsarSettings & Required<Pick<PulsarWebSocketOptions, 'pingInte
  */
 export function producerFrame(message: OutgoingMessage, context: string): string {
   const payload = Buffer.from(message.payload, 'utf8').toString('base64');
-  return JSON.stringify({ payload, key: message.key || undefined, context });
+  return JSON.stringify({ payload, properties: message.properties, key: message.key || undefined, context });
 }
 
 /** `send-error:<n>` codes of the WebSocket producer (Pulsar's `WebSocketError`) that blame the message. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context as activeContext, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { AEROALPES_MESSAGES, LIMITS, type Envelope, type MessageCatalog } from '../machines/messages.ts';
 import { transactEach, type Settled } from './batch-transaction.ts';
@@ -37,6 +38,8 @@ import { SagaRegistry, type SagaDefinition } from './registry.ts';
 import { verifySaga, type VerifyReport } from './verify.ts';
 import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts';
 import { definitionFor } from './upgrade.ts';
+import { SagaMetrics, type TransactionObserver } from './metrics.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdOf, type TraceCarrier } from './tracing.ts';
 
 export interface SagaRuntimeOptions {
   store: SagaStore;
@@ -78,6 +81,8 @@ export interface SagaRuntimeOptions {
   outageGraceMs?: number;
   /** Wait between attempts while the database is unavailable (default 100 ms doubling to 5 s). */
   backoff?: { minMs: number; maxMs: number };
+  /** Where it counts what it does (`GET /metrics`); a registry of its own when omitted. */
+  metrics?: SagaMetrics;
 }
 
 /** What became of one input. */
@@ -92,11 +97,11 @@ export type Outcome =
  * it), a delivery that is not a valid message, or a due deadline.
  */
 export type SagaInput =
-  | { kind: 'start'; definition: SagaDefinition; id: string; input: unknown }
+  | { kind: 'start'; definition: SagaDefinition; id: string; input: unknown; trace?: Context }
   | { kind: 'message'; envelope: Envelope; topic?: string; delivery?: Delivery }
   | { kind: 'invalid'; delivery: Delivery; reason: string }
   | { kind: 'timer'; deadline: Deadline }
-  | { kind: 'repair'; sagaType: string; id: string; event: RepairEvent; by: string; reason: string };
+  | { kind: 'repair'; sagaType: string; id: string; event: RepairEvent; by: string; reason: string; trace?: Context };
 
 /** Who repairs a saga and why (kept in its log). */
 export interface RepairOptions {
@@ -141,6 +146,7 @@ export class SagaRuntime {
   readonly registry: SagaRegistry;
   readonly relay: OutboxRelay;
   readonly health: Health;
+  readonly metrics: SagaMetrics;
   /** The message types it accepts. */
   readonly messages: MessageCatalog;
   /** The durable subscription name of this runtime's consumers. */
@@ -153,11 +159,14 @@ export class SagaRuntime {
   private readonly log: NonNullable<SagaRuntimeOptions['log']>;
   private readonly ownsRelay: boolean;
   private readonly listeners = new Set<CommitListener>();
-  /** The transitions of each transaction under way, reported by `onTransition` once it commits. */
-  private readonly uncommitted = new WeakMap<UnitOfWork, CommittedTransition[]>();
+  /** The transitions of each transaction under way, counted and reported by `onTransition` once it commits. */
+  private readonly uncommitted = new WeakMap<UnitOfWork, Transitioned[]>();
+  /** The trace context of the input each transaction is applying (inputs of one transaction are applied one by one). */
+  private readonly tracing = new WeakMap<UnitOfWork, Context>();
   /** Aborted on close: stops waiting out an outage. */
   private readonly stopping = new AbortController();
   private readonly unwatch: (() => void) | undefined;
+  private readonly transactionObserver: TransactionObserver;
   private subscriptions: Subscription[] = [];
   private listening = false;
 
@@ -170,6 +179,8 @@ export class SagaRuntime {
     this.log = options.log ?? (() => {});
     this.health = options.health ?? new Health({ clock: this.clock, log: this.log });
     this.messages = options.messages ?? AEROALPES_MESSAGES;
+    this.metrics = options.metrics ?? new SagaMetrics();
+    this.transactionObserver = this.metrics.transactions(this.subscriptionName);
     if (!options.health) {
       this.unwatch = this.transport.watch?.((state) => (state.available ? this.health.up('broker') : this.health.down('broker', state.reason ?? 'disconnected')));
     }
@@ -238,7 +249,7 @@ export class SagaRuntime {
   async startSaga(type: string, input: unknown, options: StartOptions = {}): Promise<{ id: string; state: string }> {
     const definition = this.registry.get(type, options.version);
     const id = options.id ?? randomUUID();
-    const outcome = await this.batcher.submit({ kind: 'start', definition, id, input });
+    const outcome = await this.batcher.submit({ kind: 'start', definition, id, input, trace: activeContext.active() });
     return { id, state: outcome.status === 'applied' ? outcome.state : '' };
   }
 
@@ -258,7 +269,7 @@ export class SagaRuntime {
     const continued = { ...record }; // as the transaction will see it: moved to a newer version, if that is where it goes
     const preview = previewRepair(definitionFor(this.registry, continued).definition, continued, event);
     if (options.dryRun) return preview;
-    await this.batcher.submit({ kind: 'repair', sagaType, id, event, by: options.by, reason: options.reason });
+    await this.batcher.submit({ kind: 'repair', sagaType, id, event, by: options.by, reason: options.reason, trace: activeContext.active() });
     return preview;
   }
 
@@ -300,9 +311,10 @@ export class SagaRuntime {
   settle(inputs: SagaInput[]): Promise<Settled<Outcome>[]> {
     // Attempts (and the inputs split off a failed batch) run one after another: the last
     // transaction started is the one that commits.
-    let transitions: CommittedTransition[] = [];
-    return transactEach(this.store, inputs, (uow, input) => this.apply(uow, input), {
+    let transitions: Transitioned[] = [];
+    return transactEach(this.store, inputs, (uow, input) => this.traced(uow, input), {
       maxAttempts: this.options.maxAttempts,
+      observer: this.transactionObserver,
       log: this.log,
       health: this.health,
       signal: this.stopping.signal,
@@ -310,7 +322,7 @@ export class SagaRuntime {
       onCommit: (outcomes) => this.afterCommit(outcomes, transitions),
       onTerminal: (uow, input, error) => this.refuse(uow, input, error),
       prefetch: (uow, batch) => {
-        if (this.options.onTransition) this.uncommitted.set(uow, (transitions = []));
+        this.uncommitted.set(uow, (transitions = []));
         return uow.prefetch(this.readAhead(batch));
       },
     });
@@ -345,6 +357,58 @@ export class SagaRuntime {
       }
     }
     return keys;
+  }
+
+  /**
+   * Applies one input in a span of its own, a child of the context it carries (the message's
+   * `traceparent`, the request that started or repaired the saga, the transition that set the
+   * deadline): what it sends and the deadlines it sets carry that span on.
+   */
+  private async traced(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
+    const { span, context } = this.spanOf(input);
+    this.tracing.set(uow, context);
+    try {
+      const outcome = await this.apply(uow, input);
+      span.setAttribute('saga.outcome', outcome.status);
+      if (outcome.status !== 'dead-lettered') span.setAttribute('saga.id', outcome.sagaId);
+      if (outcome.status === 'applied') span.setAttribute('saga.state', outcome.state);
+      if (input.kind === 'message') {
+        const { envelope } = input;
+        this.log('message applied', { level: 'debug', service: this.subscriptionName, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, outcome: outcome.status, ...(outcome.status === 'applied' ? { state: outcome.state } : {}), traceId: traceIdOf(span) });
+      }
+      endSpan(span);
+      return outcome;
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  private spanOf(input: SagaInput) {
+    const on = { 'messaging.consumer.group.name': this.subscriptionName };
+    switch (input.kind) {
+      case 'message': {
+        const { envelope, delivery } = input;
+        return startSpan(`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope as TraceCarrier), {
+          ...on,
+          'messaging.system': 'pulsar',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': input.topic ?? '',
+          'messaging.message.id': envelope.id,
+          'saga.id': envelope.data.id_correlacion,
+        });
+      }
+      case 'invalid':
+        return startSpan('refuse invalid message', SpanKind.CONSUMER, traceContextOf(input.delivery.properties), { ...on, 'messaging.destination.name': input.delivery.topic });
+      case 'start':
+        return startSpan(`start ${input.definition.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, { ...on, 'saga.type': input.definition.type, 'saga.id': input.id });
+      case 'timer': {
+        const { deadline } = input;
+        return startSpan(`deadline ${deadline.timerId}`, SpanKind.INTERNAL, traceContextOf({ traceparent: deadline.traceparent }), { ...on, 'saga.type': deadline.sagaType, 'saga.id': deadline.sagaId });
+      }
+      case 'repair':
+        return startSpan(`repair ${input.event.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, { ...on, 'saga.type': input.sagaType, 'saga.id': input.id, 'saga.repair.by': input.by });
+    }
   }
 
   private async apply(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
@@ -445,6 +509,7 @@ export class SagaRuntime {
     const { sagaType, sagaId } = deadline;
     // Deleting the row is the timer's idempotency: a cancelled or already fired deadline is gone.
     if (!(await uow.takeDeadline(deadline))) return { status: 'ignored', sagaId, reason: 'deadline no longer pending' };
+    this.metrics.deadlineLag.observe({ saga_type: sagaType }, Math.max(0, now - deadline.dueAt) / 1000);
     const record = await uow.loadInstance(sagaType, sagaId);
     if (!record) return { status: 'ignored', sagaId, reason: 'saga no longer exists' };
     const { definition, notes } = this.continueOn(record, now);
@@ -495,9 +560,10 @@ export class SagaRuntime {
     const effects = compute(definition, () => resolveEffects(definition, actions));
     const outbox: NewOutboxMessage[] = [];
     const log = [...entries];
+    const trace = this.tracing.get(uow);
     for (const effect of effects) {
       if (effect.kind !== 'command') continue;
-      const message = makeEnvelope(effect.type, effect.data, definition.serviceName, { now });
+      const message = makeEnvelope(effect.type, effect.data, definition.serviceName, { now, trace });
       const payload = JSON.stringify(message);
       const bytes = Buffer.byteLength(payload);
       if (bytes > LIMITS.messageBytes) {
@@ -511,7 +577,11 @@ export class SagaRuntime {
     if (stateValue !== record.stateValue || status !== record.status) {
       log.push(entry(record, 'state', stateValue, { value: next.value, status }, null, now));
     }
-    log.forEach((e, i) => (e.seq = record.logSeq + i + 1));
+    const traceId = trace ? traceIdOf(spanOfContext(trace)) : null;
+    log.forEach((e, i) => {
+      e.seq = record.logSeq + i + 1;
+      e.traceId = traceId;
+    });
 
     const updated: SagaInstanceRecord = {
       ...record,
@@ -527,9 +597,13 @@ export class SagaRuntime {
     else await uow.updateInstance(updated, record.rowVersion);
     await uow.appendLog(log);
     if (outbox.length > 0) await uow.enqueue(outbox);
-    await this.applyDeadlines(uow, record, effects, status, now, outbox.at(-1)?.messageId ?? null);
+    await this.applyDeadlines(uow, record, effects, status, now, outbox.at(-1)?.messageId ?? null, trace ? (traceFieldsOf(trace).traceparent ?? null) : null);
+    const previousStatus = isNew ? null : record.status;
     Object.assign(record, updated); // later inputs of the same batch continue from here
     this.uncommitted.get(uow)?.push({
+      status,
+      previousStatus,
+      stateValue,
       definition,
       sagaId: record.id,
       event,
@@ -544,13 +618,13 @@ export class SagaRuntime {
    * counts from the command's publication (`afterMessage`), so a step's deadline measures
    * the participant, not a broker that could not take the command.
    */
-  private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number, afterMessage: string | null) {
+  private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number, afterMessage: string | null, traceparent: string | null) {
     if (status !== 'running') return uow.cancelAllDeadlines(record.sagaType, record.id);
     for (const effect of effects) {
       if (effect.kind === 'cancel') await uow.cancelDeadline(record.sagaType, record.id, effect.timerId);
       if (effect.kind === 'schedule') {
         const { timerId, delay, event } = effect;
-        await uow.upsertDeadline({ sagaType: record.sagaType, sagaId: record.id, timerId, dueAt: now + delay, event, afterMessage, delayMs: delay });
+        await uow.upsertDeadline({ sagaType: record.sagaType, sagaId: record.id, timerId, dueAt: now + delay, event, afterMessage, delayMs: delay, traceparent });
         if (!afterMessage) this.scheduler.expect(now + delay);
       }
     }
@@ -592,21 +666,31 @@ export class SagaRuntime {
     const reason = error instanceof Error ? error.message : String(error);
     const written = letter(code, reason);
     await uow.deadLetter(written);
+    this.metrics.deadLetters.inc({ source: written.source ?? 'message', code });
     this.log('dead-lettered', { source: written.source, code, reason, messageId: written.messageId, sagaId: written.sagaId });
     return { status: 'dead-lettered', reason, code };
   }
 
-  private afterCommit(outcomes: Outcome[], transitions: readonly CommittedTransition[]): void {
+  private afterCommit(outcomes: Outcome[], transitions: readonly Transitioned[]): void {
     if (outcomes.some((o) => o.status === 'applied')) this.relay.kick();
     for (const listener of this.listeners) listener(outcomes);
+    for (const committed of transitions) this.metrics.transition(committed.definition.type, committed.stateValue, committed.status, committed.previousStatus);
+    if (!this.options.onTransition) return;
     for (const committed of transitions) {
       try {
-        this.options.onTransition?.(committed);
+        this.options.onTransition(committed);
       } catch (error) {
         this.log('onTransition failed', { error: (error as Error).message });
       }
     }
   }
+}
+
+/** A committed transition as the runtime keeps it until the commit: with what the metrics count. */
+type Transitioned = CommittedTransition & { stateValue: string; status: string; previousStatus: string | null };
+
+function spanOfContext(context: Context) {
+  return trace.getSpan(context);
 }
 
 function entry(record: SagaInstanceRecord, kind: LogEntry['kind'], type: string, payload: unknown, messageId: string | null, at: number): LogEntry {

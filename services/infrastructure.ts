@@ -3,6 +3,7 @@ import { connect } from '../db/connect.ts';
 import { migrate } from '../db/migrator.ts';
 import { SequelizeSagaStore } from '../db/sequelize-saga-store.ts';
 import { Health } from '../runtime/health.ts';
+import { SagaMetrics } from '../runtime/metrics.ts';
 import { OutboxRelay } from '../runtime/outbox-relay.ts';
 import { newReplicaId, ReplicaLease } from '../runtime/replica-lease.ts';
 import type { Transport } from '../runtime/ports.ts';
@@ -28,6 +29,10 @@ export interface InfrastructureOptions {
    * process over its database, a tool): unowned rows, no lease.
    */
   replica?: { service: string };
+  /** The `service` label of its metrics (default the replica's service, else `aeroalpes`). */
+  service?: string;
+  /** Also export Node's own metrics (process, heap, event loop): once per process, from its composition root. */
+  processMetrics?: boolean;
 }
 
 export interface Infrastructure {
@@ -41,6 +46,8 @@ export interface Infrastructure {
   retention: RetentionJob;
   /** This process's lease among its service's replicas (with `options.replica`). */
   lease: ReplicaLease | null;
+  /** What its parts count, served by `GET /metrics`; `transport` is counted through it. */
+  metrics: SagaMetrics;
   close(): Promise<void>;
 }
 
@@ -54,7 +61,8 @@ export interface Infrastructure {
  */
 export async function openInfrastructure(config: Config, options: InfrastructureOptions = {}): Promise<Infrastructure> {
   // The transport first: a missing optional driver should fail before the database is touched.
-  const transport = options.transport ?? (await openTransport(config, options.log));
+  const metrics = new SagaMetrics({ service: options.service ?? options.replica?.service ?? 'aeroalpes', defaults: options.processMetrics });
+  const transport = metrics.instrument(options.transport ?? (await openTransport(config, options.log)));
   let sequelize: Sequelize | undefined;
   try {
     sequelize = await connect(config.databaseUrl);
@@ -67,7 +75,8 @@ export async function openInfrastructure(config: Config, options: Infrastructure
   const replicaId = options.replica ? newReplicaId() : undefined;
   const store = new SequelizeSagaStore(sequelize, { replicaId });
   const health = new Health({ clock: options.clock, log: options.log });
-  const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs, health, sagaTypes: options.publishes });
+  const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs, health, sagaTypes: options.publishes, metrics });
+  metrics.watch(health).countPendingWith(async () => [...(await store.unpublishedByOwner()).values()].reduce((a, b) => a + b, 0));
   let lease: ReplicaLease | null = null;
   if (options.replica) {
     lease = new ReplicaLease(store, {
@@ -106,6 +115,7 @@ export async function openInfrastructure(config: Config, options: Infrastructure
     health,
     retention,
     lease,
+    metrics,
     async close() {
       unwatch?.();
       stopKicking();

@@ -3,6 +3,7 @@ import { loadConfig, type Config } from './config.ts';
 import { withAdminToken } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { fail, log, serve } from './serve.ts';
+import { startTracing } from './tracing.ts';
 import { createSystem, type System } from './system.ts';
 
 /**
@@ -22,9 +23,10 @@ async function main(): Promise<void> {
   }
   if (madeToken) log(`admin token for this run (SAGA_ADMIN_TOKEN): ${config.adminToken}`);
   const database = redact(config.databaseUrl);
+  const stopTracing = startTracing('aeroalpes');
   let system: System;
   try {
-    system = await createSystem(config, { log });
+    system = await createSystem(config, { log, processMetrics: true });
   } catch (error) {
     fail(`cannot start on the database ${database} and transport ${config.transport}: ${(error as Error).message}`);
   }
@@ -32,7 +34,10 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.port,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
-    close: () => system.close(),
+    close: async () => {
+      await system.close();
+      await stopTracing();
+    },
     banner: (url) =>
       `AeroAlpes saga runtime listening on ${url} ` +
       `(database ${database}, transport ${config.transport}, test endpoints ${config.testEndpoints ? 'on' : 'off'})`,

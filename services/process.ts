@@ -1,3 +1,4 @@
+import { context } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import type Koa from 'koa';
@@ -67,11 +68,11 @@ export async function startService(name: ServiceName, config: Config, options: I
   /** The consumers and saga types of this process: whose dead letters it works, whose outbox rows it publishes. */
   const consumers: string[] = [];
   const infra = await openInfrastructure(config, { ...options, publishes: () => consumers, replica: { service: name } });
-  const { store, relay, transport, health } = infra;
+  const { store, relay, transport, health, metrics } = infra;
   const router = new Router();
   healthRoutes(router, infra);
   const stops: (() => Promise<void>)[] = [];
-  const deps = { store, relay, health, messages, testMode: config.testEndpoints, clock: options.clock, log: options.log };
+  const deps = { store, relay, health, messages, testMode: config.testEndpoints, clock: options.clock, log: options.log, metrics };
   const plazos = plazosOf(config);
   // Of the shutdown bound: most for the messages in flight, then the outbox.
   const drainMs = Math.round(config.shutdownTimeoutMs * 0.6);
@@ -92,6 +93,7 @@ export async function startService(name: ServiceName, config: Config, options: I
       clock: options.clock,
       log: options.log,
       onTransition: inspection?.onTransition,
+      metrics,
     });
     await runtime.listen();
     consumers.push(subscription, ...runtime.registry.types());
@@ -143,7 +145,7 @@ export async function startService(name: ServiceName, config: Config, options: I
       clock: options.clock,
       record: async (uow, input) => {
         const now = (options.clock ?? Date.now)();
-        const envelope = makeEnvelope('IniciarReserva', input, serviceName, { id: randomUUID(), now });
+        const envelope = makeEnvelope('IniciarReserva', input, serviceName, { id: randomUUID(), now, trace: context.active() });
         await uow.enqueue([
           { messageId: envelope.id, sagaType: name, sagaId: input.id_correlacion, topic: messages.topicOf('IniciarReserva'), key: input.id_correlacion, payload: JSON.stringify(envelope), createdAt: now },
         ]);
@@ -157,7 +159,7 @@ export async function startService(name: ServiceName, config: Config, options: I
   relay.start();
   return {
     name,
-    app: koaApp(router, { log: options.log, allowedOrigins: config.allowedOrigins }),
+    app: koaApp(router, { log: options.log, allowedOrigins: config.allowedOrigins, metrics, service: name }),
     async close() {
       // Consumers first, together (each stops pulling and lets what it has in flight commit and
       // be acknowledged), then what they wrote is published.

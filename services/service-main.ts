@@ -2,6 +2,7 @@ import { redact } from '../db/connect.ts';
 import { loadConfig, SERVICE_NAMES, type Config, type ServiceName } from './config.ts';
 import { startService, type ServiceProcess } from './process.ts';
 import { fail, log, serve } from './serve.ts';
+import { startTracing } from './tracing.ts';
 
 /**
  * `npm run service -- <name>`: one service as its own process (coordinator, vuelos, pagos,
@@ -22,9 +23,10 @@ async function main(): Promise<void> {
   if (config.transport === 'memory') {
     log(`warning: SAGA_TRANSPORT=memory keeps messages inside this process; ${name} will not talk to the other services (use SAGA_TRANSPORT=pulsar)`);
   }
+  const stopTracing = startTracing(name);
   let service: ServiceProcess;
   try {
-    service = await startService(name, config, { log: (m, f) => log(`${name}: ${m}`, f) });
+    service = await startService(name, config, { log: (m, f) => log(`${name}: ${m}`, f), processMetrics: true });
   } catch (error) {
     fail(`${name} cannot start (database ${redact(config.databaseUrl)}, transport ${config.transport} ${config.pulsar.url}): ${(error as Error).message}`);
   }
@@ -32,7 +34,10 @@ async function main(): Promise<void> {
     host: config.host,
     port: config.ports[name],
     shutdownTimeoutMs: config.shutdownTimeoutMs,
-    close: () => service.close(),
+    close: async () => {
+      await service.close();
+      await stopTracing();
+    },
     banner: (url) => `${name} listening on ${url} (database ${redact(config.databaseUrl)}, transport ${config.transport})`,
   });
 }

@@ -1,3 +1,5 @@
+import { context } from '@opentelemetry/api';
+import type { SagaMetrics } from '../runtime/metrics.ts';
 import { createHash } from 'node:crypto';
 import type { Sequelize } from 'sequelize';
 import type { Commands, Envelope } from '../machines/messages.ts';
@@ -36,6 +38,8 @@ export interface SystemOptions {
   openInspector?: boolean;
   /** Its services, sagas and messages (default AeroAlpes, services/catalog.ts). */
   application?: Application;
+  /** Also export Node's own metrics (process, heap, event loop) at `/metrics`: once per process, from its composition root. */
+  processMetrics?: boolean;
 }
 
 
@@ -48,6 +52,8 @@ export interface System {
   transport: Transport;
   relay: OutboxRelay;
   health: Health;
+  /** What its parts count (`GET /metrics`). */
+  metrics: SagaMetrics;
   runtime: SagaRuntime;
   /** Every participant of the application, by name. */
   participants: Record<string, Participant>;
@@ -92,7 +98,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
   const application = options.application ?? AEROALPES;
   const { messages } = application;
   const infra = await openInfrastructure(config, options);
-  const { sequelize, store, transport, relay, health } = infra;
+  const { sequelize, store, transport, relay, health, metrics } = infra;
   const log = options.log;
   const inspection = await openInspection(config.inspect, { log, host: config.host, open: options.openInspector });
   const runtime = new SagaRuntime({
@@ -109,8 +115,9 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     outageGraceMs: config.outageGraceMs,
     maxBatch: options.maxBatch,
     onTransition: inspection?.onTransition,
+    metrics,
   });
-  const deps = { store, relay, health, messages, testMode: config.testEndpoints, clock: options.clock, log, maxBatch: options.maxBatch };
+  const deps = { store, relay, health, messages, testMode: config.testEndpoints, clock: options.clock, log, maxBatch: options.maxBatch, metrics };
   const participants = Object.fromEntries(application.services.flatMap((s: ServiceEntry) => (s.participant ? [[s.name, s.participant.create(deps)]] : []))) as Record<string, Participant>;
   const all = Object.values(participants);
   let listening = false;
@@ -122,6 +129,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
     transport,
     relay,
     health,
+    metrics,
     runtime,
     participants,
     ...(participants as unknown as Pick<System, 'vuelos' | 'pagos' | 'gds' | 'notificaciones'>),
@@ -137,7 +145,7 @@ export async function createSystem(config: Config, options: SystemOptions = {}):
       // Choreography: the request starts vuelos' part; the others follow its events. The
       // message id comes from the saga id, so a repeated request is a duplicate message.
       const request: Commands['IniciarReserva'] = { ...input };
-      const envelope = makeEnvelope('IniciarReserva', request, participants.vuelos?.serviceName ?? 'vuelos', { id: requestMessageId(input.id_correlacion) });
+      const envelope = makeEnvelope('IniciarReserva', request, participants.vuelos?.serviceName ?? 'vuelos', { id: requestMessageId(input.id_correlacion), trace: context.active() });
       const outcome = await runtime.handle(envelope as unknown as Envelope);
       if (outcome.status === 'dead-lettered') throw new Error(`reservation request refused: ${outcome.reason}`);
     },

@@ -13,12 +13,19 @@ import { reservaRoutes } from './routes-reservas.ts';
 import { sagaRoutes } from './routes-sagas.ts';
 import { testRoutes } from './routes-test.ts';
 import { uiRoutes } from './routes-ui.ts';
+import { metricsRoutes } from './routes-metrics.ts';
+import { traceRequests } from './tracing.ts';
+import type { SagaMetrics } from '../../runtime/metrics.ts';
 
 export interface AppOptions {
   /** Where unexpected errors are reported (default `console.error`). */
   log?: ErrorHandlerOptions['log'];
   /** Origins besides the server's own whose pages may change state (`config.allowedOrigins`; default none). */
   allowedOrigins?: RequestGuardOptions['allowedOrigins'];
+  /** Served at `GET /metrics`. */
+  metrics?: SagaMetrics;
+  /** The service its request spans are of (default `aeroalpes`). */
+  service?: string;
 }
 
 /**
@@ -45,7 +52,7 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
   uiRoutes(router, { ...system, sagas: system.application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) }, { adminToken: system.config.adminToken, stuck: { overdueMs: system.config.stuckOverdueMs, idleMs: system.config.stuckIdleMs } });
   for (const participant of Object.values(system.participants)) participant.routes(router);
   if (system.config.testEndpoints) testRoutes(router, system);
-  return koaApp(router, { allowedOrigins: system.config.allowedOrigins, ...options });
+  return koaApp(router, { allowedOrigins: system.config.allowedOrigins, metrics: system.metrics, ...options });
 }
 
 /**
@@ -58,6 +65,8 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
  */
 export function koaApp(router: Router, options: AppOptions = {}): Koa {
   const app = new Koa();
+  if (options.metrics) metricsRoutes(router, options.metrics);
+  app.use(traceRequests(options.service ?? 'aeroalpes'));
   app.use(errorHandler({ log: options.log }));
   app.use(requestGuard({ allowedOrigins: options.allowedOrigins }));
   app.use(router.routes());

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Context } from '@opentelemetry/api';
 import type Router from '@koa/router';
 import { AEROALPES_MESSAGES, type Envelope, type Events, type MessageCatalog, type ParseResult, type SimulatedFailure } from '../../machines/messages.ts';
 import type { SequelizeSagaStore } from '../../db/sequelize-saga-store.ts';
@@ -11,6 +12,8 @@ import { recordBrokerDeadLetters } from '../../runtime/broker-dead-letters.ts';
 import { refusedMessage } from '../../runtime/dead-letters.ts';
 import { SagaError } from '../../runtime/errors.ts';
 import type { Health } from '../../runtime/health.ts';
+import type { SagaMetrics } from '../../runtime/metrics.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceIdOf, type TraceCarrier } from '../../runtime/tracing.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
 
 /** Any event a participant answers with. */
@@ -35,6 +38,8 @@ export interface ParticipantDeps {
   health?: Health;
   /** The message types of this process (default the AeroAlpes ones). */
   messages?: MessageCatalog;
+  /** Where it counts its transactions and dead letters (`GET /metrics`). */
+  metrics?: SagaMetrics;
 }
 
 /**
@@ -67,6 +72,7 @@ export abstract class Participant {
           log: this.log,
           health: deps.health,
           signal: this.stopping.signal,
+          observer: deps.metrics?.transactions(this.name),
           // Outages are waited out; only what can never succeed is dead-lettered.
           onTerminal: (uow, r, error) => this.deadLetter(uow, r, error instanceof SagaError ? error.code : 'error', (error as Error)?.message ?? String(error)),
           onCommit: () => deps.relay.kick(),
@@ -126,7 +132,28 @@ export abstract class Participant {
     return this.batcher.submit({ delivery, parsed });
   }
 
+  /** Applies one delivery in a span of its own, a child of the one that published it; its replies carry the span on. */
   private async applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<void> {
+    const { parsed, delivery } = received;
+    const envelope = parsed.ok ? parsed.envelope : null;
+    const { span, context } = startSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope as TraceCarrier | null), {
+      'messaging.system': 'pulsar',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': delivery.topic,
+      'messaging.consumer.group.name': this.name,
+      ...(envelope ? { 'messaging.message.id': envelope.id, 'saga.id': envelope.data.id_correlacion } : {}),
+    });
+    try {
+      await this.applyTraced(uow, received, context);
+      if (envelope) this.log('message applied', { level: 'debug', service: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, traceId: traceIdOf(span) });
+      endSpan(span);
+    } catch (error) {
+      endSpan(span, error);
+      throw error;
+    }
+  }
+
+  private async applyTraced(uow: SequelizeUnitOfWork, received: Received, trace: Context): Promise<void> {
     const now = this.clock();
     const { parsed } = received;
     if (!parsed.ok) return this.deadLetter(uow, received, 'invalid', parsed.reason);
@@ -136,7 +163,7 @@ export abstract class Participant {
     const replies = await this.apply(message, uow);
     await uow.enqueue(
       replies.map((reply) => {
-        const envelope = makeEnvelope(reply.type, reply.data, this.serviceName, { id: randomUUID(), now });
+        const envelope = makeEnvelope(reply.type, reply.data, this.serviceName, { id: randomUUID(), now, trace });
         return {
           messageId: envelope.id,
           sagaType: this.name,
@@ -154,6 +181,7 @@ export abstract class Participant {
   private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string): Promise<void> {
     const envelope = parsed.ok ? parsed.envelope : null;
     await uow.deadLetter(refusedMessage({ consumer: this.name, delivery, envelope, code, reason: `${this.name}: ${reason}`, at: this.clock() }));
+    this.deps.metrics?.deadLetters.inc({ source: 'message', code });
     this.log(`${this.name}: dead-lettered`, { code, reason, messageId: envelope?.id });
   }
 }

@@ -1,0 +1,84 @@
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+
+/**
+ * Trace context in messages (W3C Trace Context, as the CloudEvents distributed-tracing
+ * extension carries it: `traceparent` and `tracestate` in the envelope; the outbox relay
+ * also sets them as message properties, naming its publish span).
+ *
+ * Spans go to whatever tracer provider the process registered (services/tracing.ts: OTLP
+ * when `OTEL_EXPORTER_OTLP_ENDPOINT` is set); with none, they are not recorded and cost
+ * next to nothing, but the context read from a message still passes on to what it causes.
+ */
+
+const propagator = new W3CTraceContextPropagator();
+const getter = {
+  keys: (carrier: TraceCarrier) => Object.keys(carrier),
+  get: (carrier: TraceCarrier, key: string) => (key === 'traceparent' || key === 'tracestate' ? (carrier[key] ?? undefined) : undefined),
+};
+const setter = { set: (carrier: TraceCarrier, key: string, value: string) => void ((carrier as Record<string, string>)[key] = value) };
+
+/** Where a trace context travels: an envelope, message properties, HTTP headers, a deadline row. */
+export interface TraceCarrier {
+  traceparent?: string | null;
+  tracestate?: string | null;
+}
+
+/** The runtime's tracer (a proxy: spans go to the provider registered, whenever it is). */
+export const tracer = trace.getTracer('xstate-saga-runtime');
+
+/** The context a carrier names (the root context when it names none, or a malformed one). */
+export function traceContextOf(...carriers: (TraceCarrier | null | undefined)[]): Context {
+  for (const carrier of carriers) {
+    if (!carrier?.traceparent) continue;
+    const context = propagator.extract(ROOT_CONTEXT, carrier, getter);
+    if (trace.getSpanContext(context)) return context;
+  }
+  return ROOT_CONTEXT;
+}
+
+/** `{ traceparent, tracestate? }` naming the span of `context`; `{}` when it has none. */
+export function traceFieldsOf(context: Context): { traceparent?: string; tracestate?: string } {
+  const carrier: TraceCarrier = {};
+  propagator.inject(context, carrier, setter);
+  return carrier as { traceparent?: string; tracestate?: string };
+}
+
+/** The trace id of a span, or null for a span of no trace. */
+export function traceIdOf(span: Span | undefined): string | null {
+  const context = span?.spanContext();
+  return context && trace.isSpanContextValid(context) ? context.traceId : null;
+}
+
+/**
+ * Starts a span as a child of `parent`, and answers it with the context it makes current
+ * (what the messages it causes carry).
+ *
+ * @example
+ * const { span, context } = startSpan('process ReservaPagada', SpanKind.CONSUMER, traceContextOf(envelope), { 'messaging.message.id': envelope.id });
+ * try { ... makeEnvelope(type, data, service, { trace: context }) ... } finally { endSpan(span); }
+ */
+export function startSpan(name: string, kind: SpanKind, parent: Context, attributes: Attributes = {}): { span: Span; context: Context } {
+  const span = tracer.startSpan(name, { kind, attributes }, parent);
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Ends `span`, as failed when `error` is given. */
+export function endSpan(span: Span, error?: unknown): void {
+  if (error !== undefined) {
+    span.recordException(error instanceof Error ? error : String(error));
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  }
+  span.end();
+}
+
+/** `"traceparent":"00-…"` read from a serialized envelope without parsing it whole. */
+export function traceparentIn(payload: string): string | null {
+  const at = payload.indexOf('"traceparent":"');
+  if (at < 0) return null;
+  const start = at + '"traceparent":"'.length;
+  const end = payload.indexOf('"', start);
+  return end > start && end - start <= 55 ? payload.slice(start, end) : null;
+}
+
+export { SpanKind };

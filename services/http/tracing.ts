@@ -1,0 +1,30 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type Koa from 'koa';
+import { tracer } from '../../runtime/tracing.ts';
+
+/**
+ * A server span per request, a child of the caller's `traceparent` header when it sends one,
+ * and current while the request is handled: a saga it starts, and the messages it writes,
+ * join the request's trace. Named by route (`POST /reservas`), never by id.
+ *
+ * @example
+ * app.use(traceRequests('vuelos'));
+ */
+export function traceRequests(service: string): Koa.Middleware {
+  return async (ctx, next) => {
+    const parent = propagation.extract(context.active(), ctx.headers);
+    const span = tracer.startSpan(`${ctx.method} ${ctx.path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path, 'service.name': service } }, parent);
+    try {
+      await context.with(trace.setSpan(parent, span), next);
+    } finally {
+      const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
+      if (typeof route === 'string') {
+        span.updateName(`${ctx.method} ${route}`);
+        span.setAttribute('http.route', route);
+      }
+      span.setAttribute('http.response.status_code', ctx.status);
+      if (ctx.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
+  };
+}
