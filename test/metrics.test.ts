@@ -1,0 +1,138 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { createApp } from '../services/http/app.ts';
+import type { System } from '../services/system.ts';
+import { serveApp, type HttpClient } from './support/http.ts';
+import { reservaInput, startSystem, waitForStatus } from './support/system.ts';
+
+/** One sample of Prometheus' text format: name, labels, value. */
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Reads Prometheus' text exposition format (what a scraper reads), comments left out. */
+function parseExposition(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match) throw new Error(`not a sample line: ${line}`);
+    const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    samples.push({ name: match[1], labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The sum of the samples named `name` whose labels include `labels`. */
+function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((sum, s) => sum + s.value, 0);
+}
+
+describe('GET /metrics', function () {
+  this.timeout(60_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'saga-metrics-'));
+  let system: System;
+  let client: HttpClient;
+  let samples: Sample[];
+  let text: string;
+
+  before(async function () {
+    system = await startSystem(`sqlite:${path.join(dir, 'm.db')}`, { processMetrics: true });
+    client = await serveApp(createApp(system, { log: () => {} }));
+    // Three reservations through the API, one whose payment fails, one whose payment never answers (its deadline fires).
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await client.request('POST', '/reservas', { id_cliente: `c-${i}`, monto: 100, monto_vat: 19, itinerarios: [] })).body.id_correlacion);
+    const failed = reservaInput({ simular_fallo: 'pago' });
+    const timedOut = reservaInput({ simular_fallo: 'timeout-pago', plazos: { paso: 200 } });
+    await system.requestReserva(failed);
+    await system.requestReserva(timedOut);
+    for (const id of ids) await waitForStatus(system, id, 'completed');
+    await waitForStatus(system, failed.id_correlacion, 'compensated');
+    await waitForStatus(system, timedOut.id_correlacion, 'compensated');
+    // A message nobody can read: a dead letter with its reason.
+    await system.transport.publish('evento-pago', { key: 'k', payload: '{"not": "an envelope"' });
+    await waitFor(async () => (await system.store.listDeadLetters()).length === 1);
+    // The outbox relay counts a publication once it is marked: wait until nothing is pending.
+    await waitFor(async () => (await system.store.unpublishedByOwner()).size === 0);
+    const answer = await fetch(`${client.base}/metrics`);
+    expect(answer.status).to.equal(200);
+    expect(answer.headers.get('content-type')).to.match(/^text\/plain; version=0\.0\.4/);
+    text = await answer.text();
+    samples = parseExposition(text);
+  });
+  after(async function () {
+    await client?.close();
+    await system?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should count the sagas started and ended, by type and status', function () {
+    expect(total(samples, 'saga_started_total', { saga_type: 'reserva' })).to.equal(5);
+    expect(total(samples, 'saga_ended_total', { saga_type: 'reserva', status: 'completed' })).to.equal(3);
+    expect(total(samples, 'saga_ended_total', { saga_type: 'reserva', status: 'compensated' })).to.equal(2);
+    expect(total(samples, 'saga_ended_total', { status: 'failed' })).to.equal(0);
+  });
+
+  it('should count transitions by the state they led to', function () {
+    // Every saga passed through `pagando`; the three completed ones ended in `completada`.
+    expect(total(samples, 'saga_transitions_total', { saga_type: 'reserva', state: 'pagando' })).to.be.at.least(5);
+    expect(total(samples, 'saga_transitions_total', { saga_type: 'reserva', state: 'completada' })).to.equal(3);
+  });
+
+  it('should time transactions and their batch sizes, for the runtime and each participant', function () {
+    for (const consumer of ['sagas', 'vuelos', 'pagos', 'gds']) {
+      const count = total(samples, 'saga_transaction_duration_seconds_count', { consumer });
+      expect(count, consumer).to.be.greaterThan(0);
+      expect(total(samples, 'saga_transaction_batch_size_count', { consumer }), consumer).to.equal(count);
+      // Each transaction applied at least one input.
+      expect(total(samples, 'saga_transaction_batch_size_sum', { consumer }), consumer).to.be.at.least(count);
+    }
+    expect(samples.some((s) => s.name === 'saga_transaction_retries_total' || text.includes('# TYPE saga_transaction_retries_total counter'))).to.equal(true);
+  });
+
+  it('should count deliveries per topic and subscription, and publications with their lag', function () {
+    // Five sagas each sent a CrearReserva: vuelos received five deliveries of it.
+    expect(total(samples, 'saga_deliveries_total', { topic: 'comando-crear-reserva', subscription: 'vuelos' })).to.equal(5);
+    expect(total(samples, 'saga_deliveries_total', { topic: 'evento-pago', subscription: 'sagas' })).to.be.at.least(4);
+    expect(total(samples, 'saga_negative_acknowledgements_total')).to.equal(0);
+    const published = total(samples, 'saga_outbox_published_total');
+    expect(published).to.be.greaterThan(15);
+    expect(total(samples, 'saga_outbox_publish_lag_seconds_count')).to.equal(published);
+    expect(total(samples, 'saga_outbox_pending_messages')).to.equal(0);
+  });
+
+  it('should measure how late deadlines fired, and count dead letters by where and why', function () {
+    expect(total(samples, 'saga_deadline_lag_seconds_count', { saga_type: 'reserva' })).to.be.at.least(1);
+    expect(total(samples, 'saga_deadline_lag_seconds_sum', { saga_type: 'reserva' })).to.be.at.least(0);
+    expect(total(samples, 'saga_dead_letters_total', { source: 'message', code: 'invalid' })).to.equal(1);
+  });
+
+  it('should report the database and broker up, and Node\'s own metrics', function () {
+    expect(total(samples, 'saga_dependency_up', { dependency: 'database' })).to.equal(1);
+    expect(total(samples, 'saga_dependency_up', { dependency: 'broker' })).to.equal(1);
+    expect(total(samples, 'process_resident_memory_bytes')).to.be.greaterThan(0);
+    expect(samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds')).to.equal(true);
+  });
+
+  it('should follow Prometheus conventions: units in names, every sample labelled by service, no id as a label value', function () {
+    const ours = samples.filter((s) => s.name.startsWith('saga_'));
+    expect(ours.every((s) => s.labels.service === 'aeroalpes')).to.equal(true);
+    const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
+    expect(samples.filter((s) => Object.values(s.labels).some((v) => uuid.test(v)))).to.deep.equal([]);
+    for (const name of new Set(ours.map((s) => s.name))) {
+      expect(name, name).to.match(/(_total|_seconds(_bucket|_sum|_count)?|_size(_bucket|_sum|_count)|_messages|_up)$/);
+    }
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
