@@ -2,6 +2,7 @@ import { classify, ConcurrencyError, RepeatedFailureError, UnavailableError } fr
 import type { Health } from './health.ts';
 import { retryReason, type TransactionObserver } from './metrics.ts';
 import type { SagaStore, UnitOfWork } from './ports.ts';
+import type { Log } from './logger.ts';
 
 /** The result of one input of a batch. */
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
@@ -27,7 +28,7 @@ export interface TransactEachOptions<O, I = unknown> {
   signal?: AbortSignal;
   /** Wait between attempts while the database is unavailable: doubling from `minMs` to `maxMs` (default 100 ms to 5 s). */
   backoff?: { minMs: number; maxMs: number };
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
   /** Told of each commit (inputs, duration) and each attempt tried again (`/metrics`). */
   observer?: TransactionObserver;
 }

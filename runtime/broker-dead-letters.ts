@@ -2,6 +2,7 @@ import { AEROALPES_MESSAGES, type MessageCatalog } from '../machines/messages.ts
 import { withRetries } from './batch-transaction.ts';
 import type { Health } from './health.ts';
 import type { Delivery, SagaStore, Subscription, Transport } from './ports.ts';
+import type { Log } from './logger.ts';
 
 export interface BrokerDeadLetterOptions {
   transport: Transport;
@@ -14,7 +15,7 @@ export interface BrokerDeadLetterOptions {
   /** Stops waiting out a database outage (on shutdown). */
   signal?: AbortSignal;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 /** The dead-letter topic the transports use for a subscription. */

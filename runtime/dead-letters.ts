@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { DeadLetterResolvedError, UnknownDeadLetterError, ValidationError } from './errors.ts';
 import type { Envelope } from '../machines/messages.ts';
 import type { DeadLetter, DeadLetterQuery, Deadline, Delivery, SagaStore, UnitOfWork } from './ports.ts';
+import type { Log } from './logger.ts';
 
 export interface DeadLettersOptions {
   /** The consumers (subscriptions, participants, saga types) whose dead letters this process works; all when omitted. */
   consumers?: readonly string[];
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 /** What a replay did. */

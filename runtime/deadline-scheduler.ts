@@ -1,6 +1,7 @@
 import { UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
 import type { Deadline, SagaStore } from './ports.ts';
+import type { Log } from './logger.ts';
 
 export interface DeadlineSchedulerOptions {
   /** The saga types whose deadlines this scheduler fires (those its process runs). */
@@ -16,7 +17,7 @@ export interface DeadlineSchedulerOptions {
   graceMs?: number;
   health?: Health;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 /** How soon a poll looks again at deadlines that were due but not taken by the last one. */

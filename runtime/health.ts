@@ -1,3 +1,5 @@
+import type { Log } from './logger.ts';
+
 /** A dependency of a process whose outage pauses its work. */
 export type Dependency = 'database' | 'broker';
 
@@ -9,7 +11,7 @@ export interface Problem {
 
 export interface HealthOptions {
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 /**

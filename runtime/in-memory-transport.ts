@@ -1,5 +1,6 @@
 import { MessageRejectedError } from './errors.ts';
 import type { Delivery, OutgoingMessage, SubscribeOptions, Subscription, Transport, TransportAvailability } from './ports.ts';
+import type { Log } from './logger.ts';
 
 export interface InMemoryTransportOptions {
   /** Delay before a negatively acknowledged message is redelivered (default 50 ms). */
@@ -11,7 +12,7 @@ export interface InMemoryTransportOptions {
    * {@link MessageRejectedError}, as a broker refuses a message over its limit. Default: no limit.
    */
   maxPayloadBytes?: number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 type Settings = Required<Pick<InMemoryTransportOptions, 'nackDelayMs' | 'maxInFlightPerConsumer'>> & Pick<InMemoryTransportOptions, 'maxPayloadBytes' | 'log'>;

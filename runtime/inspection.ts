@@ -1,6 +1,7 @@
 import { openBrowser, startInspectorRelay, type InspectorRelay } from './inspector-relay.ts';
 import type { CommittedTransition } from './committed-transition.ts';
 import { statelyDefinition, type JsonObject } from './stately-definition.ts';
+import type { Log } from './logger.ts';
 
 /**
  * Live inspection of the runtime's sagas in Stately's inspector (`SAGA_INSPECT`). The
@@ -50,7 +51,7 @@ export interface InspectorLike {
 }
 
 export interface SagaInspectionOptions {
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
   /** Most saga actors remembered as already announced (default 10 000); finished ones are forgotten at once. */
   maxActors?: number;
 }

@@ -3,7 +3,8 @@ import { BrokerAuthError, ConcurrencyError, MessageRejectedError, RepeatedFailur
 import type { Health } from './health.ts';
 import { shortTopic, type SagaMetrics } from './metrics.ts';
 import type { NewOutboxMessage, SagaStore, Transport } from './ports.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn } from './tracing.ts';
+import { endSpan, fieldIn, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn } from './tracing.ts';
+import type { Log } from './logger.ts';
 
 export interface OutboxRelayOptions {
   /** Poll interval for rows committed by other processes or left by a crash (default 500 ms). */
@@ -29,7 +30,7 @@ export interface OutboxRelayOptions {
   /** Told when the broker refuses connections and when a publish works again. */
   health?: Health;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
   /** Counts what it publishes and how long after its commit (`GET /metrics`). */
   metrics?: SagaMetrics;
 }
@@ -245,6 +246,7 @@ export class OutboxRelay {
           'messaging.message.id': row.messageId,
           'saga.id': row.sagaId,
         });
+        if (span.isRecording()) span.setAttributes({ 'cloudevents.event_id': row.messageId, 'cloudevents.event_type': fieldIn(row.payload, 'type') ?? '' });
         try {
           await this.transport.publish(row.topic, { key: row.key, payload: row.payload, ...(span.isRecording() ? { properties: traceFieldsOf(context) as Record<string, string> } : {}) });
           endSpan(span);

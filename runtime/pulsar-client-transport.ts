@@ -23,6 +23,7 @@ import type { Delivery, DeliveryHandler, OutgoingMessage, SubscribeOptions, Subs
 import { fullTopicName, partitionedTopics, pulsarSettings, type PulsarOptions, type PulsarSettings } from './pulsar-options.ts';
 import type { PartitionedTopics } from './pulsar-topics.ts';
 import { InFlight } from './in-flight.ts';
+import type { LogLevel } from './logger.ts';
 
 // ---------------------------------------------------------------------------------------
 // The part of the `pulsar-client` API this driver uses. Its own typings come with the
@@ -125,6 +126,8 @@ type Settings = PulsarSettings;
 const PACKAGE = 'pulsar-client';
 
 const LOG_WARN: PulsarLogLevel = 2;
+/** The driver's levels (0 debug … 3 error) as the runtime's. */
+const PULSAR_LEVELS: Record<PulsarLogLevel, LogLevel> = { 0: 'debug', 1: 'info', 2: 'warn', 3: 'error' };
 
 /** The message of the error `create` throws when the module cannot be loaded. */
 export function driverUnavailableMessage(detail: string): string {
@@ -367,7 +370,7 @@ export class PulsarClientTransport implements Transport {
       log: (level: PulsarLogLevel, file: string, line: number, message: string) => {
         const refused = REFUSED_IN_LOG.exec(message);
         if (refused) Object.assign(refusals, { at: Date.now(), detail: refused[1] ? `HTTP ${refused[1]}` : refused[0] });
-        log?.(`pulsar-client: ${message}`, { level, file, line });
+        log?.(`pulsar-client: ${message}`, { level: PULSAR_LEVELS[level] ?? 'warn', file, line });
       },
     });
     return new PulsarClientTransport(client, settings, refusals);

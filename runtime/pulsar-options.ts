@@ -1,4 +1,5 @@
 import { adminUrlOf, PartitionedTopics } from './pulsar-topics.ts';
+import type { Log } from './logger.ts';
 
 /** What both Pulsar drivers (WebSocket API, `pulsar-client`) are configured with. */
 export interface PulsarOptions {
@@ -33,7 +34,7 @@ export interface PulsarOptions {
   partitions?: number;
   /** The admin (web service) URL used to create partitioned topics (default: `url` if http(s), else port 8080 of its host). */
   adminUrl?: string;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 export type PulsarSettings = Required<Omit<PulsarOptions, 'token' | 'log'>> & Pick<PulsarOptions, 'token' | 'log'>;

@@ -1,4 +1,5 @@
 import { BrokerAuthError, UnavailableError } from './errors.ts';
+import type { Log } from './logger.ts';
 
 export interface PartitionedTopicsOptions {
   /** Partitions of each topic (`PULSAR_PARTITIONS`); 0 keeps topics non-partitioned and this does nothing. */
@@ -9,7 +10,7 @@ export interface PartitionedTopicsOptions {
   namespace: string;
   token?: string;
   timeoutMs?: number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 /**

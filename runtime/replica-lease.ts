@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { ReplicaConflictError } from './errors.ts';
 import type { Replica, ReplicaRegistry } from './ports.ts';
+import type { Log } from './logger.ts';
 
 export interface ReplicaLeaseOptions {
   /** The service this process runs: replicas of one service adopt each other's outbox rows. */
@@ -21,7 +22,7 @@ export interface ReplicaLeaseOptions {
   /** Told how many rows were adopted from a dead replica, so the relay publishes them now. */
   onAdopted?: (rows: number, from: string) => void;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 /**

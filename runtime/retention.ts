@@ -1,4 +1,5 @@
 import type { PruneReport, SagaStore } from './ports.ts';
+import type { Log } from './logger.ts';
 
 export const DAY_MS = 86_400_000;
 
@@ -21,7 +22,7 @@ export interface RetentionOptions {
   clock?: () => number;
   /** For the jitter; default Math.random. */
   random?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 /**

@@ -40,6 +40,7 @@ import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts
 import { definitionFor } from './upgrade.ts';
 import { SagaMetrics, type TransactionObserver } from './metrics.ts';
 import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdOf, type TraceCarrier } from './tracing.ts';
+import type { Log } from './logger.ts';
 
 export interface SagaRuntimeOptions {
   store: SagaStore;
@@ -61,7 +62,7 @@ export interface SagaRuntimeOptions {
   /** Poll interval of the deadline scheduler, for deadlines set by other processes (default 1000 ms). */
   deadlinePollMs?: number;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
   /** Passed to a definition's `startedBy` builders (e.g. this process's configured deadlines). */
   startSettings?: unknown;
   /**
@@ -116,6 +117,8 @@ export interface StartOptions {
   id?: string;
   /** Machine version; the newest registered when omitted. */
   version?: number;
+  /** The trace the start joins (the message that asked for it); the current context when omitted. */
+  trace?: Context;
 }
 
 /** Called after each commit with what it changed. */
@@ -249,7 +252,7 @@ export class SagaRuntime {
   async startSaga(type: string, input: unknown, options: StartOptions = {}): Promise<{ id: string; state: string }> {
     const definition = this.registry.get(type, options.version);
     const id = options.id ?? randomUUID();
-    const outcome = await this.batcher.submit({ kind: 'start', definition, id, input, trace: activeContext.active() });
+    const outcome = await this.batcher.submit({ kind: 'start', definition, id, input, trace: options.trace ?? activeContext.active() });
     return { id, state: outcome.status === 'applied' ? outcome.state : '' };
   }
 
@@ -393,8 +396,9 @@ export class SagaRuntime {
           ...on,
           'messaging.system': 'pulsar',
           'messaging.operation.type': 'process',
-          'messaging.destination.name': input.topic ?? '',
+          ...(input.topic ? { 'messaging.destination.name': input.topic } : {}),
           'messaging.message.id': envelope.id,
+          'cloudevents.event_type': envelope.type,
           'saga.id': envelope.data.id_correlacion,
         });
       }

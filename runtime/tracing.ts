@@ -74,11 +74,21 @@ export function endSpan(span: Span, error?: unknown): void {
 
 /** `"traceparent":"00-…"` read from a serialized envelope without parsing it whole. */
 export function traceparentIn(payload: string): string | null {
-  const at = payload.indexOf('"traceparent":"');
+  return fieldIn(payload, 'traceparent', 55);
+}
+
+/**
+ * A top-level string field of a serialized envelope (`type`, `traceparent`), read without
+ * parsing it whole: its first occurrence, which is the envelope's own, as `makeEnvelope`
+ * writes the envelope's fields before `data`.
+ */
+export function fieldIn(payload: string, field: string, maxLength = 191): string | null {
+  const key = `"${field}":"`;
+  const at = payload.indexOf(key);
   if (at < 0) return null;
-  const start = at + '"traceparent":"'.length;
+  const start = at + key.length;
   const end = payload.indexOf('"', start);
-  return end > start && end - start <= 55 ? payload.slice(start, end) : null;
+  return end > start && end - start <= maxLength ? payload.slice(start, end) : null;
 }
 
 export { SpanKind };

@@ -10,12 +10,13 @@ import type { Transport } from '../runtime/ports.ts';
 import { DAY_MS, RetentionJob, type RetentionOptions } from '../runtime/retention.ts';
 import type { Config } from './config.ts';
 import { openTransport } from './transport.ts';
+import type { Log } from '../runtime/logger.ts';
 
 export interface InfrastructureOptions {
   /** Defaults to the transport `config.transport` names. */
   transport?: Transport;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
   relayPollMs?: number;
   /** The outbox rows this process publishes, by writer (see `OutboxRelayOptions.sagaTypes`); omitted: all. */
   publishes?: () => readonly string[];

@@ -2,9 +2,12 @@ import { redact } from '../db/connect.ts';
 import { loadConfig, type Config } from './config.ts';
 import { withAdminToken } from './http/admin.ts';
 import { createApp } from './http/app.ts';
-import { fail, log, serve } from './serve.ts';
+import { fail, log, serve, startLogging } from './serve.ts';
 import { startTracing } from './tracing.ts';
 import { createSystem, type System } from './system.ts';
+
+/** The all-in-one process's service name, in its logs and traces. */
+const SERVICE = 'aeroalpes';
 
 /**
  * `npm start`: the whole orchestrated system (saga runtime, participants, outbox relay)
@@ -14,6 +17,7 @@ import { createSystem, type System } from './system.ts';
  * // PORT=8080 DATABASE_URL=mysql://root@127.0.0.1:3306/sagas npm start
  */
 async function main(): Promise<void> {
+  startLogging(SERVICE);
   let config: Config;
   let madeToken = false;
   try {
@@ -23,7 +27,7 @@ async function main(): Promise<void> {
   }
   if (madeToken) log(`admin token for this run (SAGA_ADMIN_TOKEN): ${config.adminToken}`);
   const database = redact(config.databaseUrl);
-  const stopTracing = startTracing('aeroalpes');
+  const stopTracing = startTracing(SERVICE);
   let system: System;
   try {
     system = await createSystem(config, { log, processMetrics: true });

@@ -20,7 +20,8 @@ export interface SagaDetail extends SagaSummary {
   context: unknown;
   /** `armed: false` while the deadline waits for its command to be published (`dueAt` is provisional then). */
   deadlines: { timerId: string; dueAt: number; armed: boolean }[];
-  log: { seq: number; kind: string; type: string; at: number; messageId: string | null; payload: unknown }[];
+  /** `traceId`: the trace its transition ran in, when one was traced. */
+  log: { seq: number; kind: string; type: string; at: number; messageId: string | null; traceId: string | null; payload: unknown }[];
   /** The operator events it accepts now (`POST /sagas/:id/repair`), when the process runs its machine. */
   repairs?: string[];
 }
@@ -66,7 +67,7 @@ export async function sagaDetail(store: SagaStore, id: string, types?: readonly 
     ...summary(record),
     context: (record.snapshot as { context?: unknown } | null)?.context ?? null,
     deadlines: deadlines.map(({ timerId, dueAt, afterMessage }) => ({ timerId, dueAt, armed: !afterMessage })),
-    log: log.map(({ seq, kind, type, at, messageId, payload }) => ({ seq, kind, type, at, messageId, payload })),
+    log: log.map(({ seq, kind, type, at, messageId, traceId, payload }) => ({ seq, kind, type, at, messageId, traceId: traceId ?? null, payload })),
     ...(definition ? { repairs: acceptedRepairs(definition, record) } : {}),
   };
 }

@@ -1,16 +1,41 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
+import type { Log } from '../runtime/logger.ts';
+import { createLogger, type ServiceLogger } from './logger.ts';
 
 /** How long open requests may take to finish once shutdown starts, before consumers drain. */
 const REQUEST_GRACE_MS = 1_000;
 
-export function log(message: string, fields?: Record<string, unknown>): void {
-  console.log(`${new Date().toISOString()} ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`);
+let current: ServiceLogger | undefined;
+
+/**
+ * Starts this process's logs as `service` (`LOG_LEVEL`, `LOG_FORMAT`; see `createLogger`):
+ * `log`, `fail` and `serve` write through it from then on. A bad setting exits 1, saying so.
+ *
+ * @example
+ * const { log } = startLogging('pagos');
+ */
+export function startLogging(service: string): ServiceLogger {
+  try {
+    current = createLogger({ service });
+  } catch (error) {
+    fail((error as Error).message);
+  }
+  return current;
 }
 
+/** This process's log (see `startLogging`); before it starts, a plain line on standard output. */
+export const log: Log = (message, fields) => {
+  if (current) return current.log(message, fields);
+  const { level: _level, ...rest } = fields ?? {};
+  console.log(`${new Date().toISOString()} ${message}${fields ? ` ${JSON.stringify(rest)}` : ''}`);
+};
+
+/** Logs `message` at `fatal` (a plain `error:` line before logging starts) and exits 1. */
 export function fail(message: string): never {
-  console.error(`error: ${message}`);
+  if (current) current.logger.fatal(message);
+  else console.error(`error: ${message}`);
   process.exit(1);
 }
 
@@ -42,7 +67,10 @@ export async function serve(
     fail(`cannot listen on ${options.host}:${options.port}: ${(error as Error).message}`);
   }
   const { port } = server.address() as AddressInfo;
-  console.log(options.banner(`http://${options.host}:${port}`));
+  const url = `http://${options.host}:${port}`;
+  // A terminal's reader gets the banner as it is; a log collector gets it as a line of its own.
+  if (current && current.format === 'json') current.logger.info({ url }, options.banner(url));
+  else console.log(options.banner(url));
 
   const bound = options.shutdownTimeoutMs ?? 10_000;
   let stopping = false;
@@ -50,10 +78,9 @@ export async function serve(
     if (stopping) return;
     stopping = true;
     const started = Date.now();
-    log(`${signal} received, shutting down (at most ${bound} ms)`);
+    log(`${signal} received, shutting down (at most ${bound} ms)`, { signal, boundMs: bound });
     setTimeout(() => {
-      console.error(`error: shutdown took longer than ${bound} ms; exiting (what was not acknowledged is delivered again)`);
-      process.exit(1);
+      fail(`shutdown took longer than ${bound} ms; exiting (what was not acknowledged is delivered again)`);
     }, bound).unref();
     server.closeIdleConnections();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -61,11 +88,11 @@ export async function serve(
     try {
       await options.close();
     } catch (error) {
-      console.error(`error while closing: ${(error as Error).message}`);
+      log('closing failed', { level: 'error', error });
       process.exit(1);
     }
     server.closeAllConnections();
-    log(`stopped in ${Date.now() - started} ms`);
+    log(`stopped in ${Date.now() - started} ms`, { ms: Date.now() - started });
     process.exit(0);
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

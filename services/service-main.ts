@@ -1,7 +1,7 @@
 import { redact } from '../db/connect.ts';
 import { loadConfig, SERVICE_NAMES, type Config, type ServiceName } from './config.ts';
 import { startService, type ServiceProcess } from './process.ts';
-import { fail, log, serve } from './serve.ts';
+import { fail, log, serve, startLogging } from './serve.ts';
 import { startTracing } from './tracing.ts';
 
 /**
@@ -14,6 +14,7 @@ import { startTracing } from './tracing.ts';
 async function main(): Promise<void> {
   const name = process.argv[2] as ServiceName;
   if (!SERVICE_NAMES.includes(name)) fail(`usage: npm run service -- <${SERVICE_NAMES.join('|')}>`);
+  startLogging(name);
   let config: Config;
   try {
     config = loadConfig();
@@ -21,12 +22,12 @@ async function main(): Promise<void> {
     fail((error as Error).message);
   }
   if (config.transport === 'memory') {
-    log(`warning: SAGA_TRANSPORT=memory keeps messages inside this process; ${name} will not talk to the other services (use SAGA_TRANSPORT=pulsar)`);
+    log(`SAGA_TRANSPORT=memory keeps messages inside this process; ${name} will not talk to the other services (use SAGA_TRANSPORT=pulsar)`, { level: 'warn' });
   }
   const stopTracing = startTracing(name);
   let service: ServiceProcess;
   try {
-    service = await startService(name, config, { log: (m, f) => log(`${name}: ${m}`, f), processMetrics: true });
+    service = await startService(name, config, { log, processMetrics: true });
   } catch (error) {
     fail(`${name} cannot start (database ${redact(config.databaseUrl)}, transport ${config.transport} ${config.pulsar.url}): ${(error as Error).message}`);
   }

@@ -22,12 +22,13 @@ import type { NotificacionesService } from './participants/notificaciones.ts';
 import type { PAGOS } from './participants/pagos.ts';
 import type { Participant } from './participants/participant.ts';
 import type { RESERVAS } from './participants/vuelos.ts';
+import type { Log } from '../runtime/logger.ts';
 
 export interface SystemOptions {
   /** Defaults to the transport `config.transport` names (in-process by default). */
   transport?: Transport;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
   /** Start consuming at once (default true). */
   listen?: boolean;
   relayPollMs?: number;

@@ -3,8 +3,7 @@ import type { Transport } from '../runtime/ports.ts';
 import { PulsarClientTransport } from '../runtime/pulsar-client-transport.ts';
 import { PulsarWebSocketTransport } from '../runtime/pulsar-websocket-transport.ts';
 import type { Config } from './config.ts';
-
-type Log = (message: string, fields?: Record<string, unknown>) => void;
+import type { Log } from '../runtime/logger.ts';
 
 /**
  * The transport `SAGA_TRANSPORT` names, for the drivers that need no loading: `memory`

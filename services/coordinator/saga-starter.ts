@@ -1,4 +1,5 @@
 import { parseEnvelope, TOPICS, type Commands } from '../../machines/messages.ts';
+import { traceContextOf, type TraceCarrier } from '../../runtime/tracing.ts';
 import type { ReservaInput } from '../../machines/reserva.ts';
 import type { Plazos } from '../../machines/compensacion.ts';
 import { withRetries } from '../../runtime/batch-transaction.ts';
@@ -8,6 +9,7 @@ import { classify, SagaAlreadyExistsError, SagaError } from '../../runtime/error
 import type { Health } from '../../runtime/health.ts';
 import type { Delivery, SagaStore, Subscription, Transport } from '../../runtime/ports.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
+import type { Log } from '../../runtime/logger.ts';
 
 /**
  * Starts a reservation saga for each `IniciarReserva` command (sent by vuelos when a
@@ -27,7 +29,7 @@ export class SagaStarter {
     private readonly runtime: SagaRuntime,
     private readonly store: SagaStore,
     private readonly defaults: Partial<Plazos>,
-    private readonly options: { health?: Health; log?: (message: string, fields?: Record<string, unknown>) => void } = {},
+    private readonly options: { health?: Health; log?: Log } = {},
   ) {}
 
   /** Subscribes to `IniciarReserva`, and to the broker's dead-letter topic of that subscription. */
@@ -68,7 +70,7 @@ export class SagaStarter {
       plazos: { ...this.defaults, ...data.plazos },
     };
     try {
-      await this.runtime.startSaga('reserva', input, { id: data.id_correlacion });
+      await this.runtime.startSaga('reserva', input, { id: data.id_correlacion, trace: traceContextOf(delivery.properties, parsed.envelope as TraceCarrier) });
     } catch (error) {
       if (error instanceof SagaAlreadyExistsError) return; // a redelivery: the saga runs already
       // The runtime waits out outages itself: what reaches here can never start (or the process is stopping).

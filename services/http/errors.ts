@@ -13,6 +13,7 @@ import {
   UnknownSagaError,
   ValidationError,
 } from '../../runtime/errors.ts';
+import type { Log } from '../../runtime/logger.ts';
 
 /** An error that is an HTTP answer by itself (unknown route, body too large, wrong content type). */
 export class HttpError extends Error {
@@ -29,7 +30,7 @@ export interface ErrorBody {
 
 export interface ErrorHandlerOptions {
   /** Where unexpected errors are reported, with their stack (default `console.error`). */
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 type ErrorClass = abstract new (...args: never[]) => Error;

@@ -15,6 +15,7 @@ import type { Health } from '../../runtime/health.ts';
 import type { SagaMetrics } from '../../runtime/metrics.ts';
 import { endSpan, SpanKind, startSpan, traceContextOf, traceIdOf, type TraceCarrier } from '../../runtime/tracing.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
+import type { Log } from '../../runtime/logger.ts';
 
 /** Any event a participant answers with. */
 export type AnyReply = { type: string; data: { id_correlacion: string } };
@@ -26,7 +27,7 @@ export interface ParticipantDeps {
   store: SequelizeSagaStore;
   relay: OutboxRelay;
   clock?: () => number;
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
   /** Most deliveries applied in one transaction (default 64). */
   maxBatch?: number;
   /**
@@ -141,7 +142,7 @@ export abstract class Participant {
       'messaging.operation.type': 'process',
       'messaging.destination.name': delivery.topic,
       'messaging.consumer.group.name': this.name,
-      ...(envelope ? { 'messaging.message.id': envelope.id, 'saga.id': envelope.data.id_correlacion } : {}),
+      ...(envelope ? { 'messaging.message.id': envelope.id, 'cloudevents.event_type': envelope.type, 'saga.id': envelope.data.id_correlacion } : {}),
     });
     try {
       await this.applyTraced(uow, received, context);

@@ -9,6 +9,7 @@ import { guardName } from '../../runtime/stately-definition.ts';
 import type { SagaRuntime } from '../../runtime/saga-runtime.ts';
 import { findSaga } from '../saga-view.ts';
 import { topLevelStates } from './statechart.ts';
+import type { Log } from '../../runtime/logger.ts';
 
 /**
  * What the UI reads: the store, and the machines of the runtime when there is one; the
@@ -19,7 +20,7 @@ export interface UiDeps {
   store: SagaStore;
   runtime?: Pick<SagaRuntime, 'registry'>;
   sagas?: readonly SagaDefinition[];
-  log?: (message: string, fields?: Record<string, unknown>) => void;
+  log?: Log;
 }
 
 const catalogs = new WeakMap<readonly SagaDefinition[], SagaRegistry>();
