@@ -143,6 +143,11 @@ export interface Config {
    * `npm run services` outside production make one up and print it.
    */
   adminToken?: string;
+  /**
+   * `SAGA_TRACE_URL`: where a trace opens in the trace UI the operators run, with `{traceId}`
+   * (e.g. `http://jaeger:16686/trace/{traceId}`); `/ui` links each saga log entry to it.
+   */
+  traceUrl?: string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -184,6 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inspect: parseInspectSetting(env.SAGA_INSPECT, env.HOST ?? '127.0.0.1'),
     allowedOrigins: parseOrigins(env.SAGA_ALLOWED_ORIGINS),
     ...(env.SAGA_ADMIN_TOKEN ? { adminToken: env.SAGA_ADMIN_TOKEN } : {}),
+    ...(env.SAGA_TRACE_URL ? { traceUrl: parseTraceUrl(env.SAGA_TRACE_URL) } : {}),
     retention: { days: int(env, 'SAGA_RETENTION_DAYS', 30), intervalMs: positive('SAGA_RETENTION_INTERVAL_MS', int(env, 'SAGA_RETENTION_INTERVAL_MS', 3_600_000)) },
   };
 }
@@ -233,4 +239,18 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return value;
+}
+
+/** `SAGA_TRACE_URL`: an http(s) address with `{traceId}` where the id goes. */
+function parseTraceUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw.replaceAll('{traceId}', '0'));
+  } catch {
+    throw new Error(`SAGA_TRACE_URL must be an http(s) URL with {traceId}, e.g. http://127.0.0.1:16686/trace/{traceId}; got ${JSON.stringify(raw)}`);
+  }
+  if (!/^https?:$/.test(url.protocol) || !raw.includes('{traceId}')) {
+    throw new Error(`SAGA_TRACE_URL must be an http(s) URL with {traceId}, e.g. http://127.0.0.1:16686/trace/{traceId}; got ${JSON.stringify(raw)}`);
+  }
+  return raw;
 }

@@ -154,7 +154,7 @@ export async function startService(name: ServiceName, config: Config, options: I
     });
     reservaRoutes(router, { config, entry });
   }
-  if (name === 'coordinator') uiRoutes(router, { store, sagas: application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) }, operation);
+  if (name === 'coordinator') uiRoutes(router, { store, sagas: application.sagas.map((entry) => entry.saga as unknown as SagaDefinition), traceUrl: config.traceUrl }, operation);
   deadLetterRoutes(router, new DeadLetters(store, { consumers, clock: options.clock, log: options.log }), { adminToken: config.adminToken });
   relay.start();
   return {

@@ -14,7 +14,7 @@ import { freshNamespace, ServiceCluster } from '../tools/cluster/service-cluster
 import { freshMysqlDatabase } from './support/databases.ts';
 import { serveApp, type HttpClient } from './support/http.ts';
 import { requirePulsar } from './support/pulsar.ts';
-import { postReserva, waitForFinal, type SagaView } from './support/services.ts';
+import { postReserva, waitForFinal } from './support/services.ts';
 import { messagePathTo, OtlpReceiver, SPAN_KIND, type SeenSpan } from './support/spans.ts';
 import { TEST_ADMIN_TOKEN, waitForStatus } from './support/system.ts';
 
@@ -67,6 +67,16 @@ describe('trace context in messages', function () {
   });
 });
 
+describe('SAGA_TRACE_URL', function () {
+  it('should take an http(s) address with {traceId}, and refuse anything else with the reason', function () {
+    expect(loadConfig({ SAGA_TRACE_URL: 'http://127.0.0.1:16686/trace/{traceId}' }).traceUrl).to.equal('http://127.0.0.1:16686/trace/{traceId}');
+    expect(loadConfig({}).traceUrl).to.equal(undefined);
+    for (const bad of ['http://127.0.0.1:16686/search', 'jaeger/{traceId}', 'javascript:alert({traceId})']) {
+      expect(() => loadConfig({ SAGA_TRACE_URL: bad }), bad).to.throw(/SAGA_TRACE_URL must be an http\(s\) URL with \{traceId\}/);
+    }
+  });
+});
+
 describe('traces in one process', function () {
   this.timeout(60_000);
   const exporter = new InMemorySpanExporter();
@@ -89,7 +99,7 @@ describe('traces in one process', function () {
       let system: System;
       let client: HttpClient;
       before(async function () {
-        const config = { ...loadConfig({}), style, databaseUrl: `sqlite:${path.join(dir, `${style}.db`)}`, outageGraceMs: 0, adminToken: TEST_ADMIN_TOKEN };
+        const config = { ...loadConfig({ SAGA_TRACE_URL: 'http://traces.example/trace/{traceId}?from=saga' }), style, databaseUrl: `sqlite:${path.join(dir, `${style}.db`)}`, outageGraceMs: 0, adminToken: TEST_ADMIN_TOKEN };
         system = await createSystem(config, { relayPollMs: 50, deadlinePollMs: 100 });
         client = await serveApp(createApp(system, { log: () => {} }));
       });
@@ -122,6 +132,11 @@ describe('traces in one process', function () {
         // The saga log keeps the trace id of each transition.
         const view = (await client.request("GET", `/sagas/${id}`)).body as { log: { traceId: string | null }[] };
         expect(new Set(view.log.map((e) => e.traceId))).to.deep.equal(new Set([found.last.traceId]));
+        // /ui shows it on each entry, linked to the trace UI.
+        const page = await (await fetch(`${client.base}/ui/sagas/${id}`)).text();
+        const links = [...page.matchAll(/<a class="trace-link" href="([^"]+)"/g)].map((m) => m[1].replaceAll('&amp;', '&'));
+        expect(links).to.have.length(view.log.length);
+        expect(new Set(links)).to.deep.equal(new Set([`http://traces.example/trace/${found.last.traceId}?from=saga`]));
       });
     });
   }

@@ -49,7 +49,7 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
   reservaRoutes(router, { config: system.config, entry: new ReservaEntry({ store: system.store, config: system.config, start }) });
   sagaRoutes(router, { ...system, adminToken: system.config.adminToken, stuck: { overdueMs: system.config.stuckOverdueMs, idleMs: system.config.stuckIdleMs } });
   deadLetterRoutes(router, new DeadLetters(system.store, { log: options.log }), { adminToken: system.config.adminToken });
-  uiRoutes(router, { ...system, sagas: system.application.sagas.map((entry) => entry.saga as unknown as SagaDefinition) }, { adminToken: system.config.adminToken, stuck: { overdueMs: system.config.stuckOverdueMs, idleMs: system.config.stuckIdleMs } });
+  uiRoutes(router, { ...system, sagas: system.application.sagas.map((entry) => entry.saga as unknown as SagaDefinition), traceUrl: system.config.traceUrl }, { adminToken: system.config.adminToken, stuck: { overdueMs: system.config.stuckOverdueMs, idleMs: system.config.stuckIdleMs } });
   for (const participant of Object.values(system.participants)) participant.routes(router);
   if (system.config.testEndpoints) testRoutes(router, system);
   return koaApp(router, { allowedOrigins: system.config.allowedOrigins, metrics: system.metrics, ...options });

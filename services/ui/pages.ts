@@ -193,8 +193,8 @@ ${view.repairs.length ? repairPanel(view) : ''}
 <section class="card"><h2>Context</h2><pre id="context">${JSON.stringify((record.snapshot as { context?: unknown } | null)?.context ?? null, null, 2)}</pre></section>
 <section class="card"><h2>Timeline <span class="muted">(saga log, replayed through the machine)</span></h2>
 <table class="timeline" id="timeline">
-<thead><tr><th>#</th><th>Time</th><th>Kind</th><th>Type</th><th>Message</th><th>Context change / details</th></tr></thead>
-<tbody>${view.steps.map((step) => timelineRow(step, view.log[0]?.at ?? 0))}</tbody>
+<thead><tr><th>#</th><th>Time</th><th>Kind</th><th>Type</th><th>Message</th><th>Trace</th><th>Context change / details</th></tr></thead>
+<tbody>${view.steps.map((step) => timelineRow(step, view.log[0]?.at ?? 0, view.traceUrl))}</tbody>
 </table>
 </section>`;
 }
@@ -220,7 +220,14 @@ ${view.repairs.map(
 </section>`;
 }
 
-function timelineRow(step: SagaView['steps'][number], t0: number): Html {
+/** A log entry's trace id, linked to the trace UI when `SAGA_TRACE_URL` is set. */
+function traceCell(traceId: string | null | undefined, traceUrl: string | null): Html {
+  if (!traceId) return html`<span class="muted">—</span>`;
+  const id = html`<code class="trace" title="${traceId}">${traceId.slice(0, 8)}</code>`;
+  return traceUrl ? html`<a class="trace-link" href="${traceUrl.replaceAll('{traceId}', encodeURIComponent(traceId))}" target="_blank" rel="noopener">${id}</a>` : id;
+}
+
+function timelineRow(step: SagaView['steps'][number], t0: number, traceUrl: string | null): Html {
   const e = step.entry;
   const payload = e.payload as Record<string, unknown> | null;
   let details: Html;
@@ -240,7 +247,7 @@ function timelineRow(step: SagaView['steps'][number], t0: number): Html {
     details = html`${changes}${payloadDetails(payload)}`;
   }
   return html`
-<tr class="${`kind-${e.kind}`}" data-seq="${e.seq}"><td class="num">${e.seq}</td><td class="nowrap"><time datetime="${new Date(e.at).toISOString()}" title="${utc(e.at)}">${utc(e.at).slice(11)}</time> <span class="muted">+${e.at - t0} ms</span></td><td><span class="${`pill ${e.kind}`}">${e.kind}</span></td><td><code>${e.type}</code></td><td>${e.messageId ? html`<code class="msg" title="${e.messageId}">${e.messageId.slice(0, 8)}</code>` : html`<span class="muted">—</span>`}</td><td>${details}${step.error ? html`<p class="warn">replay failed: ${step.error}</p>` : ''}</td></tr>`;
+<tr class="${`kind-${e.kind}`}" data-seq="${e.seq}"><td class="num">${e.seq}</td><td class="nowrap"><time datetime="${new Date(e.at).toISOString()}" title="${utc(e.at)}">${utc(e.at).slice(11)}</time> <span class="muted">+${e.at - t0} ms</span></td><td><span class="${`pill ${e.kind}`}">${e.kind}</span></td><td><code>${e.type}</code></td><td>${e.messageId ? html`<code class="msg" title="${e.messageId}">${e.messageId.slice(0, 8)}</code>` : html`<span class="muted">—</span>`}</td><td>${traceCell(e.traceId, traceUrl)}</td><td>${details}${step.error ? html`<p class="warn">replay failed: ${step.error}</p>` : ''}</td></tr>`;
 }
 
 function payloadDetails(data: unknown): Html | string {

@@ -21,6 +21,8 @@ export interface UiDeps {
   runtime?: Pick<SagaRuntime, 'registry'>;
   sagas?: readonly SagaDefinition[];
   log?: Log;
+  /** `SAGA_TRACE_URL`: a trace UI's address with `{traceId}`, linked from each log entry. */
+  traceUrl?: string;
 }
 
 const catalogs = new WeakMap<readonly SagaDefinition[], SagaRegistry>();
@@ -73,6 +75,8 @@ export interface SagaView {
   steps: ReplayStep[];
   deadlines: PendingDeadline[];
   accepts: AcceptedEvent[];
+  /** Where a log entry's trace opens (`SAGA_TRACE_URL` with `{traceId}`), when configured. */
+  traceUrl: string | null;
   /** The operator repairs it accepts now, with what each does (`POST /sagas/:id/repair`). */
   repairs: { type: string; description: string }[];
   active: string[];
@@ -157,6 +161,7 @@ export async function loadSagaView(deps: UiDeps, id: string, type?: string, know
     taken,
     parts: [...parts].sort((a, b) => a.sagaType.localeCompare(b.sagaType)),
     now: Date.now(),
+    traceUrl: deps.traceUrl ?? null,
   };
 }
 
