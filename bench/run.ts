@@ -9,7 +9,8 @@
  * Flags: --db sqlite|mariadb|both, --sagas N, --max-batch a,b,c ("default" = the runtime's
  * own default, 64), --tx N (one-row transactions per measurement, default 1000), --warmup N
  * (sagas run and discarded first, default 50), --timeout S (per saga run, default 120),
- * --no-sql-stats (do not log statements through Sequelize's `benchmark` logging, to see its cost).
+ * --no-sql-stats (do not log statements through Sequelize's `benchmark` logging, to see its cost),
+ * --tracing (each maxBatch also run with OpenTelemetry tracing on, spans counted not sent: its cost, in the same run).
  * Env: BENCH_MYSQL_URL (default mysql://root@127.0.0.1:3306).
  * Writes bench/results/latest.json.
  */
@@ -23,6 +24,7 @@ import { oneRowTransactions, type OneRowResult } from './one-row.ts';
 import { Probe } from './probe.ts';
 import { runSagas, type SagaRunResult } from './sagas.ts';
 import { runPulsarBenchmark, takeTransportFlag } from './pulsar.ts';
+import { startCountingTracing } from './tracing.ts';
 
 // --growth [1000,10000,100000]: the cost as the sagas in flight grow, every service its own process (bench/growth.ts).
 if (process.argv.some((a) => a === '--growth' || a.startsWith('--growth='))) process.exit(await (await import('./growth.ts')).runGrowthBenchmark());
@@ -40,6 +42,7 @@ interface Args {
   warmup: number;
   timeoutMs: number;
   mysqlUrl: string;
+  tracing: boolean;
 }
 
 interface Reference {
@@ -56,7 +59,7 @@ interface EngineReport {
   server?: string;
   skipped?: string;
   oneRow: { sequential: (OneRowResult & { when: string })[]; concurrent?: OneRowResult };
-  runs: (SagaRunResult & { reference: Reference; ratio: { events: number; eventsVsConcurrent: number; messages: number } })[];
+  runs: (SagaRunResult & { reference: Reference; ratio: { events: number; eventsVsConcurrent: number; messages: number }; tracing?: { spans: number } })[];
 }
 
 function parse(): Args {
@@ -69,13 +72,14 @@ function parse(): Args {
       warmup: { type: 'string', default: '50' },
       timeout: { type: 'string', default: '120' },
       'no-sql-stats': { type: 'boolean', default: false },
+      tracing: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
   });
   if (values['no-sql-stats']) Probe.statements = false;
   if (values.help) {
-    console.log('usage: npm run bench -- [--db sqlite|mariadb|both] [--sagas N] [--max-batch 1,16,64] [--tx 1000] [--warmup 50] [--timeout 120] [--no-sql-stats]');
+    console.log('usage: npm run bench -- [--db sqlite|mariadb|both] [--sagas N] [--max-batch 1,16,64] [--tx 1000] [--warmup 50] [--timeout 120] [--no-sql-stats] [--tracing]');
     process.exit(0);
   }
   const engines: Engine[] =
@@ -93,6 +97,7 @@ function parse(): Args {
     warmup: positive('warmup', values.warmup!, 0),
     timeoutMs: positive('timeout', values.timeout!) * 1000,
     mysqlUrl: process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306',
+    tracing: values.tracing ?? false,
   };
 }
 
@@ -143,15 +148,18 @@ async function benchEngine(engine: Engine, args: Args): Promise<EngineReport> {
     report.oneRow.concurrent = concurrent;
     console.log(`  one-row tx, ${args.sagas} at a time: ${fmt(concurrent.perSecond)}/s`);
     let before = await sequential(`before maxBatch ${args.maxBatches[0] ?? 'default'}`);
-    for (const [i, maxBatch] of args.maxBatches.entries()) {
+    const runs = args.maxBatches.flatMap((maxBatch) => (args.tracing ? [{ maxBatch, traced: false }, { maxBatch, traced: true }] : [{ maxBatch, traced: false }]));
+    for (const [i, { maxBatch, traced }] of runs.entries()) {
+      const tracing = traced ? startCountingTracing() : null;
       const run = await runSagas(database.url, { sagas: args.sagas, maxBatch, timeoutMs: args.timeoutMs, serverCpu });
+      const spans = await tracing?.stop();
       console.log(
-        `  ${args.sagas} sagas, maxBatch ${maxBatch ?? 'default (64)'}: ${run.completed}/${run.sagas} completed in ${(run.wallMs / 1000).toFixed(2)} s` +
+        `  ${args.sagas} sagas, maxBatch ${maxBatch ?? 'default (64)'}${traced ? `, traced (${spans} spans)` : ''}: ${run.completed}/${run.sagas} completed in ${(run.wallMs / 1000).toFixed(2)} s` +
           `${run.timedOut ? ' (TIMED OUT)' : ''}, ${fmt(run.eventsPerSecond)} events/s`,
       );
       if ((run.status.completed ?? 0) !== run.sagas) console.warn(`  the store says: ${JSON.stringify(run.status)} (expected ${run.sagas} completed)`);
-      const next = args.maxBatches[i + 1];
-      const after = await sequential(i + 1 < args.maxBatches.length ? `before maxBatch ${next ?? 'default'}` : 'after the last run');
+      const next = runs[i + 1];
+      const after = await sequential(next ? `before maxBatch ${next.maxBatch ?? 'default'}${next.traced ? ' traced' : ''}` : 'after the last run');
       const reference: Reference = { sequentialBefore: before, sequentialAfter: after, sequential: (before + after) / 2, concurrent: concurrent.perSecond };
       report.runs.push({
         ...run,
@@ -161,6 +169,7 @@ async function benchEngine(engine: Engine, args: Args): Promise<EngineReport> {
           eventsVsConcurrent: run.eventsPerSecond / reference.concurrent,
           messages: run.messagesPerSecond / reference.sequential,
         },
+        ...(traced ? { tracing: { spans: spans ?? 0 } } : {}),
       });
       before = after;
     }
@@ -186,8 +195,8 @@ function table(headers: string[], rows: string[][]): string {
 
 const COMPONENTS = ['start', 'runtime', 'vuelos', 'pagos', 'gds', 'notificaciones', 'relay', 'other'];
 
-function batchName(maxBatch: number | 'default'): string {
-  return maxBatch === 'default' ? 'default(64)' : String(maxBatch);
+function batchName(maxBatch: number | 'default', tracing?: { spans: number }): string {
+  return (maxBatch === 'default' ? 'default(64)' : String(maxBatch)) + (tracing ? ' traced' : '');
 }
 
 function print(reports: EngineReport[], args: Args, wallMs: number): void {
@@ -219,7 +228,7 @@ function print(reports: EngineReport[], args: Args, wallMs: number): void {
       ['db', 'maxBatch', 'completed', 'wall s', 'sagas/s', 'events/s', 'msgs/s', '1-row tx/s', 'events ÷ 1-row', 'msgs ÷ 1-row', 'events ÷ 1-row at once', 'avg batch', 'max batch', 'peak RSS MB'],
       runs.map(({ engine, run }) => [
         engine,
-        batchName(run.maxBatch),
+        batchName(run.maxBatch, run.tracing),
         `${run.completed}/${run.sagas}${run.timedOut ? ' TIMEOUT' : ''}`,
         (run.wallMs / 1000).toFixed(2),
         fmt(run.sagasPerSecond, 1),
@@ -251,7 +260,7 @@ avg/max batch = inputs per runtime transaction (runtime.settle() call); saga sta
       ['db', 'maxBatch', 'tx/saga', 'msgs/tx', 'tx/s', 'stmts/saga', 'ms/tx open+BEGIN', 'ms/tx work+COMMIT', 'busy ÷ wall', 'node CPU %', 'event loop util', 'db server CPU %', ...COMPONENTS.map((c) => `tx ${c}`)],
       runs.map(({ engine, run }) => [
         engine,
-        batchName(run.maxBatch),
+        batchName(run.maxBatch, run.tracing),
         run.transactions.perSaga.toFixed(2),
         run.transactions.messagesPerTx.toFixed(2),
         fmt(run.transactions.perSecond),
@@ -270,7 +279,7 @@ avg/max batch = inputs per runtime transaction (runtime.settle() call); saga sta
   for (const { engine, run } of runs) {
     const byKind = Object.entries(run.statements.byKind).sort((a, b) => b[1].count - a[1].count);
     const top = byKind.slice(0, 9).map(([k, t]) => `${k} ${(t.count / run.sagas).toFixed(1)}`);
-    console.log(`${engine} maxBatch ${batchName(run.maxBatch)}, statements per saga: ${top.join(', ')}${byKind.length > 9 ? ', …' : ''}`);
+    console.log(`${engine} maxBatch ${batchName(run.maxBatch, run.tracing)}, statements per saga: ${top.join(', ')}${byKind.length > 9 ? ', …' : ''}`);
   }
   console.log('');
   for (const { engine, run } of runs) {
@@ -280,7 +289,7 @@ avg/max batch = inputs per runtime transaction (runtime.settle() call); saga sta
       const t = run.transactions.byComponent[c];
       return `${c} ${((100 * t.runMs) / total).toFixed(0)}% (${(t.runMs / t.count).toFixed(1)} ms/tx)`;
     });
-    console.log(`${engine} maxBatch ${batchName(run.maxBatch)}, work+COMMIT time by component: ${shares.join(', ')}`);
+    console.log(`${engine} maxBatch ${batchName(run.maxBatch, run.tracing)}, work+COMMIT time by component: ${shares.join(', ')}`);
   }
   console.log(
     `
