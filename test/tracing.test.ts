@@ -16,7 +16,7 @@ import { serveApp, type HttpClient } from './support/http.ts';
 import { requirePulsar } from './support/pulsar.ts';
 import { postReserva, waitForFinal } from './support/services.ts';
 import { messagePathTo, OtlpReceiver, SPAN_KIND, type SeenSpan } from './support/spans.ts';
-import { TEST_ADMIN_TOKEN, waitForStatus } from './support/system.ts';
+import { reservaInput, TEST_ADMIN_TOKEN, waitForStatus } from './support/system.ts';
 
 type Style = 'orchestration' | 'choreography';
 let debugSpans: (() => void) | undefined;
@@ -137,6 +137,29 @@ describe('traces in one process', function () {
         const links = [...page.matchAll(/<a class="trace-link" href="([^"]+)"/g)].map((m) => m[1].replaceAll('&amp;', '&'));
         expect(links).to.have.length(view.log.length);
         expect(new Set(links)).to.deep.equal(new Set([`http://traces.example/trace/${found.last.traceId}?from=saga`]));
+      });
+
+      // By orchestration the saga takes its deadlines from the request (by choreography each part takes them from its process's settings).
+      if (style === 'orchestration')
+      it("should continue the trace when a deadline fires: the timer's transition is a child of the one that set it", async function () {
+        // A short step deadline for this saga only: asked for directly, in a span of the test's own.
+        const input = reservaInput({ simular_fallo: 'timeout-pago', plazos: { paso: 300 } });
+        const id = input.id_correlacion;
+        await trace.getTracer('test').startActiveSpan('test request', async (span) => {
+          await system.requestReserva(input);
+          span.end();
+        });
+        await waitForStatus(system, id, 'compensated', 10_000, style === 'orchestration' ? 'reserva' : 'reserva-coreografia');
+        const found = await until('the trace of the timed-out saga', () =>
+          sagaTrace(seen(), id, (s) => s.kind === SPAN_KIND.consumer && s.name === 'process ReservaCancelada'),
+        );
+        const timer = found.spans.find((s) => s.name.startsWith('deadline ') && s.attributes['saga.id'] === id);
+        expect(timer, 'a span for the deadline').to.not.equal(undefined);
+        const setBy = found.spans.find((s) => s.spanId === timer!.parentSpanId);
+        // PagarReserva was sent, and its deadline set, by the transition that took ReservaCreada.
+        expect(setBy?.name).to.equal('process ReservaCreada');
+        expect(found.path.root.name).to.equal('test request');
+        expect(found.path.types.at(-1)).to.equal('ReservaCancelada');
       });
     });
   }
