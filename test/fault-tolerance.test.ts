@@ -201,8 +201,8 @@ describe('faults the runtime survives without losing or inventing anything', fun
         }, 'both to be dead-lettered');
         const reasons = letters.map((l) => `${l.code}: ${l.reason}`).sort();
         expect(reasons).to.deep.equal([
-          'invalid: ReservaPagada: field "data.id_correlacion" is longer than 64 characters',
-          'invalid: envelope field "id" is longer than 64 characters',
+          'invalid: ReservaPagada: data.id_correlacion: longer than 64 characters',
+          'invalid: envelope: id: longer than 64 characters',
         ]);
         expect(letters.every((l) => l.topic === 'evento-pago' && l.status === 'open')).to.equal(true);
       });

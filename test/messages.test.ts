@@ -131,11 +131,66 @@ describe('parseEnvelope', () => {
       accepted(parseEnvelope(envelopeOf('CrearReserva', data)));
     });
 
+    it('should keep payload fields the schema does not name (a tolerant reader)', () => {
+      const envelope = accepted(parseEnvelope(pagarWith({ moneda: 'COP', detalle: { cuotas: 1 } })));
+      expect(envelope.data).to.deep.include({ moneda: 'COP', detalle: { cuotas: 1 } });
+    });
+
+    it('should drop envelope fields it does not know', () => {
+      const envelope = accepted(parseEnvelope({ ...envelopeOf('PagarReserva'), extra: 'x' }));
+      expect(envelope).to.not.have.property('extra');
+    });
+
+    it('should take a malformed ingestion or datacontenttype for their defaults', () => {
+      const envelope = accepted(parseEnvelope({ ...envelopeOf('PagoFallido'), ingestion: 'ayer', datacontenttype: 7 }));
+      expect(envelope.ingestion).to.equal(envelope.time);
+      expect(envelope.datacontenttype).to.equal('application/json');
+    });
+
     for (const failure of SIMULATED_FAILURES) {
       it(`should accept simular_fallo "${failure}"`, () => {
         expect(accepted(parseEnvelope(pagarWith({ simular_fallo: failure }))).data).to.include({ simular_fallo: failure });
       });
     }
+  });
+
+  describe('trace context (CloudEvents distributed-tracing extension)', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+
+    it('should keep a valid traceparent and tracestate', () => {
+      const sent = { ...envelopeOf('ReservaCreada'), traceparent, tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' };
+      const envelope = accepted(parseEnvelope(JSON.stringify(sent)));
+      expect(envelope).to.include({ traceparent, tracestate: 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7' });
+      expect(envelope).to.deep.equal(sent);
+    });
+
+    it('should leave them out when the message has none', () => {
+      const envelope = accepted(parseEnvelope(envelopeOf('ReservaCreada')));
+      expect(envelope).to.not.have.any.keys('traceparent', 'tracestate');
+    });
+
+    for (const [label, bad] of [
+      ['upper-case hex', traceparent.toUpperCase()],
+      ['a short trace id', '00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01'],
+      ['a trailing field', `${traceparent}-00`],
+      ['a number', 42],
+      ['an empty string', ''],
+    ] as const) {
+      it(`should drop a traceparent with ${label}, not refuse the message`, () => {
+        const envelope = accepted(parseEnvelope({ ...envelopeOf('ReservaCreada'), traceparent: bad, tracestate: 'a=b' }));
+        expect(envelope).to.not.have.property('traceparent');
+        expect(envelope.tracestate).to.equal('a=b');
+        expect(envelope.data).to.deep.equal(SAMPLES.ReservaCreada);
+      });
+    }
+
+    it('should drop a tracestate longer than 512 characters or not a string, and keep the traceparent', () => {
+      for (const bad of ['a='.padEnd(513, 'x'), { a: 'b' }]) {
+        const envelope = accepted(parseEnvelope({ ...envelopeOf('ReservaCreada'), traceparent, tracestate: bad }));
+        expect(envelope).to.not.have.property('tracestate');
+        expect(envelope.traceparent).to.equal(traceparent);
+      }
+    });
   });
 
   describe('rejects', () => {
@@ -158,21 +213,31 @@ describe('parseEnvelope', () => {
 
     it('should reject an envelope without an id, naming the field', () => {
       const { id: _, ...raw } = envelopeOf('PagarReserva');
-      expect(reasonOf(parseEnvelope(raw))).to.match(/"id"/);
+      expect(reasonOf(parseEnvelope(raw))).to.equal('envelope: id: expected string, received undefined');
+    });
+
+    it('should reject an envelope without an id before saying its type is unknown', () => {
+      const { id: _, ...raw } = envelopeOf('PagarReserva');
+      expect(reasonOf(parseEnvelope({ ...raw, type: 'ReservaTeletransportada' }))).to.equal('envelope: id: expected string, received undefined');
     });
 
     it('should reject an envelope with an empty type or service_name, naming the field', () => {
-      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), type: '' }))).to.match(/"type"/);
-      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), service_name: '' }))).to.match(/"service_name"/);
+      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), type: '' }))).to.equal('envelope: type: must not be empty');
+      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), service_name: '' }))).to.equal('envelope: service_name: must not be empty');
+    });
+
+    it('should reject an envelope id or service_name longer than its column, naming it', () => {
+      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), id: 'i'.repeat(65) }))).to.equal('envelope: id: longer than 64 characters');
+      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), service_name: 's'.repeat(129) }))).to.equal('envelope: service_name: longer than 128 characters');
     });
 
     it('should reject an envelope whose time is not a number', () => {
-      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), time: '2026-01-01' }))).to.match(/"time"/);
+      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), time: '2026-01-01' }))).to.equal('envelope: time: expected number, received string');
     });
 
     it('should reject an unsupported specversion, naming it', () => {
-      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), specversion: 'v2' }))).to.match(/specversion "v2"/);
-      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), specversion: undefined }))).to.match(/specversion/);
+      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), specversion: 'v2' }))).to.equal('envelope: specversion: expected "v1", received "v2"');
+      expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), specversion: undefined }))).to.match(/^envelope: specversion: expected "v1", received undefined/);
     });
 
     it('should reject an unknown message type, naming it', () => {
@@ -192,51 +257,77 @@ describe('parseEnvelope', () => {
       ['missing', undefined],
     ] as const) {
       it(`should reject data that is ${label}`, () => {
-        expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), data }))).to.match(/"data" must be an object/);
+        expect(reasonOf(parseEnvelope({ ...envelopeOf('PagarReserva'), data }))).to.match(/^PagarReserva: data: expected object, received (array|string|null|undefined)$/);
       });
     }
 
     it('should reject a missing required field, naming data.<field>', () => {
       const { monto: _, ...data } = SAMPLES.PagarReserva;
       const reason = reasonOf(parseEnvelope(envelopeOf('PagarReserva', data)));
-      expect(reason).to.include('PagarReserva').and.include('"data.monto"').and.include('got undefined');
+      expect(reason).to.equal('PagarReserva: data.monto: expected number, received undefined');
     });
 
     it('should reject a missing id_correlacion, naming data.id_correlacion', () => {
       const { id_correlacion: _, ...data } = SAMPLES.ReservaCreada;
-      expect(reasonOf(parseEnvelope(envelopeOf('ReservaCreada', data)))).to.include('"data.id_correlacion"');
+      expect(reasonOf(parseEnvelope(envelopeOf('ReservaCreada', data)))).to.equal('ReservaCreada: data.id_correlacion: expected string, received undefined');
     });
 
     for (const [field, value, expected, actual] of [
       ['monto', '250', 'number', 'string'],
       ['monto_vat', null, 'number', 'null'],
       ['id_reserva', 7, 'string', 'number'],
-      ['monto', Number.NaN, 'number', 'other'],
+      ['monto', Number.NaN, 'number', 'NaN'],
+      ['monto', Number.POSITIVE_INFINITY, 'number', 'Infinity'],
     ] as const) {
-      it(`should reject data.${field} = ${String(value)}, naming the field and both kinds`, () => {
+      it(`should reject data.${field} = ${String(value)}, naming the field's path and both kinds`, () => {
         const reason = reasonOf(parseEnvelope(pagarWith({ [field]: value })));
-        expect(reason).to.include(`"data.${field}"`).and.include(`must be ${expected}`).and.include(`got ${actual}`);
+        expect(reason).to.equal(`PagarReserva: data.${field}: expected ${expected}, received ${actual}`);
       });
     }
 
     it('should reject a list field that is not an array, naming data.itinerarios', () => {
       const reason = reasonOf(parseEnvelope(envelopeOf('CrearReserva', { ...SAMPLES.CrearReserva, itinerarios: { origen: 'BOG' } })));
-      expect(reason).to.include('"data.itinerarios"').and.include('must be array').and.include('got object');
+      expect(reason).to.equal('CrearReserva: data.itinerarios: expected array, received object');
+    });
+
+    it('should reject a flight leg that is not an object, naming its index in the path', () => {
+      const reason = reasonOf(parseEnvelope(envelopeOf('CrearReserva', { ...SAMPLES.CrearReserva, itinerarios: [{ origen: 'BOG' }, 'MDE'] })));
+      expect(reason).to.equal('CrearReserva: data.itinerarios[1]: expected object, received string');
+    });
+
+    it('should reject itinerarios over their size in JSON, naming data.itinerarios', () => {
+      const reason = reasonOf(parseEnvelope(envelopeOf('CrearReserva', { ...SAMPLES.CrearReserva, itinerarios: [{ nota: 'x'.repeat(17 * 1024) }] })));
+      expect(reason).to.equal('CrearReserva: data.itinerarios: larger than 16384 bytes as JSON');
+    });
+
+    it('should reject a nested field of the wrong kind, naming its whole path', () => {
+      const reason = reasonOf(parseEnvelope(envelopeOf('IniciarReserva', { ...SAMPLES.IniciarReserva, plazos: { paso: '1s' } })));
+      expect(reason).to.equal('IniciarReserva: data.plazos.paso: expected number, received string');
     });
 
     it('should reject an empty required string, naming the field', () => {
       const reason = reasonOf(parseEnvelope(pagarWith({ id_reserva: '' })));
-      expect(reason).to.include('"data.id_reserva"').and.include('must not be empty');
+      expect(reason).to.equal('PagarReserva: data.id_reserva: must not be empty');
     });
 
-    it('should reject an unknown simular_fallo, naming data.simular_fallo', () => {
+    it('should reject a string field longer than its column, naming the field', () => {
+      expect(reasonOf(parseEnvelope(pagarWith({ id_correlacion: 'c'.repeat(65) })))).to.equal('PagarReserva: data.id_correlacion: longer than 64 characters');
+      expect(reasonOf(parseEnvelope(envelopeOf('PagoFallido', { ...SAMPLES.PagoFallido, motivo: 'm'.repeat(1001) })))).to.equal('PagoFallido: data.motivo: longer than 1000 characters');
+    });
+
+    it('should reject an unknown simular_fallo, naming data.simular_fallo and the values it may take', () => {
       const reason = reasonOf(parseEnvelope(pagarWith({ simular_fallo: 'meteorito' })));
-      expect(reason).to.include('"data.simular_fallo"').and.include('must be one of');
+      expect(reason).to.equal(`PagarReserva: data.simular_fallo: must be one of ${SIMULATED_FAILURES.join(', ')}; received "meteorito"`);
     });
 
     it('should reject a simular_fallo that is not a string, naming data.simular_fallo', () => {
       const reason = reasonOf(parseEnvelope(pagarWith({ simular_fallo: true })));
-      expect(reason).to.include('"data.simular_fallo"').and.include('got boolean');
+      expect(reason).to.include('PagarReserva: data.simular_fallo: must be one of').and.include('received true');
+    });
+
+    it('should keep a long value out of the reason', () => {
+      const reason = reasonOf(parseEnvelope(pagarWith({ simular_fallo: 'x'.repeat(5000) })));
+      expect(reason.length).to.be.below(200);
     });
   });
 });

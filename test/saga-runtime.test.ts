@@ -294,7 +294,7 @@ describe('SagaRuntime with the reservation saga', function () {
       const letters = await system.store.listDeadLetters();
       const reasons = letters.map((l) => `${l.code}: ${l.reason}`).join('\n');
       expect(reasons).to.match(/invalid: not JSON/);
-      expect(reasons).to.match(/invalid: ReservaPagada: field "data.id_reserva" must be string/);
+      expect(reasons).to.contain('invalid: ReservaPagada: data.id_reserva: expected string, received undefined');
       expect(reasons).to.contain(`unknown_saga: no saga instance "${ghost.data.id_correlacion}"`);
       expect(letters.find((l) => l.code === 'unknown_saga')?.payload).to.contain(ghost.id);
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { parseEnvelope, SCHEMAS, TOPICS, type MessageType } from '../../machines/messages.ts';
+import { AEROALPES_MESSAGES, parseEnvelope, TOPICS, type MessageType } from '../../machines/messages.ts';
 import { makeEnvelope } from '../../runtime/envelope.ts';
 import { ValidationError } from '../../runtime/errors.ts';
 import type { Transport } from '../../runtime/ports.ts';
@@ -49,19 +49,19 @@ const DEFAULTS: Record<string, (now: number) => unknown> = {
  */
 export function messageData(type: MessageType, fields: Record<string, unknown>, now: number): Record<string, unknown> {
   const data: Record<string, unknown> = {};
-  for (const [field, spec] of Object.entries(SCHEMAS[type])) {
+  for (const [field, spec] of Object.entries(AEROALPES_MESSAGES.fieldsOf(type))) {
     const raw = fields[field];
     if (Array.isArray(raw)) throw new ValidationError(`field "${field}" must be given once`);
     if (raw === undefined || raw === null || raw === '') {
       if (DEFAULTS[field]) data[field] = DEFAULTS[field](now);
-      else if (!spec.endsWith('?')) throw new ValidationError(`field "${field}" is required for ${type}`);
+      else if (spec.required) throw new ValidationError(`field "${field}" is required for ${type}`);
       continue;
     }
-    if (spec.startsWith('number')) {
+    if (spec.type === 'number') {
       const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
       if (typeof value !== 'number' || !Number.isFinite(value)) throw new ValidationError(`field "${field}" must be a number`);
       data[field] = value;
-    } else if (spec.startsWith('string')) {
+    } else if (spec.type === 'string') {
       if (typeof raw !== 'string') throw new ValidationError(`field "${field}" must be a string`);
       data[field] = raw;
     } else {

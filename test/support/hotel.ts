@@ -7,7 +7,8 @@ import { pagosPart } from '../../machines/coreografia/pagos.ts';
 import { trackerSaga } from '../../machines/coreografia/seguimiento.ts';
 import { stepPartSaga } from '../../machines/coreografia/step-part.ts';
 import { vuelosPart } from '../../machines/coreografia/vuelos.ts';
-import { AEROALPES_MESSAGES, type MessageSpecs, type Schema } from '../../machines/messages.ts';
+import * as z from 'zod';
+import { AEROALPES_MESSAGES, CORRELATED, SIMULAR_FALLO, text, type MessageSpecs } from '../../machines/messages.ts';
 import { reservaSteps, type ReservaContext } from '../../machines/reserva.ts';
 import { stepSaga, type SagaStep, type StepSagaContext } from '../../machines/steps.ts';
 import { declareParticipant } from '../../services/participants/declare.ts';
@@ -19,17 +20,18 @@ import { declareParticipant } from '../../services/participants/declare.ts';
  */
 
 // --- machines/messages.ts: the step's messages, each described once -------------------------
-const ids: Schema = { id_correlacion: 'string', id_reserva: 'string' };
+const ids = z.object(CORRELATED);
+const refused = z.object({ ...CORRELATED, motivo: text('motivo') });
 export const HOTEL_MESSAGES: MessageSpecs = {
   commands: {
-    ReservarHotel: { topic: 'comando-reservar-hotel', schema: { ...ids, simular_fallo: 'string?' } },
-    LiberarHotel: { topic: 'comando-liberar-hotel', schema: { ...ids, motivo: 'string', simular_fallo: 'string?' } },
+    ReservarHotel: { topic: 'comando-reservar-hotel', schema: z.object({ ...CORRELATED, simular_fallo: SIMULAR_FALLO.optional() }) },
+    LiberarHotel: { topic: 'comando-liberar-hotel', schema: z.object({ ...CORRELATED, motivo: text('motivo'), simular_fallo: SIMULAR_FALLO.optional() }) },
   },
   events: {
     HotelReservado: { topic: 'evento-hotel', schema: ids },
-    HotelRechazado: { topic: 'evento-hotel', schema: { ...ids, motivo: 'string' } },
+    HotelRechazado: { topic: 'evento-hotel', schema: refused },
     HotelLiberado: { topic: 'evento-hotel', schema: ids },
-    LiberacionHotelFallida: { topic: 'evento-hotel', schema: { ...ids, motivo: 'string' } },
+    LiberacionHotelFallida: { topic: 'evento-hotel', schema: refused },
   },
 };
 

@@ -1,4 +1,4 @@
-import { SCHEMAS, isMessageType } from '../../../machines/messages.ts';
+import { AEROALPES_MESSAGES, isMessageType } from '../../../machines/messages.ts';
 
 /** The ids every message of one saga carries. */
 export interface Correlation {
@@ -10,7 +10,7 @@ export interface Correlation {
 const FECHA = 1_767_225_600_000;
 
 /**
- * A valid payload of a message type, built from its schema in `SCHEMAS`: the saga's ids, and
+ * A valid payload of a message type, built from its schema (`AEROALPES_MESSAGES.fieldsOf`): the saga's ids, and
  * one deterministic value per required field (optional fields are left out).
  *
  * @example
@@ -19,9 +19,9 @@ const FECHA = 1_767_225_600_000;
 export function sampleData(type: string, ids: Correlation): Record<string, unknown> & Correlation {
   if (!isMessageType(type)) throw new Error(`model-based tests: "${type}" has no schema in machines/messages.ts`);
   const data: Record<string, unknown> = {};
-  for (const [field, spec] of Object.entries(SCHEMAS[type])) {
-    if (spec.endsWith('?')) continue;
-    data[field] = sampleField(type, field, spec);
+  for (const [field, spec] of Object.entries(AEROALPES_MESSAGES.fieldsOf(type))) {
+    if (!spec.required) continue;
+    data[field] = sampleField(type, field, spec.type);
   }
   return { ...data, id_correlacion: ids.id_correlacion, id_reserva: ids.id_reserva };
 }
