@@ -78,7 +78,7 @@ export async function transactEach<I, O>(
       return results;
     }
     if (!options.onTerminal) return [{ ok: false, error }];
-    options.log?.('input refused for good', { error: (error as Error)?.message ?? String(error) });
+    options.log?.('input refused for good', { level: 'warn', error: (error as Error)?.message ?? String(error) });
     try {
       const value = await withRetries(() => store.transaction((uow) => options.onTerminal!(uow, inputs[0], error)), options);
       options.onCommit?.([value]);
@@ -120,7 +120,7 @@ export async function withRetries<T>(
         options.health?.down('database', error.message);
         delay = Math.min(maxMs, minMs * 2 ** outage++);
       } else {
-        options.log?.('retrying transaction', { attempt, error: (error as Error)?.message ?? String(error) });
+        options.log?.('retrying transaction', { level: 'warn', attempt, error: (error as Error)?.message ?? String(error) });
         delay = Math.min(1_000, 5 * 2 ** attempt);
       }
       await sleep(delay * (0.5 + Math.random() / 2), options.signal);

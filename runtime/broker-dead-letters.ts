@@ -69,7 +69,15 @@ export function recordBrokerDeadLetters(options: BrokerDeadLetterOptions): Promi
         }),
       { health: options.health, signal: options.signal, log: options.log },
     );
-    options.log?.('recorded a message from the broker dead-letter topic', { topic, messageId: envelope?.id, originalTopic: original });
+    options.log?.('recorded a message from the broker dead-letter topic', {
+      level: 'error',
+      consumer: subscription,
+      messageId: envelope?.id ?? null,
+      messageType: envelope?.type ?? null,
+      sagaId: envelope?.data.id_correlacion ?? null,
+      topic,
+      originalTopic: original,
+    });
   };
   return transport.subscribe({ topics: [topic], subscription: `${subscription}-dead-letters`, handler: record });
 }

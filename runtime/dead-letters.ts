@@ -63,7 +63,7 @@ export class DeadLetters {
       await this.resolve(uow, letter, 'replayed', `replayed by ${by}: ${action}`, at);
       return action;
     });
-    this.log('dead letter replayed', { id, by, action });
+    this.log('dead letter replayed', { level: 'info', ...aboutLetter(letter), id, by, action });
     return { letter: { ...letter, status: 'replayed', resolvedAt: at, resolution: `replayed by ${by}: ${action}` }, action };
   }
 
@@ -73,7 +73,7 @@ export class DeadLetters {
     const at = this.clock();
     const resolution = `discarded by ${by}: ${reason}`;
     await this.store.transaction((uow) => this.resolve(uow, letter, 'discarded', resolution, at));
-    this.log('dead letter discarded', { id, by, reason });
+    this.log('dead letter discarded', { level: 'info', ...aboutLetter(letter), id, by, reason });
     return { ...letter, status: 'discarded', resolvedAt: at, resolution };
   }
 
@@ -129,4 +129,11 @@ export function refusedMessage(fields: { consumer: string; delivery?: Delivery; 
     payload: delivery?.payload ?? JSON.stringify(envelope),
     at: fields.at,
   };
+}
+
+/** What a log line about a dead letter names: the message, its saga and who refused it. */
+function aboutLetter(letter: DeadLetter): Record<string, unknown> {
+  // A publish or deadline letter's consumer is the saga type (or participant) that wrote it.
+  const sagaType = letter.source === 'publish' || letter.source === 'deadline' ? letter.consumer : undefined;
+  return { consumer: letter.consumer, ...(sagaType ? { sagaType } : {}), sagaId: letter.sagaId, messageId: letter.messageId, messageType: letter.type, topic: letter.topic };
 }

@@ -135,7 +135,7 @@ export class DeadlineScheduler {
       }
     } catch (error) {
       if (error instanceof UnavailableError) this.options.health?.down('database', error.message);
-      this.log('firing deadlines failed; will retry', { error: (error as Error).message });
+      this.log('firing deadlines failed; will retry', { level: 'warn', error: (error as Error).message });
     }
     return fired;
   }

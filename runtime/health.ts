@@ -58,7 +58,7 @@ export class Health {
       return;
     }
     this.problems.set(dependency, { dependency, reason, since: this.clock() });
-    this.log(`${dependency} unavailable; waiting for it`, { reason });
+    this.log(`${dependency} unavailable; waiting for it`, { level: 'warn', dependency, reason });
     this.changed();
   }
 
@@ -68,7 +68,7 @@ export class Health {
     this.problems.delete(dependency);
     const now = this.clock();
     if (this.problems.size === 0) this.recoveredAt = now;
-    this.log(`${dependency} available again`, { afterMs: now - known.since });
+    this.log(`${dependency} available again`, { level: 'info', dependency, afterMs: now - known.since });
     this.changed();
   }
 

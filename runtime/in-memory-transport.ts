@@ -239,7 +239,7 @@ export class InMemoryTransport implements Transport {
         });
         clearTimeout(timer);
         consumer.onSettled = null;
-        if (!drained) log?.('in-memory transport: drain timed out, handlers still running', { subscription: owner.name, running: consumer.inFlight.size, timeoutMs });
+        if (!drained) log?.('in-memory transport: drain timed out, handlers still running', { level: 'warn', subscription: owner.name, running: consumer.inFlight.size, timeoutMs });
       },
       close: async () => {
         if (consumer.closed) return;

@@ -83,7 +83,7 @@ export class SagaInspection {
     try {
       this.report(transition);
     } catch (error) {
-      this.log('inspection failed', { error: (error as Error).message });
+      this.log('inspection failed', { level: 'warn', error: (error as Error).message });
     }
   };
 
@@ -213,17 +213,17 @@ export async function openInspection(setting: InspectSetting | null, options: Op
     page = `http://${pageHost(host)}:${setting.port}`;
     try {
       relay = await startInspectorRelay({ host, port: setting.port });
-      log('Stately inspector relay started', { page, host });
+      log('Stately inspector relay started', { level: 'info', page, host });
       if (options.open ?? true) openBrowser(page);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      log('Stately inspector relay already running', { page });
+      log('Stately inspector relay already running', { level: 'info', page });
     }
   }
   const { createWebSocketInspector } = await import('@statelyai/inspect');
   const inspector = createWebSocketInspector({ url: setting.url });
   const inspection = new SagaInspection(inspector, options);
-  log('inspecting sagas in Stately', { url: setting.url, ...(page ? { page } : {}) });
+  log('inspecting sagas in Stately', { level: 'info', url: setting.url, ...(page ? { page } : {}) });
   return {
     onTransition: inspection.onTransition,
     ...(page ? { page } : {}),

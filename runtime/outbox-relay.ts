@@ -212,7 +212,7 @@ export class OutboxRelay {
     } catch (error) {
       this.failures++;
       this.needsScan = true;
-      this.log('outbox publish failed; will retry', { error: (error as Error).message, failures: this.failures });
+      this.log('outbox publish failed; will retry', { level: 'warn', error: (error as Error).message, failures: this.failures });
     }
     return published;
   }
@@ -270,7 +270,7 @@ export class OutboxRelay {
             continue;
           }
           this.attempts.set(row.messageId, attempts);
-          this.log('outbox row failed; will retry', { messageId: row.messageId, topic: row.topic, attempts, error: (error as Error)?.message });
+          this.log('outbox row failed; will retry', { level: 'warn', ...aboutRow(row), attempts, error: (error as Error)?.message });
           return void (held += chain.length - i);
         }
       }
@@ -305,7 +305,7 @@ export class OutboxRelay {
       } catch (error) {
         for (const row of rows) this.published.delete(row.messageId); // unmarked: they go out again (consumers deduplicate)
         this.needsScan = true;
-        this.log('marking published outbox rows failed; they will be published again', { rows: rows.length, error: (error as Error)?.message });
+        this.log('marking published outbox rows failed; they will be published again', { level: 'warn', rows: rows.length, error: (error as Error)?.message });
       }
     });
     return this.marking;
@@ -352,8 +352,13 @@ export class OutboxRelay {
       }),
     );
     this.options.metrics?.deadLetters.inc({ source: 'publish', code: error instanceof SagaError ? error.code : 'error' });
-    this.log('outbox row dead-lettered', { messageId: row.messageId, topic: row.topic, reason });
+    this.log('outbox row dead-lettered', { level: 'error', ...aboutRow(row, type), code: error instanceof SagaError ? error.code : 'error', reason });
   }
+}
+
+/** What a log line about an outbox row names: the message and the saga that wrote it. */
+function aboutRow(row: NewOutboxMessage, type = messageType(row.payload)): Record<string, unknown> {
+  return { sagaType: row.sagaType, sagaId: row.sagaId, messageId: row.messageId, messageType: type, topic: row.topic };
 }
 
 function messageType(payload: string): string | null {

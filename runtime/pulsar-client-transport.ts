@@ -202,7 +202,7 @@ class ConsumerLoop {
     private readonly settings: Settings,
     private readonly availability: AvailabilityMonitor,
   ) {
-    this.pump().catch((error: unknown) => this.settings.log?.('pulsar-client: consumer loop stopped', { topic: this.topic, error: messageOf(error) }));
+    this.pump().catch((error: unknown) => this.settings.log?.('pulsar-client: consumer loop stopped', { level: 'error', topic: this.topic, error: messageOf(error) }));
     // The C++ client reconnects on its own: a pending receive() neither fails nor returns while
     // the broker is gone, so only the connection state tells (the runtime holds deadlines then).
     if (typeof consumer.isConnected === 'function') {
@@ -221,7 +221,7 @@ class ConsumerLoop {
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     this.wake?.();
-    if (!(await this.running.idle(timeoutMs))) this.settings.log?.('pulsar-client: drain timed out, handlers still running', { topic: this.topic, running: this.running.size, timeoutMs });
+    if (!(await this.running.idle(timeoutMs))) this.settings.log?.('pulsar-client: drain timed out, handlers still running', { level: 'warn', topic: this.topic, running: this.running.size, timeoutMs });
   }
 
   async close(): Promise<void> {
@@ -232,7 +232,7 @@ class ConsumerLoop {
     this.wake?.();
     // Closing fails the pending receive() (and a message it still yields is not handled);
     // unacknowledged messages go back to the broker for the subscription's other consumers.
-    await this.consumer.close().catch((error: unknown) => this.settings.log?.('pulsar-client: closing a consumer failed', { topic: this.topic, error: messageOf(error) }));
+    await this.consumer.close().catch((error: unknown) => this.settings.log?.('pulsar-client: closing a consumer failed', { level: 'warn', topic: this.topic, error: messageOf(error) }));
   }
 
   private async pump(): Promise<void> {
@@ -251,7 +251,7 @@ class ConsumerLoop {
       } catch (error) {
         if (this.closed) return;
         const reason = messageOf(error);
-        this.settings.log?.('pulsar-client: receive failed', { topic: this.topic, error: reason });
+        this.settings.log?.('pulsar-client: receive failed', { level: 'warn', topic: this.topic, error: reason });
         if (/AlreadyClosed/i.test(reason)) return;
         this.availability.down(this, `consumer ${this.topic}: ${reason}`);
         await delay(Math.min(5_000, 100 * 2 ** failures++));
@@ -281,7 +281,7 @@ class ConsumerLoop {
       .then(
         () => this.settle(message, true),
         (error: unknown) => {
-          this.settings.log?.('pulsar-client: handler failed, negative ack', { topic: this.topic, error: messageOf(error) });
+          this.settings.log?.('pulsar-client: handler failed, negative ack', { level: 'warn', topic: this.topic, error: messageOf(error) });
           this.settle(message, false);
         },
       )
@@ -300,12 +300,12 @@ class ConsumerLoop {
     if (this.closed) return;
     try {
       if (ok) {
-        await this.consumer.acknowledge(message).catch((error: unknown) => this.settings.log?.('pulsar-client: acknowledge failed', { topic: this.topic, error: messageOf(error) }));
+        await this.consumer.acknowledge(message).catch((error: unknown) => this.settings.log?.('pulsar-client: acknowledge failed', { level: 'warn', topic: this.topic, error: messageOf(error) }));
       } else {
         this.consumer.negativeAcknowledge(message);
       }
     } catch (error) {
-      this.settings.log?.('pulsar-client: acknowledgement failed', { topic: this.topic, error: messageOf(error) });
+      this.settings.log?.('pulsar-client: acknowledgement failed', { level: 'warn', topic: this.topic, error: messageOf(error) });
     }
   }
 }
@@ -469,7 +469,7 @@ export class PulsarClientTransport implements Transport {
   }
 
   private async shutDown(): Promise<void> {
-    const log = (what: string) => (error: unknown) => this.settings.log?.(`pulsar-client: closing ${what} failed`, { error: messageOf(error) });
+    const log = (what: string) => (error: unknown) => this.settings.log?.(`pulsar-client: closing ${what} failed`, { level: 'warn', error: messageOf(error) });
     await Promise.all([...this.consumers].map((loop) => loop.close()));
     this.consumers.clear();
     await Promise.all([...this.producers.values()].map((pending) => pending.then((p) => p.close()).catch(log('a producer'))));

@@ -65,7 +65,7 @@ export class PartitionedTopics {
         `topic ${tenant}/${namespace}/${topic} exists without partitions, but PULSAR_PARTITIONS=${partitions}: delete the topic (once drained) or unset PULSAR_PARTITIONS`,
       );
     }
-    if (found !== partitions) this.options.log?.('pulsar: topic has other partitions than PULSAR_PARTITIONS; using them', { topic, partitions: found, asked: partitions });
+    if (found !== partitions) this.options.log?.('pulsar: topic has other partitions than PULSAR_PARTITIONS; using them', { level: 'warn', topic, partitions: found, asked: partitions });
   }
 
   private async admin(url: string, init: RequestInit): Promise<Response> {

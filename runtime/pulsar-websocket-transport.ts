@@ -194,11 +194,11 @@ abstract class ReconnectingSocket {
       try {
         this.onFrame(JSON.parse(data.toString()));
       } catch (error) {
-        this.settings.log?.('pulsar: unreadable frame', { url: this.url, error: (error as Error).message });
+        this.settings.log?.('pulsar: unreadable frame', { level: 'warn', url: this.url, error: (error as Error).message });
       }
     });
     socket.on('error', (error) => {
-      if (!refusal) this.settings.log?.('pulsar: socket error', { url: this.url, error: error.message });
+      if (!refusal) this.settings.log?.('pulsar: socket error', { level: 'warn', url: this.url, error: error.message });
     });
     socket.on('close', (code, reason) => {
       if (this.pinger) clearInterval(this.pinger);
@@ -217,7 +217,7 @@ abstract class ReconnectingSocket {
       this.lastProblem = why;
       this.availability.down(this, `${this.label}: ${why}`);
       if (authError) {
-        this.settings.log?.('pulsar: credentials refused', { url: this.url, error: authError.message });
+        this.settings.log?.('pulsar: credentials refused', { level: 'error', url: this.url, error: authError.message });
         this.release((waiter) => waiter.reject(authError));
         // Refused from the start: a wrong or missing token, which retrying cannot fix. A socket
         // that worked before (a token revoked, a broker restarted with other keys) keeps trying.
@@ -318,7 +318,7 @@ class Consumer extends ReconnectingSocket {
   /** Stops asking for messages and resolves when every handler settled, or after `timeoutMs` (logging what was left). */
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
-    if (!(await this.running.idle(timeoutMs))) this.settings.log?.('pulsar: drain timed out, handlers still running', { topic: this.topic, running: this.running.size, timeoutMs });
+    if (!(await this.running.idle(timeoutMs))) this.settings.log?.('pulsar: drain timed out, handlers still running', { level: 'warn', topic: this.topic, running: this.running.size, timeoutMs });
   }
 
   protected onOpen(): void {
@@ -349,7 +349,7 @@ class Consumer extends ReconnectingSocket {
       .then(
         () => this.settle(socket, { messageId }),
         (error: unknown) => {
-          this.settings.log?.('pulsar: handler failed, negative ack', { topic: this.topic, error: (error as Error)?.message });
+          this.settings.log?.('pulsar: handler failed, negative ack', { level: 'warn', topic: this.topic, error: (error as Error)?.message });
           return this.settle(socket, { type: 'negativeAcknowledge', messageId });
         },
       )

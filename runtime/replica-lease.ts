@@ -96,7 +96,7 @@ export class ReplicaLease {
     HELD.delete(this.id);
     await this.renewing;
     await this.registry.releaseReplica(this.id).catch((error: unknown) => {
-      this.log('releasing the replica lease failed; it expires by itself', { error: (error as Error).message });
+      this.log('releasing the replica lease failed; it expires by itself', { level: 'warn', error: (error as Error).message });
     });
   }
 
@@ -111,7 +111,7 @@ export class ReplicaLease {
   private schedule(): void {
     this.timer = setTimeout(() => {
       void this.renew()
-        .catch((error: unknown) => this.log('renewing the replica lease failed; will retry', { error: (error as Error).message }))
+        .catch((error: unknown) => this.log('renewing the replica lease failed; will retry', { level: 'warn', error: (error as Error).message }))
         .finally(() => this.timer && this.schedule());
     }, this.renewMs);
     this.timer.unref();
@@ -119,14 +119,14 @@ export class ReplicaLease {
 
   private async renewAndAdopt(): Promise<void> {
     const kept = await this.registry.renewReplica(this.replica, this.written);
-    if (this.written && !kept) this.log('this replica was taken for dead (its lease expired) and its outbox rows adopted; it goes on with a new lease', { replica: this.id });
+    if (this.written && !kept) this.log('this replica was taken for dead (its lease expired) and its outbox rows adopted; it goes on with a new lease', { level: 'warn', replica: this.id });
     this.written = true;
     const now = this.clock();
     for (const other of await this.registry.listReplicas(this.options.service)) {
       if (other.id === this.id || isLive(other, now)) continue;
       const rows = await this.registry.adoptReplica(other, this.id);
       if (rows === null) continue;
-      this.log('adopted a dead replica', { from: other.id, host: other.host, pid: other.pid, rows });
+      this.log('adopted a dead replica', { level: 'warn', from: other.id, host: other.host, pid: other.pid, rows });
       if (rows > 0) this.options.onAdopted?.(rows, other.id);
     }
   }

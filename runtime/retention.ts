@@ -117,6 +117,7 @@ export class RetentionJob {
       const report = await this.store.prune(horizon, { chunkSize: this.options.chunkSize, pauseMs: this.options.pauseMs, signal: abort.signal });
       const total = Object.values(report.deleted).reduce((a, b) => a + b, 0);
       this.log(report.complete ? 'retention: pass done' : 'retention: pass stopped before the end', {
+        level: 'info',
         horizon: new Date(horizon).toISOString(),
         total,
         ...report.deleted,
@@ -125,7 +126,7 @@ export class RetentionJob {
       });
       return report;
     } catch (error) {
-      this.log('retention: pass failed; next one at the next interval', { horizon: new Date(horizon).toISOString(), error: (error as Error).message });
+      this.log('retention: pass failed; next one at the next interval', { level: 'warn', horizon: new Date(horizon).toISOString(), error: (error as Error).message });
       return null;
     }
   }

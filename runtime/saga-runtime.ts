@@ -495,7 +495,7 @@ export class SagaRuntime {
   private continueOn(record: SagaInstanceRecord, now: number): { definition: SagaDefinition; notes: LogEntry[] } {
     const { definition, migratedFrom } = definitionFor(this.registry, record);
     if (migratedFrom === undefined) return { definition, notes: [] };
-    this.log('saga moved to a newer machine version', { sagaType: record.sagaType, sagaId: record.id, from: migratedFrom, to: definition.version });
+    this.log('saga moved to a newer machine version', { level: 'info', sagaType: record.sagaType, sagaId: record.id, from: migratedFrom, to: definition.version });
     return { definition, notes: [entry(record, 'note', 'migrated', { from: migratedFrom, to: definition.version, snapshot: record.snapshot }, null, now)] };
   }
 
@@ -540,7 +540,7 @@ export class SagaRuntime {
       // Handled as the statechart says (no transition), and said so in the saga log.
       const reason = `${event.type} is not accepted in state ${record.stateValue} (${record.status})`;
       entries.push(entry(record, 'note', 'ignored', { event: event.type, state: record.stateValue, status: record.status, reason }, null, now));
-      this.log('event not accepted by the saga', { sagaType: record.sagaType, sagaId: record.id, event: event.type, state: record.stateValue });
+      this.log('event not accepted by the saga', { level: 'info', sagaType: record.sagaType, sagaId: record.id, messageId: logged.find((e) => e.kind === 'event')?.messageId ?? null, messageType: event.type, state: record.stateValue });
       outcome = { status: 'ignored', sagaId: record.id, reason };
     }
     await this.commitTransition(uow, definition, record, next, actions, entries, now, event, source);
@@ -671,8 +671,13 @@ export class SagaRuntime {
     const written = letter(code, reason);
     await uow.deadLetter(written);
     this.metrics.deadLetters.inc({ source: written.source ?? 'message', code });
-    this.log('dead-lettered', { source: written.source, code, reason, messageId: written.messageId, sagaId: written.sagaId });
+    this.log('dead-lettered', { level: 'error', consumer: written.consumer, sagaType: written.source === 'deadline' ? written.consumer : this.sagaTypesOf(written.type), sagaId: written.sagaId, messageId: written.messageId, messageType: written.type, topic: written.topic, source: written.source, code, reason });
     return { status: 'dead-lettered', reason, code };
+  }
+
+  /** The saga types here that consume messages of `type` (for log lines). */
+  private sagaTypesOf(type: string | null): string | null {
+    return (type && this.registry.consumersOf(type).join(',')) || null;
   }
 
   private afterCommit(outcomes: Outcome[], transitions: readonly Transitioned[]): void {
@@ -684,7 +689,7 @@ export class SagaRuntime {
       try {
         this.options.onTransition(committed);
       } catch (error) {
-        this.log('onTransition failed', { error: (error as Error).message });
+        this.log('onTransition failed', { level: 'warn', error: (error as Error).message });
       }
     }
   }

@@ -165,7 +165,7 @@ export async function startService(name: ServiceName, config: Config, options: I
       // be acknowledged), then what they wrote is published.
       await Promise.all(stops.map((stop) => stop()));
       const left = await relay.drain(Math.round(config.shutdownTimeoutMs * 0.25)).catch(() => -1);
-      if (left !== 0) options.log?.('outbox not empty at shutdown; the next start publishes it', { left });
+      if (left !== 0) options.log?.('outbox not empty at shutdown; the next start publishes it', { level: 'warn', left });
       await infra.close();
     },
   };

@@ -38,10 +38,10 @@ export async function openTransport(config: Config, log?: Log): Promise<Transpor
   if (driver === 'auto') {
     try {
       const transport = await PulsarClientTransport.create({ ...pulsar, log });
-      log?.('pulsar: native driver (pulsar-client)');
+      log?.('pulsar: native driver (pulsar-client)', { level: 'info' });
       return transport;
     } catch (error) {
-      log?.('pulsar: WebSocket driver (pulsar-client does not load here; npm run setup:native builds it)', { reason: (error as Error).message });
+      log?.('pulsar: WebSocket driver (pulsar-client does not load here; npm run setup:native builds it)', { level: 'info', reason: (error as Error).message });
     }
   }
   return new PulsarWebSocketTransport({ ...pulsar, log });

@@ -129,7 +129,7 @@ describe('PartitionedTopics', function () {
       await new PartitionedTopics({ partitions: 2, adminUrl: PULSAR_URL, tenant: 'public', namespace }).ensure('t');
       await new PartitionedTopics({ partitions: 4, adminUrl: PULSAR_URL, tenant: 'public', namespace, log: (m, f) => logged.push(f) }).ensure('t');
       expect((await admin<{ partitions: number }>(`persistent/public/${namespace}/t/partitions`)).partitions).to.equal(2);
-      expect(logged).to.deep.equal([{ topic: 't', partitions: 2, asked: 4 }]);
+      expect(logged).to.deep.equal([{ level: 'warn', topic: 't', partitions: 2, asked: 4 }]);
     } finally {
       await deleteNamespace(namespace).catch(() => undefined);
     }

@@ -74,13 +74,13 @@ export class NotificacionesService extends Participant {
     const data = message.data as { id_correlacion: string; id_reserva: string };
     const sent = await this.sentOf(uow, data.id_correlacion);
     if (sent.has(message.type)) {
-      this.log('notificaciones: outcome already notified', { id_correlacion: data.id_correlacion, tipo: message.type, messageId: message.id });
+      this.log('outcome already notified', { level: 'info', ...this.about(message) });
       return [];
     }
     sent.add(message.type);
     const mensaje = template.replace('{id}', data.id_reserva);
     uow.rows(NOTIFICACIONES).put({ message_id: message.id, id_correlacion: data.id_correlacion, id_reserva: data.id_reserva, tipo: message.type, mensaje, fecha: this.clock() });
-    this.log(`notificaciones: e-mail "${mensaje}"`);
+    this.log(`e-mail "${mensaje}"`, { level: 'info', ...this.about(message) });
     return [];
   }
 

@@ -15,7 +15,7 @@ import type { Health } from '../../runtime/health.ts';
 import type { SagaMetrics } from '../../runtime/metrics.ts';
 import { endSpan, SpanKind, startSpan, traceContextOf, traceIdOf, type TraceCarrier } from '../../runtime/tracing.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
-import type { Log } from '../../runtime/logger.ts';
+import type { Log, LogFields } from '../../runtime/logger.ts';
 
 /** Any event a participant answers with. */
 export type AnyReply = { type: string; data: { id_correlacion: string } };
@@ -158,7 +158,7 @@ export abstract class Participant {
     const now = this.clock();
     const { parsed } = received;
     if (!parsed.ok) return this.deadLetter(uow, received, 'invalid', parsed.reason);
-    const message = this.deps.testMode ? parsed.envelope : withoutSimulatedFailure(parsed.envelope, this.log);
+    const message = this.deps.testMode ? parsed.envelope : withoutSimulatedFailure(parsed.envelope, this.log, this.name);
     if (await uow.seen(this.name, message.id)) return;
     await uow.remember(this.name, message.id, now);
     const replies = await this.apply(message, uow);
@@ -178,12 +178,17 @@ export abstract class Participant {
     );
   }
 
+  /** What a log line about `message` names: this service (the owner of its outbox rows, their saga type), the saga and the message. */
+  protected about(message: Envelope | null): LogFields {
+    return aboutMessage(this.name, message);
+  }
+
   /** Records a delivery that can never be applied, with its reason; it is then acknowledged. */
   private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string): Promise<void> {
     const envelope = parsed.ok ? parsed.envelope : null;
     await uow.deadLetter(refusedMessage({ consumer: this.name, delivery, envelope, code, reason: `${this.name}: ${reason}`, at: this.clock() }));
     this.deps.metrics?.deadLetters.inc({ source: 'message', code });
-    this.log(`${this.name}: dead-lettered`, { code, reason, messageId: envelope?.id });
+    this.log('dead-lettered', { level: 'error', ...this.about(envelope), topic: delivery.topic, code, reason });
   }
 }
 
@@ -192,10 +197,14 @@ interface Received {
   parsed: ParseResult;
 }
 
+function aboutMessage(service: string, message: Envelope | null): LogFields {
+  return { service, sagaType: service, sagaId: message?.data.id_correlacion ?? null, messageId: message?.id ?? null, messageType: message?.type ?? null };
+}
+
 /** The message without `simular_fallo`: failures are simulated only where test mode is on. */
-function withoutSimulatedFailure(message: Envelope, log: NonNullable<ParticipantDeps['log']>): Envelope {
+function withoutSimulatedFailure(message: Envelope, log: NonNullable<ParticipantDeps['log']>, service: string): Envelope {
   if (!('simular_fallo' in message.data)) return message;
-  log('simular_fallo ignored: test mode is off in this process', { messageId: message.id, type: message.type });
+  log('simular_fallo ignored: test mode is off in this process', { level: 'warn', ...aboutMessage(service, message) });
   const { simular_fallo: _ignored, ...data } = message.data as Record<string, unknown>;
   return { ...message, data: data as Envelope['data'] };
 }
