@@ -5,11 +5,12 @@ import { expect } from 'chai';
 import { loadConfig } from '../services/config.ts';
 import { createApp, type AppOptions } from '../services/http/app.ts';
 import { createSystem, type System } from '../services/system.ts';
+import { silent, type Log, type LogFields } from '../runtime/logger.ts';
 import { serveApp, type Answer, type HttpClient } from './support/http.ts';
 import { startSystem } from './support/system.ts';
 
 /** An app of `system` on a random local port. */
-function serve(system: System, log: (message: string, fields?: Record<string, unknown>) => void = () => {}, options: AppOptions = {}) {
+function serve(system: System, log: Log = silent, options: AppOptions = {}) {
   return serveApp(createApp(system, { log, ...options }));
 }
 
@@ -359,8 +360,9 @@ describe('HTTP API', function () {
   describe('with the database gone', function () {
     it('should answer /ready with 503, other routes with a logged 500 "internal error", and /health with 200', async function () {
       const system = await startSystem(freshDatabase());
-      const logged: Record<string, unknown>[] = [];
-      const client = await serve(system, (_message, fields) => logged.push(fields ?? {}));
+      const logged: LogFields[] = [];
+      const requests: LogFields[] = [];
+      const client = await serve(system, (message, fields = {}) => (message === 'request' ? requests : logged).push(fields));
       try {
         await system.close();
         const ready = await client.request('GET', '/ready');
@@ -370,9 +372,16 @@ describe('HTTP API', function () {
         expect(list.status).to.equal(500);
         expect(list.body.error).to.deep.equal({ code: 'internal', message: 'internal error' });
         expect(logged).to.have.length(1);
-        expect(logged[0]).to.include({ method: 'GET', path: '/sagas' });
-        expect(logged[0].stack).to.be.a('string').and.match(/\n\s+at /);
+        expect(logged[0]).to.include({ level: 'error', method: 'GET', path: '/sagas' });
+        expect((logged[0].err as Error).stack).to.be.a('string').and.match(/\n\s+at /);
         expect((await client.request('GET', '/health')).status).to.equal(200);
+        // The access log: a debug line per request, with its answer.
+        expect(requests.map(({ method, path, status, level }) => ({ method, path, status, level }))).to.deep.equal([
+          { method: 'GET', path: '/ready', status: 503, level: 'debug' },
+          { method: 'GET', path: '/sagas', status: 500, level: 'debug' },
+          { method: 'GET', path: '/health', status: 200, level: 'debug' },
+        ]);
+        expect(requests[0].ms).to.be.a('number');
       } finally {
         await client.close();
       }

@@ -16,9 +16,10 @@ import { uiRoutes } from './routes-ui.ts';
 import { metricsRoutes } from './routes-metrics.ts';
 import { traceRequests } from './tracing.ts';
 import type { SagaMetrics } from '../../runtime/metrics.ts';
+import type { Log } from '../../runtime/logger.ts';
 
 export interface AppOptions {
-  /** Where unexpected errors are reported (default `console.error`). */
+  /** Where unexpected errors (at `error`) and each request (at `debug`) are logged; unexpected errors go to `console.error` without it. */
   log?: ErrorHandlerOptions['log'];
   /** Origins besides the server's own whose pages may change state (`config.allowedOrigins`; default none). */
   allowedOrigins?: RequestGuardOptions['allowedOrigins'];
@@ -56,6 +57,21 @@ export function createApp(system: System, options: AppOptions = {}): Koa {
 }
 
 /**
+ * A `debug` line per request once answered: method, path, status and milliseconds (inside
+ * the request's span, so with its trace id).
+ */
+function accessLog(log: Log): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      log('request', { level: 'debug', method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 });
+    }
+  };
+}
+
+/**
  * A Koa app with the one error middleware and the request guard (JSON only and no foreign
  * origin for state-changing methods, see `requestGuard`) in front of `router`. Every
  * process serves its routes through it.
@@ -67,6 +83,7 @@ export function koaApp(router: Router, options: AppOptions = {}): Koa {
   const app = new Koa();
   if (options.metrics) metricsRoutes(router, options.metrics);
   app.use(traceRequests(options.service ?? 'aeroalpes'));
+  if (options.log) app.use(accessLog(options.log));
   app.use(errorHandler({ log: options.log }));
   app.use(requestGuard({ allowedOrigins: options.allowedOrigins }));
   app.use(router.routes());

@@ -29,7 +29,7 @@ export interface ErrorBody {
 }
 
 export interface ErrorHandlerOptions {
-  /** Where unexpected errors are reported, with their stack (default `console.error`). */
+  /** Where unexpected errors are reported, at `error` with the Error under `err` (default `console.error`). */
   log?: Log;
 }
 
@@ -80,7 +80,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): Middleware {
     } catch (error) {
       const { status, code, message } = toHttp(error);
       if (code === 'internal') {
-        log('request failed', { method: ctx.method, path: ctx.path, stack: (error as Error)?.stack ?? String(error) });
+        log('request failed', { level: 'error', method: ctx.method, path: ctx.path, err: error instanceof Error ? error : new Error(String(error)) });
       }
       ctx.status = status;
       ctx.body = { error: { code, message } } satisfies ErrorBody;
