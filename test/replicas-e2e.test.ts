@@ -283,8 +283,11 @@ describe('npm run services -- --replicas', function () {
           expect(saga.status, `saga ${id_correlacion} on coordinator port ${port}`).to.equal(expected);
         }
       }
-      expect(output).to.match(/\[coordinator#2 +\] coordinator listening/);
-      expect(output).to.match(/\[pagos#2 +\] pagos listening/);
+      // Not a terminal: the children's JSON log lines come through as they are, one process each.
+      const lines = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { service?: string; pid?: number; msg?: string });
+      const processesListening = (service: string) => new Set(lines.filter((l) => l.service === service && l.msg?.startsWith(`${service} listening on`)).map((l) => l.pid)).size;
+      expect(processesListening('coordinator'), 'coordinator processes listening').to.equal(2);
+      expect(processesListening('pagos'), 'pagos processes listening').to.equal(2);
     } finally {
       child.kill('SIGINT');
       const code = await Promise.race([exited, sleep(20_000).then(() => 'timeout' as const)]);
