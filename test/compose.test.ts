@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { parseDatabaseUrl } from '../db/connect.ts';
 import { loadConfig, SERVICE_ENV, SERVICE_NAMES, SERVICE_NODE_ARGS, SERVICE_PORTS } from '../services/config.ts';
+import { logLevelFrom } from '../services/logger.ts';
 import { AEROALPES } from '../services/catalog.ts';
 import { generated, renderServices } from '../tools/compose.ts';
 
@@ -175,6 +176,9 @@ function variablesLoadConfigReads(): Set<string> {
 }
 
 const CONFIG_VARIABLES = scanConfigVariables();
+
+/** What a service process reads besides loadConfig's: its logs' level and format (services/logger.ts). */
+const LOGGER_VARIABLES = new Set([...readText('services/logger.ts').matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)].map((match) => match[1]!));
 
 // --- Dockerfile -------------------------------------------------------------------------------
 
@@ -356,9 +360,15 @@ describe('docker-compose.yml', () => {
         expect(environmentOf(name)[portVariable]).to.equal(String(port));
       });
 
-      it('sets only variables loadConfig reads', () => {
-        const unknown = Object.keys(environmentOf(name)).filter((key) => !CONFIG_VARIABLES.has(key));
-        expect(unknown, `variables services/config.ts never reads (known: ${[...CONFIG_VARIABLES].join(', ')})`).to.deep.equal([]);
+      it('sets only variables loadConfig or the logger reads', () => {
+        const unknown = Object.keys(environmentOf(name)).filter((key) => !CONFIG_VARIABLES.has(key) && !LOGGER_VARIABLES.has(key));
+        expect(unknown, `variables services/config.ts and services/logger.ts never read (known: ${[...CONFIG_VARIABLES, ...LOGGER_VARIABLES].join(', ')})`).to.deep.equal([]);
+      });
+
+      it(`logs at info unless ${name.toUpperCase()}_LOG_LEVEL says otherwise`, () => {
+        expect(LOGGER_VARIABLES).to.include('LOG_LEVEL');
+        expect(logLevelFrom(containerEnvironment(name))).to.equal('info');
+        expect(interpolate(environmentOf(name).LOG_LEVEL ?? '', { [`${name.toUpperCase()}_LOG_LEVEL`]: 'debug' })).to.equal('debug');
       });
 
       it('gives loadConfig a configuration for the compose network', () => {

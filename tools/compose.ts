@@ -6,7 +6,7 @@ import { AEROALPES, type ServiceEntry } from '../services/catalog.ts';
 /**
  * `npm run compose`: writes the parts of `docker-compose.yml` and `compose-replicas.env` that
  * follow from the service catalog (`services/catalog.ts`): one container per service on its
- * port, and each service's replicas and host port range. `--check` changes nothing and exits 1
+ * port and log level (`<NAME>_LOG_LEVEL`, default info), and each service's replicas and host port range. `--check` changes nothing and exits 1
  * when a file is not what the catalog makes it (test/compose.test.ts checks the same).
  */
 
@@ -36,6 +36,8 @@ export function renderServices(services: readonly ServiceEntry[]): string {
       '    environment:',
       '      <<: *service-env',
       `      ${upper(name)}_PORT: "${port}"`,
+      // One service's log level can be raised alone: PAGOS_LOG_LEVEL=debug docker compose up.
+      `      LOG_LEVEL: "\${${upper(name)}_LOG_LEVEL:-info}"`,
     ].join('\n'),
   );
   return [BEGIN, blocks.join('\n\n'), END].join('\n');
