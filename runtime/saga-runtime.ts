@@ -39,7 +39,7 @@ import { verifySaga, type VerifyReport } from './verify.ts';
 import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts';
 import { definitionFor } from './upgrade.ts';
 import { SagaMetrics, type TransactionObserver } from './metrics.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdOf, type TraceCarrier } from './tracing.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdOf, traceLogFields, type TraceCarrier } from './tracing.ts';
 import type { Log } from './logger.ts';
 
 export interface SagaRuntimeOptions {
@@ -377,7 +377,7 @@ export class SagaRuntime {
       if (outcome.status === 'applied') span.setAttribute('saga.state', outcome.state);
       if (input.kind === 'message') {
         const { envelope } = input;
-        this.log('message applied', { level: 'debug', service: this.subscriptionName, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, outcome: outcome.status, ...(outcome.status === 'applied' ? { state: outcome.state } : {}), traceId: traceIdOf(span) });
+        this.log('message applied', { level: 'debug', consumer: this.subscriptionName, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, outcome: outcome.status, ...(outcome.status === 'applied' ? { state: outcome.state } : {}), ...traceLogFields(span) });
       }
       endSpan(span);
       return outcome;
@@ -671,7 +671,7 @@ export class SagaRuntime {
     const written = letter(code, reason);
     await uow.deadLetter(written);
     this.metrics.deadLetters.inc({ source: written.source ?? 'message', code });
-    this.log('dead-lettered', { level: 'error', consumer: written.consumer, sagaType: written.source === 'deadline' ? written.consumer : this.sagaTypesOf(written.type), sagaId: written.sagaId, messageId: written.messageId, messageType: written.type, topic: written.topic, source: written.source, code, reason });
+    this.log('dead-lettered', { level: 'error', consumer: written.consumer, sagaType: written.source === 'deadline' ? written.consumer : this.sagaTypesOf(written.type), sagaId: written.sagaId, messageId: written.messageId, messageType: written.type, topic: written.topic, source: written.source, code, reason, ...traceLogFields(this.tracing.get(uow)) });
     return { status: 'dead-lettered', reason, code };
   }
 

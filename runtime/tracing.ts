@@ -44,6 +44,13 @@ export function traceFieldsOf(context: Context): { traceparent?: string; tracest
   return carrier as { traceparent?: string; tracestate?: string };
 }
 
+/** `{ traceId }` of the span of `context` (or of `span`) for a log line; `{}` when there is none, so the logger's own stays. */
+export function traceLogFields(of: Span | Context | undefined): { traceId?: string } {
+  const span = of && 'spanContext' in of ? of : of ? trace.getSpan(of) : undefined;
+  const id = traceIdOf(span);
+  return id ? { traceId: id } : {};
+}
+
 /** The trace id of a span, or null for a span of no trace. */
 export function traceIdOf(span: Span | undefined): string | null {
   const context = span?.spanContext();

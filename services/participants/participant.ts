@@ -13,7 +13,7 @@ import { refusedMessage } from '../../runtime/dead-letters.ts';
 import { SagaError } from '../../runtime/errors.ts';
 import type { Health } from '../../runtime/health.ts';
 import type { SagaMetrics } from '../../runtime/metrics.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceIdOf, type TraceCarrier } from '../../runtime/tracing.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceLogFields, type TraceCarrier } from '../../runtime/tracing.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
 import type { Log, LogFields } from '../../runtime/logger.ts';
 
@@ -146,7 +146,7 @@ export abstract class Participant {
     });
     try {
       await this.applyTraced(uow, received, context);
-      if (envelope) this.log('message applied', { level: 'debug', service: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, traceId: traceIdOf(span) });
+      if (envelope) this.log('message applied', { level: 'debug', consumer: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, ...traceLogFields(span) });
       endSpan(span);
     } catch (error) {
       endSpan(span, error);
