@@ -423,6 +423,15 @@ export class MessageCatalog {
    * if (!r.ok) deadLetter(r.reason); else handle(r.envelope);
    */
   parse(raw: unknown): ParseResult {
+    try {
+      return this.validate(raw);
+    } catch (error) {
+      // Only an object handed in with a getter that throws gets here; bytes and JSON never do.
+      return { ok: false, reason: `not a message: ${(error as Error)?.message ?? String(error)}` };
+    }
+  }
+
+  private validate(raw: unknown): ParseResult {
     let value: unknown = raw;
     if (raw instanceof Uint8Array) value = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
     if (typeof value === 'string') {

@@ -325,6 +325,12 @@ describe('parseEnvelope', () => {
       expect(reason).to.include('PagarReserva: data.simular_fallo: must be one of').and.include('received true');
     });
 
+    it('should refuse, not throw, an object whose field throws when read', () => {
+      const raw = { ...envelopeOf('PagarReserva') };
+      Object.defineProperty(raw, 'id', { enumerable: true, get: () => { throw new Error('boom'); } });
+      expect(reasonOf(parseEnvelope(raw))).to.equal('not a message: boom');
+    });
+
     it('should keep a long value out of the reason', () => {
       const reason = reasonOf(parseEnvelope(pagarWith({ simular_fallo: 'x'.repeat(5000) })));
       expect(reason.length).to.be.below(200);
