@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 
 /**
@@ -24,8 +24,13 @@ export interface TraceCarrier {
   tracestate?: string | null;
 }
 
-/** The runtime's tracer (a proxy: spans go to the provider registered, whenever it is). */
-export const tracer = trace.getTracer('xstate-saga-runtime');
+/**
+ * The runtime's tracer, from the provider registered now. Asked for at each span, not kept:
+ * a provider registered after `trace.disable()` (tests, a restart of tracing) is a new global.
+ */
+export function tracer(): Tracer {
+  return trace.getTracer('xstate-saga-runtime');
+}
 
 /** The context a carrier names (the root context when it names none, or a malformed one). */
 export function traceContextOf(...carriers: (TraceCarrier | null | undefined)[]): Context {
@@ -66,7 +71,7 @@ export function traceIdOf(span: Span | undefined): string | null {
  * try { ... makeEnvelope(type, data, service, { trace: context }) ... } finally { endSpan(span); }
  */
 export function startSpan(name: string, kind: SpanKind, parent: Context, attributes: Attributes = {}): { span: Span; context: Context } {
-  const span = tracer.startSpan(name, { kind, attributes }, parent);
+  const span = tracer().startSpan(name, { kind, attributes }, parent);
   return { span, context: trace.setSpan(parent, span) };
 }
 

@@ -13,7 +13,7 @@ import { tracer } from '../../runtime/tracing.ts';
 export function traceRequests(service: string): Koa.Middleware {
   return async (ctx, next) => {
     const parent = propagation.extract(context.active(), ctx.headers);
-    const span = tracer.startSpan(`${ctx.method} ${ctx.path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path, 'service.name': service } }, parent);
+    const span = tracer().startSpan(`${ctx.method} ${ctx.path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path, 'service.name': service } }, parent);
     try {
       await context.with(trace.setSpan(parent, span), next);
     } finally {
