@@ -22,6 +22,8 @@ const readText = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
 /** The compose services that are not one of SERVICE_NAMES. */
 const INFRASTRUCTURE = ['pulsar', 'mysql'];
+/** Run only with the `observability` profile (compose-observability.env). */
+const OBSERVABILITY = ['jaeger', 'prometheus'];
 
 // --- docker-compose.yml -------------------------------------------------------------------
 
@@ -37,6 +39,7 @@ interface ComposeService {
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
   volumes?: Volume[];
+  profiles?: string[];
 }
 
 interface ComposeFile {
@@ -177,8 +180,10 @@ function variablesLoadConfigReads(): Set<string> {
 
 const CONFIG_VARIABLES = scanConfigVariables();
 
-/** What a service process reads besides loadConfig's: its logs' level and format (services/logger.ts). */
-const LOGGER_VARIABLES = new Set([...readText('services/logger.ts').matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)].map((match) => match[1]!));
+/** What a service process reads besides loadConfig's: its logs' level and format (services/logger.ts), and where its traces go (services/tracing.ts). */
+const LOGGER_VARIABLES = new Set(
+  ['services/logger.ts', 'services/tracing.ts'].flatMap((file) => [...readText(file).matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)].map((match) => match[1]!)),
+);
 
 // --- Dockerfile -------------------------------------------------------------------------------
 
@@ -263,10 +268,11 @@ describe('docker-compose.yml', () => {
     expect(yaml).to.include('HOTEL_PORT: "3005"');
   });
 
-  it('has one service per SERVICE_NAMES entry, and no other besides pulsar and mysql', () => {
+  it('has one service per SERVICE_NAMES entry, and no other besides pulsar, mysql and the observability profile', () => {
     const names = Object.keys(composeFile().services);
-    expect(names).to.include.members(INFRASTRUCTURE);
-    expect(names.filter((name) => !INFRASTRUCTURE.includes(name)).sort()).to.deep.equal([...SERVICE_NAMES].sort());
+    expect(names).to.include.members([...INFRASTRUCTURE, ...OBSERVABILITY]);
+    expect(names.filter((name) => ![...INFRASTRUCTURE, ...OBSERVABILITY].includes(name)).sort()).to.deep.equal([...SERVICE_NAMES].sort());
+    for (const name of names) expect(service(name).profiles, name).to.deep.equal(OBSERVABILITY.includes(name) ? ['observability'] : undefined);
   });
 
   it('reads the variables loadConfig reads (the scan of services/config.ts agrees with a run of it)', () => {
@@ -523,6 +529,39 @@ describe('docker-compose.yml with compose-replicas.env (replicas)', () => {
     for (const name of SERVICE_NAMES) {
       const env = Object.fromEntries(Object.entries(environmentOf(name)).map(([key, value]) => [key, interpolate(value, vars)]));
       expect(loadConfig(env).pulsar.partitions, name).to.equal(2);
+    }
+  });
+});
+
+describe('docker-compose.yml with compose-observability.env (metrics and traces)', () => {
+  const vars = envFile('compose-observability.env');
+
+  it('should turn the observability profile on and send every service\'s traces to Jaeger\'s OTLP/HTTP port', () => {
+    expect(vars.COMPOSE_PROFILES).to.equal('observability');
+    expect(new URL(vars.OTEL_EXPORTER_OTLP_ENDPOINT!)).to.include({ hostname: 'jaeger', port: '4318' });
+    for (const name of SERVICE_NAMES) {
+      expect(interpolate(environmentOf(name).OTEL_EXPORTER_OTLP_ENDPOINT ?? '', vars), name).to.equal(vars.OTEL_EXPORTER_OTLP_ENDPOINT);
+      // Without the file: no endpoint, so nothing is exported.
+      expect(containerEnvironment(name).OTEL_EXPORTER_OTLP_ENDPOINT, name).to.equal('');
+    }
+  });
+
+  it("should link /ui's trace ids to Jaeger's UI, which it publishes on localhost", () => {
+    const env = Object.fromEntries(Object.entries(environmentOf('coordinator')).map(([k, v]) => [k, interpolate(v, vars)]));
+    const { traceUrl } = loadConfig(env);
+    expect(traceUrl).to.equal('http://localhost:16686/trace/{traceId}');
+    expect(portsOf('jaeger')).to.deep.include({ hostIp: '127.0.0.1', published: 16686, publishedLast: 16686, target: 16686 });
+    expect(service('jaeger').image).to.match(/^jaegertracing\/jaeger:\d+\.\d+\.\d+$/);
+  });
+
+  it("should let Prometheus scrape every service's /metrics on its port, every replica, with the file npm run compose writes", () => {
+    expect(service('prometheus').image).to.match(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(volumeTargets('prometheus')).to.deep.include({ source: './observability/prometheus.yml', target: '/etc/prometheus/prometheus.yml' });
+    const config = parse(readText('observability/prometheus.yml')) as { scrape_configs: { job_name: string; metrics_path?: string; dns_sd_configs: { names: string[]; type: string; port: number }[] }[] };
+    expect(config.scrape_configs.map((job) => job.job_name)).to.deep.equal([...SERVICE_NAMES]);
+    for (const job of config.scrape_configs) {
+      expect(job.metrics_path ?? '/metrics').to.equal('/metrics');
+      expect(job.dns_sd_configs).to.deep.equal([{ names: [job.job_name], type: 'A', port: SERVICE_PORTS[job.job_name as keyof typeof SERVICE_PORTS].port, refresh_interval: '15s' }]);
     }
   });
 });

@@ -13,6 +13,7 @@ import { AEROALPES, type ServiceEntry } from '../services/catalog.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 export const REPLICAS_FILE = path.join(ROOT, 'compose-replicas.env');
+export const PROMETHEUS_FILE = path.join(ROOT, 'observability', 'prometheus.yml');
 const BEGIN = '  # --- the services: written by `npm run compose` from services/catalog.ts ---';
 const END = '  # --- end of the services ---';
 const ENV_BEGIN = '# --- each service: written by `npm run compose` from services/catalog.ts ---';
@@ -52,6 +53,17 @@ export function renderReplicaEnv(services: readonly ServiceEntry[]): string {
   return [ENV_BEGIN, ...lines].join('\n');
 }
 
+/**
+ * Prometheus' configuration for the compose network: a job per service that scrapes
+ * `/metrics` of every replica (DNS gives one A record per container).
+ */
+export function renderPrometheus(services: readonly ServiceEntry[]): string {
+  const jobs = services.map(({ name, port }) =>
+    [`  - job_name: ${name}`, '    dns_sd_configs:', `      - names: [${name}]`, '        type: A', `        port: ${port}`, '        refresh_interval: 15s'].join('\n'),
+  );
+  return ['# Written by `npm run compose` from services/catalog.ts (docker compose --env-file compose-observability.env up).', 'global:', '  scrape_interval: 5s', 'scrape_configs:', ...jobs, ''].join('\n');
+}
+
 /** `text` with the generated part put in place of the one it has (from `begin` to `end`, or to the end of the file). */
 function replaceSection(text: string, begin: string, end: string | null, generated: string, file: string): string {
   const from = text.indexOf(begin);
@@ -61,11 +73,12 @@ function replaceSection(text: string, begin: string, end: string | null, generat
   return text.slice(0, from) + generated + (end === null ? '\n' : '') + text.slice(to);
 }
 
-/** Both files as the catalog makes them. */
+/** The files as the catalog makes them. */
 export function generated(services: readonly ServiceEntry[] = AEROALPES.services): Record<string, string> {
   return {
     [COMPOSE_FILE]: replaceSection(fs.readFileSync(COMPOSE_FILE, 'utf8'), BEGIN, END, renderServices(services), 'docker-compose.yml'),
     [REPLICAS_FILE]: replaceSection(fs.readFileSync(REPLICAS_FILE, 'utf8'), ENV_BEGIN, null, renderReplicaEnv(services), 'compose-replicas.env'),
+    [PROMETHEUS_FILE]: renderPrometheus(services),
   };
 }
 
@@ -73,7 +86,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const check = process.argv.includes('--check');
   let stale = 0;
   for (const [file, text] of Object.entries(generated())) {
-    if (fs.readFileSync(file, 'utf8') === text) continue;
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) continue;
     stale++;
     if (check) console.error(`${path.relative(ROOT, file)} is not what services/catalog.ts makes it: run npm run compose`);
     else fs.writeFileSync(file, text), console.log(`wrote ${path.relative(ROOT, file)}`);
