@@ -125,11 +125,18 @@ export class SagaMetrics {
    */
   instrument<T extends Transport>(transport: T): T {
     const metrics = this;
+    // One bound function per method, not one per call (a method replaced later is bound anew).
+    const bound = new Map<PropertyKey, { value: unknown; bound: unknown }>();
     return new Proxy(transport, {
-      get(target, property, receiver) {
+      get(target, property) {
         if (property !== 'subscribe') {
-          const value = Reflect.get(target, property, receiver);
-          return typeof value === 'function' ? value.bind(target) : value;
+          const value: unknown = Reflect.get(target, property, target);
+          if (typeof value !== 'function') return value;
+          const known = bound.get(property);
+          if (known?.value === value) return known.bound;
+          const fresh = { value, bound: value.bind(target) };
+          bound.set(property, fresh);
+          return fresh.bound;
         }
         return (options: Parameters<Transport['subscribe']>[0]) =>
           target.subscribe({

@@ -239,14 +239,15 @@ export class OutboxRelay {
         const row = chain[i];
         if (lost) return void (held += chain.length - i);
         // A span per publication, a child of the transition that wrote the row; consumers continue from it (message properties).
-        const { span, context } = startSpan(`publish ${row.topic}`, SpanKind.PRODUCER, traceContextOf({ traceparent: traceparentIn(row.payload) }), {
+        const { span, context } = startSpan(`publish ${row.topic}`, SpanKind.PRODUCER, traceContextOf({ traceparent: traceparentIn(row.payload) }), () => ({
           'messaging.system': 'pulsar',
           'messaging.operation.type': 'send',
           'messaging.destination.name': row.topic,
           'messaging.message.id': row.messageId,
+          'cloudevents.event_id': row.messageId,
+          'cloudevents.event_type': fieldIn(row.payload, 'type') ?? '',
           'saga.id': row.sagaId,
-        });
-        if (span.isRecording()) span.setAttributes({ 'cloudevents.event_id': row.messageId, 'cloudevents.event_type': fieldIn(row.payload, 'type') ?? '' });
+        }));
         try {
           await this.transport.publish(row.topic, { key: row.key, payload: row.payload, ...(span.isRecording() ? { properties: traceFieldsOf(context) as Record<string, string> } : {}) });
           endSpan(span);

@@ -392,7 +392,7 @@ export class SagaRuntime {
     switch (input.kind) {
       case 'message': {
         const { envelope, delivery } = input;
-        return startSpan(`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope as TraceCarrier), {
+        return startSpan(`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope as TraceCarrier), () => ({
           ...on,
           'messaging.system': 'pulsar',
           'messaging.operation.type': 'process',
@@ -400,18 +400,18 @@ export class SagaRuntime {
           'messaging.message.id': envelope.id,
           'cloudevents.event_type': envelope.type,
           'saga.id': envelope.data.id_correlacion,
-        });
+        }));
       }
       case 'invalid':
-        return startSpan('refuse invalid message', SpanKind.CONSUMER, traceContextOf(input.delivery.properties), { ...on, 'messaging.destination.name': input.delivery.topic });
+        return startSpan('refuse invalid message', SpanKind.CONSUMER, traceContextOf(input.delivery.properties), () => ({ ...on, 'messaging.destination.name': input.delivery.topic }));
       case 'start':
-        return startSpan(`start ${input.definition.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, { ...on, 'saga.type': input.definition.type, 'saga.id': input.id });
+        return startSpan(`start ${input.definition.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on, 'saga.type': input.definition.type, 'saga.id': input.id }));
       case 'timer': {
         const { deadline } = input;
-        return startSpan(`deadline ${deadline.timerId}`, SpanKind.INTERNAL, traceContextOf({ traceparent: deadline.traceparent }), { ...on, 'saga.type': deadline.sagaType, 'saga.id': deadline.sagaId });
+        return startSpan(`deadline ${deadline.timerId}`, SpanKind.INTERNAL, traceContextOf({ traceparent: deadline.traceparent }), () => ({ ...on, 'saga.type': deadline.sagaType, 'saga.id': deadline.sagaId }));
       }
       case 'repair':
-        return startSpan(`repair ${input.event.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, { ...on, 'saga.type': input.sagaType, 'saga.id': input.id, 'saga.repair.by': input.by });
+        return startSpan(`repair ${input.event.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on, 'saga.type': input.sagaType, 'saga.id': input.id, 'saga.repair.by': input.by }));
     }
   }
 

@@ -67,11 +67,13 @@ export function traceIdOf(span: Span | undefined): string | null {
  * (what the messages it causes carry).
  *
  * @example
- * const { span, context } = startSpan('process ReservaPagada', SpanKind.CONSUMER, traceContextOf(envelope), { 'messaging.message.id': envelope.id });
+ * const { span, context } = startSpan('process ReservaPagada', SpanKind.CONSUMER, traceContextOf(envelope), () => ({ 'messaging.message.id': envelope.id }));
  * try { ... makeEnvelope(type, data, service, { trace: context }) ... } finally { endSpan(span); }
  */
-export function startSpan(name: string, kind: SpanKind, parent: Context, attributes: Attributes = {}): { span: Span; context: Context } {
-  const span = tracer().startSpan(name, { kind, attributes }, parent);
+export function startSpan(name: string, kind: SpanKind, parent: Context, attributes?: () => Attributes): { span: Span; context: Context } {
+  const span = tracer().startSpan(name, { kind }, parent);
+  // Built only for a span that is recorded: without tracing, the hot path makes no attribute objects.
+  if (attributes && span.isRecording()) span.setAttributes(attributes());
   return { span, context: trace.setSpan(parent, span) };
 }
 

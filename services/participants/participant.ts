@@ -137,13 +137,13 @@ export abstract class Participant {
   private async applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<void> {
     const { parsed, delivery } = received;
     const envelope = parsed.ok ? parsed.envelope : null;
-    const { span, context } = startSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope as TraceCarrier | null), {
+    const { span, context } = startSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope as TraceCarrier | null), () => ({
       'messaging.system': 'pulsar',
       'messaging.operation.type': 'process',
       'messaging.destination.name': delivery.topic,
       'messaging.consumer.group.name': this.name,
       ...(envelope ? { 'messaging.message.id': envelope.id, 'cloudevents.event_type': envelope.type, 'saga.id': envelope.data.id_correlacion } : {}),
-    });
+    }));
     try {
       await this.applyTraced(uow, received, context);
       if (envelope) this.log('message applied', { level: 'debug', consumer: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, ...traceLogFields(span) });
