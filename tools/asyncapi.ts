@@ -105,11 +105,11 @@ export function rolesOf(application: Application = AEROALPES, steps: readonly Sa
     // The participant as its process creates it (the constructor only keeps its dependencies):
     // the topics it subscribes to, and of their messages those it acts on.
     const participant = service.participant.create({ messages: application.messages } as ParticipantDeps);
-    const handles = (participant as unknown as { handles?: readonly string[] }).handles;
+    const { handles } = participant;
     const by = `participant ${participant.name}`;
     for (const type of application.messages.types()) {
       if (!participant.topics.includes(application.messages.topicOf(type))) continue;
-      if (handles && !handles.includes(type)) continue;
+      if (!handles.includes(type)) continue;
       add(service.name, 'receive', type, STYLES, by);
       for (const answer of answers.get(type) ?? []) if (known(answer)) add(service.name, 'send', answer, STYLES, by);
     }

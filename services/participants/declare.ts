@@ -81,7 +81,7 @@ export class DeclaredParticipant<C extends Columns, E = Events> extends Particip
   readonly name: string;
   readonly serviceName: string;
   readonly topics: readonly string[];
-  protected readonly handles: readonly string[];
+  readonly handles: readonly string[];
 
   constructor(
     readonly declaration: ParticipantDeclaration<C, E>,

@@ -35,7 +35,7 @@ export class NotificacionesService extends Participant {
   readonly name = 'notificaciones';
   readonly serviceName = 'notificaciones.aeroalpes';
   readonly topics = [...new Set(Object.keys(NOTICES).map((type) => this.messages.topicOf(type)))];
-  protected readonly handles = Object.keys(NOTICES);
+  readonly handles = Object.keys(NOTICES);
   /** Per transaction: the outcomes notified so far of each reservation it read (committed, or written by it). */
   private readonly notified = new WeakMap<SequelizeUnitOfWork, Map<string, Set<string>>>();
 

@@ -88,7 +88,7 @@ export abstract class Participant {
   }
 
   /** Message types this participant acts on; others are acknowledged without a transaction. */
-  protected abstract readonly handles: readonly string[];
+  abstract readonly handles: readonly string[];
 
   /**
    * Applies one message to the service's own state (its tables through `uow.rows`, written
