@@ -280,5 +280,10 @@ export function main(argv: readonly string[], out: (text: string) => void = (tex
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  // A reader that stops early (`npm run asyncapi | head`) is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(0);
+  });
   process.exitCode = main(process.argv.slice(2));
 }
