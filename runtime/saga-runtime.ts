@@ -377,7 +377,7 @@ export class SagaRuntime {
       if (outcome.status === 'applied') span.setAttribute('saga.state', outcome.state);
       if (input.kind === 'message') {
         const { envelope } = input;
-        this.log('message applied', { level: 'debug', consumer: this.subscriptionName, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, outcome: outcome.status, ...(outcome.status === 'applied' ? { state: outcome.state } : {}), ...traceLogFields(span) });
+        this.log('message applied', { level: 'debug', consumer: this.subscriptionName, sagaType: this.sagaTypesOf(envelope.type), messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, outcome: outcome.status, ...(outcome.status === 'applied' ? { state: outcome.state } : {}), ...traceLogFields(span) });
       }
       endSpan(span);
       return outcome;
