@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { reservaSteps } from '../machines/reserva.ts';
@@ -248,25 +249,18 @@ const USAGE = `usage: npm run asyncapi [-- --out <dir>]
 
 /** The CLI; resolves to the exit code. */
 export function main(argv: readonly string[], out: (text: string) => void = (text) => process.stdout.write(text), err: (line: string) => void = console.error): number {
-  const args = [...argv];
-  if (args.includes('--help') || args.includes('-h')) {
+  let values: { out?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+  } catch (error) {
+    err(`${(error as Error).message}\n${USAGE}`);
+    return 1;
+  }
+  if (values.help) {
     out(`${USAGE}\n`);
     return 0;
   }
-  let outDir: string | undefined;
-  const at = args.indexOf('--out');
-  if (at >= 0) {
-    if (!args[at + 1]) {
-      err(`--out needs a folder\n${USAGE}`);
-      return 1;
-    }
-    outDir = path.resolve(args[at + 1]);
-    args.splice(at, 2);
-  }
-  if (args.length > 0) {
-    err(`unknown arguments: ${args.join(' ')}\n${USAGE}`);
-    return 1;
-  }
+  const outDir = values.out === undefined ? undefined : path.resolve(values.out);
   const yaml = renderAsyncApi();
   if (!outDir) {
     out(yaml);
