@@ -23,7 +23,11 @@ export interface LogFields {
  * @example
  * log('outbox row failed; will retry', { level: 'warn', messageId, messageType, sagaId, error: (error as Error).message });
  */
-export type Log = (message: string, fields?: LogFields) => void;
+export interface Log {
+  (message: string, fields?: LogFields): void;
+  /** Whether a line of `level` would be written (so a hot path builds no fields for nothing); unknown: assume it would. */
+  enabled?(level: LogLevel): boolean;
+}
 
 /** Logs nothing. */
 export const silent: Log = () => {};

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { context as activeContext, ROOT_CONTEXT, trace, type Context } from '@opentelemetry/api';
+import { context as activeContext, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { AEROALPES_MESSAGES, LIMITS, type Envelope, type MessageCatalog } from '../machines/messages.ts';
 import { transactEach, type Settled } from './batch-transaction.ts';
@@ -39,7 +39,7 @@ import { verifySaga, type VerifyReport } from './verify.ts';
 import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts';
 import { definitionFor } from './upgrade.ts';
 import { SagaMetrics, type TransactionObserver } from './metrics.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdOf, traceLogFields, type TraceCarrier } from './tracing.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdIn, traceLogFields, type TraceCarrier } from './tracing.ts';
 import type { Log } from './logger.ts';
 
 export interface SagaRuntimeOptions {
@@ -375,7 +375,7 @@ export class SagaRuntime {
       span.setAttribute('saga.outcome', outcome.status);
       if (outcome.status !== 'dead-lettered') span.setAttribute('saga.id', outcome.sagaId);
       if (outcome.status === 'applied') span.setAttribute('saga.state', outcome.state);
-      if (input.kind === 'message') {
+      if (input.kind === 'message' && (this.log.enabled?.('debug') ?? true)) {
         const { envelope } = input;
         this.log('message applied', { level: 'debug', consumer: this.subscriptionName, sagaType: this.sagaTypesOf(envelope.type), messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, outcome: outcome.status, ...(outcome.status === 'applied' ? { state: outcome.state } : {}), ...traceLogFields(span) });
       }
@@ -388,12 +388,12 @@ export class SagaRuntime {
   }
 
   private spanOf(input: SagaInput) {
-    const on = { 'messaging.consumer.group.name': this.subscriptionName };
+    const on = () => ({ 'messaging.consumer.group.name': this.subscriptionName });
     switch (input.kind) {
       case 'message': {
         const { envelope, delivery } = input;
         return startSpan(`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope as TraceCarrier), () => ({
-          ...on,
+          ...on(),
           'messaging.system': 'pulsar',
           'messaging.operation.type': 'process',
           ...(input.topic ? { 'messaging.destination.name': input.topic } : {}),
@@ -403,15 +403,15 @@ export class SagaRuntime {
         }));
       }
       case 'invalid':
-        return startSpan('refuse invalid message', SpanKind.CONSUMER, traceContextOf(input.delivery.properties), () => ({ ...on, 'messaging.destination.name': input.delivery.topic }));
+        return startSpan('refuse invalid message', SpanKind.CONSUMER, traceContextOf(input.delivery.properties), () => ({ ...on(), 'messaging.destination.name': input.delivery.topic }));
       case 'start':
-        return startSpan(`start ${input.definition.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on, 'saga.type': input.definition.type, 'saga.id': input.id }));
+        return startSpan(`start ${input.definition.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on(), 'saga.type': input.definition.type, 'saga.id': input.id }));
       case 'timer': {
         const { deadline } = input;
-        return startSpan(`deadline ${deadline.timerId}`, SpanKind.INTERNAL, traceContextOf({ traceparent: deadline.traceparent }), () => ({ ...on, 'saga.type': deadline.sagaType, 'saga.id': deadline.sagaId }));
+        return startSpan(`deadline ${deadline.timerId}`, SpanKind.INTERNAL, traceContextOf({ traceparent: deadline.traceparent }), () => ({ ...on(), 'saga.type': deadline.sagaType, 'saga.id': deadline.sagaId }));
       }
       case 'repair':
-        return startSpan(`repair ${input.event.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on, 'saga.type': input.sagaType, 'saga.id': input.id, 'saga.repair.by': input.by }));
+        return startSpan(`repair ${input.event.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on(), 'saga.type': input.sagaType, 'saga.id': input.id, 'saga.repair.by': input.by }));
     }
   }
 
@@ -581,7 +581,7 @@ export class SagaRuntime {
     if (stateValue !== record.stateValue || status !== record.status) {
       log.push(entry(record, 'state', stateValue, { value: next.value, status }, null, now));
     }
-    const traceId = trace ? traceIdOf(spanOfContext(trace)) : null;
+    const traceId = trace ? traceIdIn(trace) : null;
     log.forEach((e, i) => {
       e.seq = record.logSeq + i + 1;
       e.traceId = traceId;
@@ -601,19 +601,23 @@ export class SagaRuntime {
     else await uow.updateInstance(updated, record.rowVersion);
     await uow.appendLog(log);
     if (outbox.length > 0) await uow.enqueue(outbox);
-    await this.applyDeadlines(uow, record, effects, status, now, outbox.at(-1)?.messageId ?? null, trace ? (traceFieldsOf(trace).traceparent ?? null) : null);
+    await this.applyDeadlines(uow, record, effects, status, now, outbox.at(-1)?.messageId ?? null, trace);
     const previousStatus = isNew ? null : record.status;
     Object.assign(record, updated); // later inputs of the same batch continue from here
     this.uncommitted.get(uow)?.push({
+      sagaType: record.sagaType,
+      stateValue,
       status,
       previousStatus,
-      stateValue,
-      definition,
-      sagaId: record.id,
-      event,
-      snapshot: next,
-      ...(source ? { source } : {}),
-      commands: effects.flatMap((e) => (e.kind === 'command' ? [{ type: e.type, topic: e.topic, data: e.data }] : [])),
+      // What onTransition reports, built only when someone listens.
+      committed: this.options.onTransition && {
+        definition,
+        sagaId: record.id,
+        event,
+        snapshot: next,
+        ...(source ? { source } : {}),
+        commands: effects.flatMap((e) => (e.kind === 'command' ? [{ type: e.type, topic: e.topic, data: e.data }] : [])),
+      },
     });
   }
 
@@ -622,12 +626,13 @@ export class SagaRuntime {
    * counts from the command's publication (`afterMessage`), so a step's deadline measures
    * the participant, not a broker that could not take the command.
    */
-  private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number, afterMessage: string | null, traceparent: string | null) {
+  private async applyDeadlines(uow: UnitOfWork, record: SagaInstanceRecord, effects: Effect[], status: string, now: number, afterMessage: string | null, trace: Context | undefined) {
     if (status !== 'running') return uow.cancelAllDeadlines(record.sagaType, record.id);
     for (const effect of effects) {
       if (effect.kind === 'cancel') await uow.cancelDeadline(record.sagaType, record.id, effect.timerId);
       if (effect.kind === 'schedule') {
         const { timerId, delay, event } = effect;
+        const traceparent = trace ? (traceFieldsOf(trace).traceparent ?? null) : null;
         await uow.upsertDeadline({ sagaType: record.sagaType, sagaId: record.id, timerId, dueAt: now + delay, event, afterMessage, delayMs: delay, traceparent });
         if (!afterMessage) this.scheduler.expect(now + delay);
       }
@@ -683,11 +688,11 @@ export class SagaRuntime {
   private afterCommit(outcomes: Outcome[], transitions: readonly Transitioned[]): void {
     if (outcomes.some((o) => o.status === 'applied')) this.relay.kick();
     for (const listener of this.listeners) listener(outcomes);
-    for (const committed of transitions) this.metrics.transition(committed.definition.type, committed.stateValue, committed.status, committed.previousStatus);
+    for (const t of transitions) this.metrics.transition(t.sagaType, t.stateValue, t.status, t.previousStatus);
     if (!this.options.onTransition) return;
-    for (const committed of transitions) {
+    for (const { committed } of transitions) {
       try {
-        this.options.onTransition(committed);
+        if (committed) this.options.onTransition(committed);
       } catch (error) {
         this.log('onTransition failed', { level: 'warn', error: (error as Error).message });
       }
@@ -695,11 +700,13 @@ export class SagaRuntime {
   }
 }
 
-/** A committed transition as the runtime keeps it until the commit: with what the metrics count. */
-type Transitioned = CommittedTransition & { stateValue: string; status: string; previousStatus: string | null };
-
-function spanOfContext(context: Context) {
-  return trace.getSpan(context);
+/** A transition as the runtime keeps it until the commit: what the metrics count, and what `onTransition` reports. */
+interface Transitioned {
+  sagaType: string;
+  stateValue: string;
+  status: string;
+  previousStatus: string | null;
+  committed: CommittedTransition | undefined;
 }
 
 function entry(record: SagaInstanceRecord, kind: LogEntry['kind'], type: string, payload: unknown, messageId: string | null, at: number): LogEntry {

@@ -42,11 +42,27 @@ export function traceContextOf(...carriers: (TraceCarrier | null | undefined)[])
   return ROOT_CONTEXT;
 }
 
+type TraceFields = { traceparent?: string; tracestate?: string };
+/** Per input context, its fields: every message an input sends carries the same ones, formatted once. */
+const fieldsOf = new WeakMap<Context, Readonly<TraceFields>>();
+const idOf = new WeakMap<Context, string | null>();
+
 /** `{ traceparent, tracestate? }` naming the span of `context`; `{}` when it has none. */
-export function traceFieldsOf(context: Context): { traceparent?: string; tracestate?: string } {
-  const carrier: TraceCarrier = {};
-  propagator.inject(context, carrier, setter);
-  return carrier as { traceparent?: string; tracestate?: string };
+export function traceFieldsOf(context: Context): Readonly<TraceFields> {
+  let fields = fieldsOf.get(context);
+  if (!fields) {
+    const carrier: TraceCarrier = {};
+    propagator.inject(context, carrier, setter);
+    fieldsOf.set(context, (fields = carrier as TraceFields));
+  }
+  return fields;
+}
+
+/** The trace id of the span of `context`, or null (kept per context: a transition's log entries all ask). */
+export function traceIdIn(context: Context): string | null {
+  let id = idOf.get(context);
+  if (id === undefined) idOf.set(context, (id = traceIdOf(trace.getSpan(context))));
+  return id;
 }
 
 /** `{ traceId }` of the span of `context` (or of `span`) for a log line; `{}` when there is none, so the logger's own stays. */

@@ -117,9 +117,11 @@ export function createLogger(options: LoggerOptions): ServiceLogger {
   if (forced === 'pretty' && !pretty) logger.warn('LOG_FORMAT=pretty, but pino-pretty (a dev dependency) is not installed: writing JSON');
   const log: Log = (message, fields) => {
     if (!fields) return logger.info(message);
-    const { level: wanted, ...rest } = fields;
-    const method: LogLevel = wanted && LOG_LEVELS.includes(wanted) ? wanted : 'info';
+    const method: LogLevel = fields.level && LOG_LEVELS.includes(fields.level) ? fields.level : 'info';
+    if (!logger.isLevelEnabled(method)) return;
+    const { level: _level, ...rest } = fields;
     logger[method](rest, message);
   };
+  log.enabled = (level) => logger.isLevelEnabled(level);
   return { logger, log, format };
 }

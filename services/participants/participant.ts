@@ -146,7 +146,7 @@ export abstract class Participant {
     }));
     try {
       await this.applyTraced(uow, received, context);
-      if (envelope) this.log('message applied', { level: 'debug', consumer: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, ...traceLogFields(span) });
+      if (envelope && (this.log.enabled?.('debug') ?? true)) this.log('message applied', { level: 'debug', consumer: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, ...traceLogFields(span) });
       endSpan(span);
     } catch (error) {
       endSpan(span, error);
