@@ -39,7 +39,7 @@ import { verifySaga, type VerifyReport } from './verify.ts';
 import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts';
 import { definitionFor } from './upgrade.ts';
 import { SagaMetrics, type TransactionObserver } from './metrics.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdIn, traceLogFields, type TraceCarrier } from './tracing.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdIn, traceLogFields } from './tracing.ts';
 import type { Log } from './logger.ts';
 
 export interface SagaRuntimeOptions {
@@ -392,7 +392,7 @@ export class SagaRuntime {
     switch (input.kind) {
       case 'message': {
         const { envelope, delivery } = input;
-        return startSpan(`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope as TraceCarrier), () => ({
+        return startSpan(`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope), () => ({
           ...on(),
           'messaging.system': 'pulsar',
           'messaging.operation.type': 'process',

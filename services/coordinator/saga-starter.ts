@@ -1,5 +1,5 @@
 import { parseEnvelope, TOPICS, type Commands } from '../../machines/messages.ts';
-import { traceContextOf, type TraceCarrier } from '../../runtime/tracing.ts';
+import { traceContextOf } from '../../runtime/tracing.ts';
 import type { ReservaInput } from '../../machines/reserva.ts';
 import type { Plazos } from '../../machines/compensacion.ts';
 import { withRetries } from '../../runtime/batch-transaction.ts';
@@ -70,7 +70,7 @@ export class SagaStarter {
       plazos: { ...this.defaults, ...data.plazos },
     };
     try {
-      await this.runtime.startSaga('reserva', input, { id: data.id_correlacion, trace: traceContextOf(delivery.properties, parsed.envelope as TraceCarrier) });
+      await this.runtime.startSaga('reserva', input, { id: data.id_correlacion, trace: traceContextOf(delivery.properties, parsed.envelope) });
     } catch (error) {
       if (error instanceof SagaAlreadyExistsError) return; // a redelivery: the saga runs already
       // The runtime waits out outages itself: what reaches here can never start (or the process is stopping).

@@ -13,7 +13,7 @@ import { refusedMessage } from '../../runtime/dead-letters.ts';
 import { SagaError } from '../../runtime/errors.ts';
 import type { Health } from '../../runtime/health.ts';
 import type { SagaMetrics } from '../../runtime/metrics.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceLogFields, type TraceCarrier } from '../../runtime/tracing.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceLogFields } from '../../runtime/tracing.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
 import type { Log, LogFields } from '../../runtime/logger.ts';
 
@@ -137,7 +137,7 @@ export abstract class Participant {
   private async applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<void> {
     const { parsed, delivery } = received;
     const envelope = parsed.ok ? parsed.envelope : null;
-    const { span, context } = startSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope as TraceCarrier | null), () => ({
+    const { span, context } = startSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope), () => ({
       'messaging.system': 'pulsar',
       'messaging.operation.type': 'process',
       'messaging.destination.name': delivery.topic,
