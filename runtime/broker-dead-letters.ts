@@ -1,4 +1,6 @@
 import { AEROALPES_MESSAGES, type MessageCatalog } from '../machines/messages.ts';
+import type { SagaMetrics } from './metrics.ts';
+import { shortTopic } from './pulsar-topics.ts';
 import { withRetries } from './batch-transaction.ts';
 import type { Health } from './health.ts';
 import type { Delivery, SagaStore, Subscription, Transport } from './ports.ts';
@@ -16,6 +18,8 @@ export interface BrokerDeadLetterOptions {
   signal?: AbortSignal;
   clock?: () => number;
   log?: Log;
+  /** Counts what it records as `saga_dead_letters_total{source="broker-dlq"}`. */
+  metrics?: SagaMetrics;
 }
 
 /** The dead-letter topic the transports use for a subscription. */
@@ -46,11 +50,11 @@ export function recordBrokerDeadLetters(options: BrokerDeadLetterOptions): Promi
     const original = origin ? shortTopic(origin) : envelope ? messages.topicOf(envelope.type) : null;
     const dedupe = envelope?.id ?? delivery.properties?.ORIGIN_MESSAGE_ID ?? null;
     const consumer = `dlq:${subscription}`;
-    await withRetries(
+    const recorded = await withRetries(
       () =>
         store.transaction(async (uow) => {
           if (dedupe) {
-            if (await uow.seen(consumer, dedupe)) return;
+            if (await uow.seen(consumer, dedupe)) return false;
             await uow.remember(consumer, dedupe, clock());
           }
           await uow.deadLetter({
@@ -66,9 +70,11 @@ export function recordBrokerDeadLetters(options: BrokerDeadLetterOptions): Promi
             payload: delivery.payload,
             at: clock(),
           });
+          return true;
         }),
       { health: options.health, signal: options.signal, log: options.log },
     );
+    if (recorded) options.metrics?.deadLetters.inc({ source: 'broker-dlq', code: 'redelivery_exhausted' });
     options.log?.('recorded a message from the broker dead-letter topic', {
       level: 'error',
       consumer: subscription,
@@ -80,9 +86,4 @@ export function recordBrokerDeadLetters(options: BrokerDeadLetterOptions): Promi
     });
   };
   return transport.subscribe({ topics: [topic], subscription: `${subscription}-dead-letters`, handler: record });
-}
-
-/** `evento-pago` for `persistent://public/default/evento-pago` (or a partition of it). */
-function shortTopic(name: string): string {
-  return (name.split('/').pop() ?? name).replace(/-partition-\d+$/, '');
 }

@@ -2,6 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { ConcurrencyError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
 import type { Transport } from './ports.ts';
+import { shortTopic } from './pulsar-topics.ts';
 
 /** Seconds, from a millisecond to a minute: transactions and lags. */
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -163,9 +164,4 @@ export function retryReason(error: unknown): RetryReason {
   if (error instanceof ConcurrencyError) return 'conflict';
   if (error instanceof UnavailableError) return 'unavailable';
   return 'error';
-}
-
-/** `persistent://public/default/evento-pago-partition-1` → `evento-pago`: one label value per topic, whatever its partitions. */
-export function shortTopic(topic: string): string {
-  return topic.slice(topic.lastIndexOf('/') + 1).replace(/-partition-\d+$/, '');
 }

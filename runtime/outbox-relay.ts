@@ -1,7 +1,8 @@
 import { withRetries } from './batch-transaction.ts';
 import { BrokerAuthError, ConcurrencyError, MessageRejectedError, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
-import { shortTopic, type SagaMetrics } from './metrics.ts';
+import type { SagaMetrics } from './metrics.ts';
+import { shortTopic } from './pulsar-topics.ts';
 import type { NewOutboxMessage, SagaStore, Transport } from './ports.ts';
 import { endSpan, fieldIn, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn } from './tracing.ts';
 import type { Log } from './logger.ts';

@@ -94,3 +94,14 @@ export function adminUrlOf(url: string): string {
   const secure = parsed.protocol === 'pulsar+ssl:';
   return `${secure ? 'https' : 'http'}://${parsed.hostname}:${secure ? 8443 : 8080}`;
 }
+
+/**
+ * The short name of a topic, whatever its partitions: one name per topic in labels and dead
+ * letters.
+ *
+ * @example
+ * shortTopic('persistent://public/default/evento-pago-partition-1'); // 'evento-pago'
+ */
+export function shortTopic(topic: string): string {
+  return topic.slice(topic.lastIndexOf('/') + 1).replace(/-partition-\d+$/, '');
+}

@@ -216,7 +216,7 @@ export class SagaRuntime {
       }),
     );
     this.subscriptions.push(
-      await recordBrokerDeadLetters({ transport: this.transport, store: this.store, subscription: this.subscriptionName, messages: this.messages, health: this.health, signal: this.stopping.signal, clock: this.clock, log: this.log }),
+      await recordBrokerDeadLetters({ transport: this.transport, store: this.store, subscription: this.subscriptionName, messages: this.messages, health: this.health, signal: this.stopping.signal, clock: this.clock, log: this.log, metrics: this.metrics }),
     );
     this.relay.start();
     this.scheduler.start();

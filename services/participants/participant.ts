@@ -111,8 +111,8 @@ export abstract class Participant {
         handler: (delivery) => this.deliver(delivery),
       }),
     );
-    const { store, health, clock, log } = this.deps;
-    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store, subscription: this.name, messages: this.messages, health, signal: this.stopping.signal, clock, log }));
+    const { store, health, clock, log, metrics } = this.deps;
+    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store, subscription: this.name, messages: this.messages, health, signal: this.stopping.signal, clock, log, metrics }));
   }
 
   /** Lets the deliveries in flight commit and be acknowledged (for at most `drainMs`), then stops consuming. */
