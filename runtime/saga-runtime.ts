@@ -23,6 +23,7 @@ import { OutboxRelay } from './outbox-relay.ts';
 import { refusedMessage } from './dead-letters.ts';
 import type {
   DeadLetter,
+  DeadLetterSource,
   Deadline,
   Delivery,
   LogEntry,
@@ -91,7 +92,7 @@ export type Outcome =
   | { status: 'applied'; sagaId: string; state: string }
   | { status: 'duplicate'; sagaId: string }
   | { status: 'ignored'; sagaId: string; reason: string }
-  | { status: 'dead-lettered'; reason: string; code: string };
+  | { status: 'dead-lettered'; reason: string; code: string; source: DeadLetterSource };
 
 /**
  * An input to a saga: a start, a message (parsed; `delivery` when a transport delivered
@@ -163,7 +164,7 @@ export class SagaRuntime {
   private readonly ownsRelay: boolean;
   private readonly listeners = new Set<CommitListener>();
   /** The transitions of each transaction under way, counted and reported by `onTransition` once it commits. */
-  private readonly uncommitted = new WeakMap<UnitOfWork, Transitioned[]>();
+  private readonly uncommitted = new WeakMap<UnitOfWork, Uncommitted>();
   /** The trace context of the input each transaction is applying (inputs of one transaction are applied one by one). */
   private readonly tracing = new WeakMap<UnitOfWork, Context>();
   /** Aborted on close: stops waiting out an outage. */
@@ -314,7 +315,7 @@ export class SagaRuntime {
   settle(inputs: SagaInput[]): Promise<Settled<Outcome>[]> {
     // Attempts (and the inputs split off a failed batch) run one after another: the last
     // transaction started is the one that commits.
-    let transitions: Transitioned[] = [];
+    let committing: Uncommitted = { transitions: [], lates: [] };
     return transactEach(this.store, inputs, (uow, input) => this.traced(uow, input), {
       maxAttempts: this.options.maxAttempts,
       observer: this.transactionObserver,
@@ -322,10 +323,13 @@ export class SagaRuntime {
       health: this.health,
       signal: this.stopping.signal,
       backoff: this.options.backoff,
-      onCommit: (outcomes) => this.afterCommit(outcomes, transitions),
-      onTerminal: (uow, input, error) => this.refuse(uow, input, error),
+      onCommit: (outcomes) => this.afterCommit(outcomes, committing),
+      onTerminal: (uow, input, error) => {
+        committing = { transitions: [], lates: [] }; // what the failed attempt did was rolled back
+        return this.refuse(uow, input, error);
+      },
       prefetch: (uow, batch) => {
-        this.uncommitted.set(uow, (transitions = []));
+        this.uncommitted.set(uow, (committing = { transitions: [], lates: [] }));
         return uow.prefetch(this.readAhead(batch));
       },
     });
@@ -513,7 +517,7 @@ export class SagaRuntime {
     const { sagaType, sagaId } = deadline;
     // Deleting the row is the timer's idempotency: a cancelled or already fired deadline is gone.
     if (!(await uow.takeDeadline(deadline))) return { status: 'ignored', sagaId, reason: 'deadline no longer pending' };
-    this.metrics.deadlineLag.observe({ saga_type: sagaType }, Math.max(0, now - deadline.dueAt) / 1000);
+    this.uncommitted.get(uow)?.lates.push({ sagaType, seconds: Math.max(0, now - deadline.dueAt) / 1000 });
     const record = await uow.loadInstance(sagaType, sagaId);
     if (!record) return { status: 'ignored', sagaId, reason: 'saga no longer exists' };
     const { definition, notes } = this.continueOn(record, now);
@@ -604,7 +608,7 @@ export class SagaRuntime {
     await this.applyDeadlines(uow, record, effects, status, now, outbox.at(-1)?.messageId ?? null, trace);
     const previousStatus = isNew ? null : record.status;
     Object.assign(record, updated); // later inputs of the same batch continue from here
-    this.uncommitted.get(uow)?.push({
+    this.uncommitted.get(uow)?.transitions.push({
       sagaType: record.sagaType,
       stateValue,
       status,
@@ -675,9 +679,8 @@ export class SagaRuntime {
     const reason = error instanceof Error ? error.message : String(error);
     const written = letter(code, reason);
     await uow.deadLetter(written);
-    this.metrics.deadLetters.inc({ source: written.source ?? 'message', code });
     this.log('dead-lettered', { level: 'error', consumer: written.consumer, sagaType: written.source === 'deadline' ? written.consumer : this.sagaTypesOf(written.type), sagaId: written.sagaId, messageId: written.messageId, messageType: written.type, topic: written.topic, source: written.source, code, reason, ...traceLogFields(this.tracing.get(uow)) });
-    return { status: 'dead-lettered', reason, code };
+    return { status: 'dead-lettered', reason, code, source: written.source ?? 'message' };
   }
 
   /** The saga types here that consume messages of `type` (for log lines). */
@@ -685,10 +688,13 @@ export class SagaRuntime {
     return (type && this.registry.consumersOf(type).join(',')) || null;
   }
 
-  private afterCommit(outcomes: Outcome[], transitions: readonly Transitioned[]): void {
+  private afterCommit(outcomes: Outcome[], { transitions, lates }: Uncommitted): void {
     if (outcomes.some((o) => o.status === 'applied')) this.relay.kick();
     for (const listener of this.listeners) listener(outcomes);
+    // Counted once committed, so an attempt tried again is not counted twice.
     for (const t of transitions) this.metrics.transition(t.sagaType, t.stateValue, t.status, t.previousStatus);
+    for (const late of lates) this.metrics.deadlineLag.observe({ saga_type: late.sagaType }, late.seconds);
+    for (const o of outcomes) if (o.status === 'dead-lettered') this.metrics.deadLetters.inc({ source: o.source, code: o.code });
     if (!this.options.onTransition) return;
     for (const { committed } of transitions) {
       try {
@@ -698,6 +704,13 @@ export class SagaRuntime {
       }
     }
   }
+}
+
+/** What a transaction did that is counted once it commits. */
+interface Uncommitted {
+  transitions: Transitioned[];
+  /** How late each deadline it fired was. */
+  lates: { sagaType: string; seconds: number }[];
 }
 
 /** A transition as the runtime keeps it until the commit: what the metrics count, and what `onTransition` reports. */

@@ -53,9 +53,10 @@ describe('GET /metrics', function () {
     for (const id of ids) await waitForStatus(system, id, 'completed');
     await waitForStatus(system, failed.id_correlacion, 'compensated');
     await waitForStatus(system, timedOut.id_correlacion, 'compensated');
-    // A message nobody can read: a dead letter with its reason.
+    // Messages nobody can read, one for the runtime and one for a participant: dead letters with their reason.
     await system.transport.publish('evento-pago', { key: 'k', payload: '{"not": "an envelope"' });
-    await waitFor(async () => (await system.store.listDeadLetters()).length === 1);
+    await system.transport.publish('comando-pagar-reserva', { key: 'k', payload: '[]' });
+    await waitFor(async () => (await system.store.listDeadLetters()).length === 2);
     // The outbox relay counts a publication once it is marked: wait until nothing is pending.
     await waitFor(async () => (await system.store.unpublishedByOwner()).size === 0);
     const answer = await fetch(`${client.base}/metrics`);
@@ -108,7 +109,9 @@ describe('GET /metrics', function () {
   it('should measure how late deadlines fired, and count dead letters by where and why', function () {
     expect(total(samples, 'saga_deadline_lag_seconds_count', { saga_type: 'reserva' })).to.be.at.least(1);
     expect(total(samples, 'saga_deadline_lag_seconds_sum', { saga_type: 'reserva' })).to.be.at.least(0);
-    expect(total(samples, 'saga_dead_letters_total', { source: 'message', code: 'invalid' })).to.equal(1);
+    // One each: the runtime's (on evento-pago) and pagos' (on its command topic).
+    expect(total(samples, 'saga_dead_letters_total', { source: 'message', code: 'invalid' })).to.equal(2);
+    expect(total(samples, 'saga_dead_letters_total')).to.equal(2);
   });
 
   it('should report the database and broker up, and Node\'s own metrics', function () {

@@ -59,7 +59,8 @@ export abstract class Participant {
   protected readonly log: NonNullable<ParticipantDeps['log']>;
   protected readonly messages: MessageCatalog;
   private subscriptions: Subscription[] = [];
-  private readonly batcher: Batcher<Received, void>;
+  /** What each delivery became: null (applied, or a duplicate), or the code of its dead letter. */
+  private readonly batcher: Batcher<Received, string | null>;
   /** Aborted on close: stops waiting out an outage. */
   private readonly stopping = new AbortController();
 
@@ -76,7 +77,11 @@ export abstract class Participant {
           observer: deps.metrics?.transactions(this.name),
           // Outages are waited out; only what can never succeed is dead-lettered.
           onTerminal: (uow, r, error) => this.deadLetter(uow, r, error instanceof SagaError ? error.code : 'error', (error as Error)?.message ?? String(error)),
-          onCommit: () => deps.relay.kick(),
+          onCommit: (results) => {
+            deps.relay.kick();
+            // Counted once committed: a transaction tried again does not count its dead letters twice.
+            for (const code of results) if (code) deps.metrics?.deadLetters.inc({ source: 'message', code });
+          },
           prefetch: async (uow, batch) => {
             const messages = batch.flatMap(({ parsed }) => (parsed.ok ? [parsed.envelope] : []));
             await uow.prefetch({ processed: messages.map((m) => ({ consumer: this.name, messageId: m.id })) });
@@ -130,11 +135,11 @@ export abstract class Participant {
   async deliver(delivery: Delivery): Promise<void> {
     const parsed = this.messages.parse(delivery.payload);
     if (parsed.ok && !this.handles.includes(parsed.envelope.type)) return; // not ours: ack, no transaction
-    return this.batcher.submit({ delivery, parsed });
+    await this.batcher.submit({ delivery, parsed });
   }
 
   /** Applies one delivery in a span of its own, a child of the one that published it; its replies carry the span on. */
-  private async applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<void> {
+  private async applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<string | null> {
     const { parsed, delivery } = received;
     const envelope = parsed.ok ? parsed.envelope : null;
     const { span, context } = startSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope), () => ({
@@ -145,21 +150,23 @@ export abstract class Participant {
       ...(envelope ? { 'messaging.message.id': envelope.id, 'cloudevents.event_type': envelope.type, 'saga.id': envelope.data.id_correlacion } : {}),
     }));
     try {
-      await this.applyTraced(uow, received, context);
-      if (envelope && (this.log.enabled?.('debug') ?? true)) this.log('message applied', { level: 'debug', consumer: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, ...traceLogFields(span) });
+      const deadLettered = await this.applyTraced(uow, received, context);
+      if (envelope && !deadLettered && (this.log.enabled?.('debug') ?? true)) this.log('message applied', { level: 'debug', consumer: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, ...traceLogFields(span) });
       endSpan(span);
+      return deadLettered;
     } catch (error) {
       endSpan(span, error);
       throw error;
     }
   }
 
-  private async applyTraced(uow: SequelizeUnitOfWork, received: Received, trace: Context): Promise<void> {
+  /** Resolves with the code of its dead letter, or null. */
+  private async applyTraced(uow: SequelizeUnitOfWork, received: Received, trace: Context): Promise<string | null> {
     const now = this.clock();
     const { parsed } = received;
-    if (!parsed.ok) return this.deadLetter(uow, received, 'invalid', parsed.reason);
+    if (!parsed.ok) return this.deadLetter(uow, received, 'invalid', parsed.reason, trace);
     const message = this.deps.testMode ? parsed.envelope : withoutSimulatedFailure(parsed.envelope, this.log, this.name);
-    if (await uow.seen(this.name, message.id)) return;
+    if (await uow.seen(this.name, message.id)) return null;
     await uow.remember(this.name, message.id, now);
     const replies = await this.apply(message, uow);
     await uow.enqueue(
@@ -176,6 +183,7 @@ export abstract class Participant {
         };
       }),
     );
+    return null;
   }
 
   /** What a log line about `message` names: this service (the owner of its outbox rows, their saga type), the saga and the message. */
@@ -183,12 +191,12 @@ export abstract class Participant {
     return aboutMessage(this.name, message);
   }
 
-  /** Records a delivery that can never be applied, with its reason; it is then acknowledged. */
-  private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string): Promise<void> {
+  /** Records a delivery that can never be applied, with its reason (it is then acknowledged); resolves with its code. */
+  private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string, trace?: Context): Promise<string> {
     const envelope = parsed.ok ? parsed.envelope : null;
     await uow.deadLetter(refusedMessage({ consumer: this.name, delivery, envelope, code, reason: `${this.name}: ${reason}`, at: this.clock() }));
-    this.deps.metrics?.deadLetters.inc({ source: 'message', code });
-    this.log('dead-lettered', { level: 'error', ...this.about(envelope), topic: delivery.topic, code, reason });
+    this.log('dead-lettered', { level: 'error', ...this.about(envelope), topic: delivery.topic, code, reason, ...traceLogFields(trace) });
+    return code;
   }
 }
 
