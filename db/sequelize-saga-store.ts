@@ -36,6 +36,7 @@ export class SequelizeSagaStore implements SagaStore, ReplicaRegistry {
   private readonly sqlite: boolean;
   private readonly sql: Sql;
   private readonly outboxListeners = new Set<(rows: readonly NewOutboxMessage[]) => void>();
+  private readonly deadLetterListeners = new Set<(letters: readonly DeadLetter[]) => void>();
   private writeQueue: Promise<unknown> = Promise.resolve();
 
   /**
@@ -61,7 +62,7 @@ export class SequelizeSagaStore implements SagaStore, ReplicaRegistry {
           const uow = new SequelizeUnitOfWork(this.sequelize, transaction, undefined, this.options.replicaId ?? null);
           const result = await work(uow);
           await uow.flush();
-          if (uow.written.length > 0) transaction.afterCommit(() => this.outboxCommitted(uow.written));
+          if (uow.written.length > 0 || uow.lettered.length > 0) transaction.afterCommit(() => this.committed(uow));
           return result;
         })
         .catch((error: unknown) => {
@@ -86,7 +87,7 @@ export class SequelizeSagaStore implements SagaStore, ReplicaRegistry {
       const uow = new SequelizeUnitOfWork(this.sequelize, undefined, session, this.options.replicaId ?? null);
       const result = await work(uow);
       await uow.flush({ commit: true });
-      if (uow.written.length > 0) this.outboxCommitted(uow.written);
+      this.committed(uow);
       return result;
     } catch (error) {
       if (session.begun) {
@@ -251,14 +252,26 @@ export class SequelizeSagaStore implements SagaStore, ReplicaRegistry {
     return () => this.outboxListeners.delete(listener);
   }
 
-  private outboxCommitted(rows: readonly NewOutboxMessage[]): void {
-    for (const listener of this.outboxListeners) {
-      try {
-        listener(rows);
-      } catch {
-        // a relay that cannot take them finds them by polling
+  onDeadLettersCommitted(listener: (letters: readonly DeadLetter[]) => void): () => void {
+    this.deadLetterListeners.add(listener);
+    return () => this.deadLetterListeners.delete(listener);
+  }
+
+  /** Tells the listeners what a transaction wrote, once it committed. */
+  private committed(uow: SequelizeUnitOfWork): void {
+    // A listener that throws loses nothing: a relay finds the rows by polling, and the dead letters are in their table.
+    const tell = <T>(listeners: Set<(items: readonly T[]) => void>, items: readonly T[]) => {
+      if (items.length === 0) return;
+      for (const listener of listeners) {
+        try {
+          listener(items);
+        } catch {
+          // see above
+        }
       }
-    }
+    };
+    tell(this.outboxListeners, uow.written);
+    tell(this.deadLetterListeners, uow.lettered);
   }
 
   async markSent(sent: readonly Pick<OutboxMessage, 'messageId'>[], at: number): Promise<void> {

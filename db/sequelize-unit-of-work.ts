@@ -213,6 +213,7 @@ export class SequelizeUnitOfWork implements UnitOfWork {
 
   async deadLetter(letter: DeadLetter): Promise<void> {
     await this.sql.insert('dead_letters', DEAD_LETTER_COLUMNS, [deadLetterValues(letter)]);
+    this.lettered.push(letter);
   }
 
   async resolveDeadLetter(id: number, status: Exclude<DeadLetterStatus, 'open'>, resolution: string, at: number): Promise<boolean> {
@@ -247,6 +248,8 @@ export class SequelizeUnitOfWork implements UnitOfWork {
 
   /** The outbox rows this unit of work wrote (known after `flush`), for the relay once it commits. */
   readonly written: NewOutboxMessage[] = [];
+  /** The dead letters this unit of work wrote, for the metrics once it commits. */
+  readonly lettered: DeadLetter[] = [];
 
   /** The rows of another table (a participant's) read and written in this transaction, written back by `flush`. */
   rows<R extends object>(spec: TableSpec<R>): TableRows<R> {

@@ -1,5 +1,4 @@
 import { AEROALPES_MESSAGES, type MessageCatalog } from '../machines/messages.ts';
-import type { SagaMetrics } from './metrics.ts';
 import { shortTopic } from './pulsar-topics.ts';
 import { withRetries } from './batch-transaction.ts';
 import type { Health } from './health.ts';
@@ -18,8 +17,6 @@ export interface BrokerDeadLetterOptions {
   signal?: AbortSignal;
   clock?: () => number;
   log?: Log;
-  /** Counts what it records as `saga_dead_letters_total{source="broker-dlq"}`. */
-  metrics?: SagaMetrics;
 }
 
 /** The dead-letter topic the transports use for a subscription. */
@@ -50,11 +47,11 @@ export function recordBrokerDeadLetters(options: BrokerDeadLetterOptions): Promi
     const original = origin ? shortTopic(origin) : envelope ? messages.topicOf(envelope.type) : null;
     const dedupe = envelope?.id ?? delivery.properties?.ORIGIN_MESSAGE_ID ?? null;
     const consumer = `dlq:${subscription}`;
-    const recorded = await withRetries(
+    await withRetries(
       () =>
         store.transaction(async (uow) => {
           if (dedupe) {
-            if (await uow.seen(consumer, dedupe)) return false;
+            if (await uow.seen(consumer, dedupe)) return;
             await uow.remember(consumer, dedupe, clock());
           }
           await uow.deadLetter({
@@ -70,11 +67,9 @@ export function recordBrokerDeadLetters(options: BrokerDeadLetterOptions): Promi
             payload: delivery.payload,
             at: clock(),
           });
-          return true;
         }),
       { health: options.health, signal: options.signal, log: options.log },
     );
-    if (recorded) options.metrics?.deadLetters.inc({ source: 'broker-dlq', code: 'redelivery_exhausted' });
     options.log?.('recorded a message from the broker dead-letter topic', {
       level: 'error',
       consumer: subscription,

@@ -26,7 +26,8 @@ export function makeEnvelope<T extends string, D extends { id_correlacion: strin
     type,
     datacontenttype: 'application/json',
     service_name: serviceName,
-    data,
+    // Before `data`, so the relay reads it from the serialized envelope without parsing it (`traceparentIn`).
     ...(options.trace ? traceFieldsOf(options.trace) : {}),
+    data,
   };
 }

@@ -30,4 +30,4 @@ export interface Log {
 }
 
 /** Logs nothing. */
-export const silent: Log = () => {};
+export const silent: Log = Object.assign(() => {}, { enabled: () => false });

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConcurrencyError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
-import type { Transport } from './ports.ts';
+import type { SagaStore, Transport } from './ports.ts';
 import { shortTopic } from './pulsar-topics.ts';
 
 /** Seconds, from a millisecond to a minute: transactions and lags. */
@@ -94,6 +94,17 @@ export class SagaMetrics {
   watch(health: Health): this {
     this.healthSource = health;
     return this;
+  }
+
+  /**
+   * Counts every dead letter `store` commits, whoever wrote it (the runtime, a participant, the
+   * outbox relay, the reader of a broker dead-letter topic): once, and only once committed.
+   * Returns the function that stops counting.
+   */
+  countDeadLettersOf(store: Pick<SagaStore, 'onDeadLettersCommitted'>): () => void {
+    return store.onDeadLettersCommitted?.((letters) => {
+      for (const letter of letters) this.deadLetters.inc({ source: letter.source ?? 'message', code: letter.code });
+    }) ?? (() => {});
   }
 
   /** Reads the pending outbox rows at each scrape. */

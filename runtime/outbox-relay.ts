@@ -4,7 +4,7 @@ import type { Health } from './health.ts';
 import type { SagaMetrics } from './metrics.ts';
 import { shortTopic } from './pulsar-topics.ts';
 import type { NewOutboxMessage, SagaStore, Transport } from './ports.ts';
-import { endSpan, fieldIn, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn } from './tracing.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn } from './tracing.ts';
 import type { Log } from './logger.ts';
 
 export interface OutboxRelayOptions {
@@ -246,7 +246,7 @@ export class OutboxRelay {
           'messaging.destination.name': row.topic,
           'messaging.message.id': row.messageId,
           'cloudevents.event_id': row.messageId,
-          'cloudevents.event_type': fieldIn(row.payload, 'type') ?? '',
+          'cloudevents.event_type': messageType(row.payload) ?? '',
           'saga.id': row.sagaId,
         }));
         try {
@@ -353,7 +353,6 @@ export class OutboxRelay {
         });
       }),
     );
-    this.options.metrics?.deadLetters.inc({ source: 'publish', code: error instanceof SagaError ? error.code : 'error' });
     this.log('outbox row dead-lettered', { level: 'error', ...aboutRow(row, type), code: error instanceof SagaError ? error.code : 'error', reason });
   }
 }

@@ -275,6 +275,8 @@ export interface SagaStore {
    * store without it finds them by polling.
    */
   onOutboxCommitted?(listener: (rows: readonly NewOutboxMessage[]) => void): () => void;
+  /** Tells `listener` the dead letters of each transaction right after it commits (what `/metrics` counts). Optional. */
+  onDeadLettersCommitted?(listener: (letters: readonly DeadLetter[]) => void): () => void;
   /** `UnitOfWork.markSent` in a transaction of its own. */
   markSent(sent: readonly Pick<OutboxMessage, 'messageId'>[], at: number): Promise<void>;
   /** Armed deadlines due at `now`, earliest first; only of `sagaTypes` when given. */

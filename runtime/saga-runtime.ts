@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { context as activeContext, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
+import { context as activeContext, ROOT_CONTEXT, type Attributes, type Context } from '@opentelemetry/api';
 import { initialTransition, transition, type AnyMachineSnapshot, type AnyStateMachine } from 'xstate';
 import { AEROALPES_MESSAGES, LIMITS, type Envelope, type MessageCatalog } from '../machines/messages.ts';
 import { transactEach, type Settled } from './batch-transaction.ts';
@@ -23,7 +23,6 @@ import { OutboxRelay } from './outbox-relay.ts';
 import { refusedMessage } from './dead-letters.ts';
 import type {
   DeadLetter,
-  DeadLetterSource,
   Deadline,
   Delivery,
   LogEntry,
@@ -40,8 +39,8 @@ import { verifySaga, type VerifyReport } from './verify.ts';
 import { previewRepair, type RepairEvent, type RepairPreview } from './repair.ts';
 import { definitionFor } from './upgrade.ts';
 import { SagaMetrics, type TransactionObserver } from './metrics.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceIdIn, traceLogFields } from './tracing.ts';
-import type { Log } from './logger.ts';
+import { inSpan, SpanKind, traceContextOf, traceFieldsOf, traceIdIn, traceLogFields } from './tracing.ts';
+import { silent, type Log } from './logger.ts';
 
 export interface SagaRuntimeOptions {
   store: SagaStore;
@@ -83,7 +82,11 @@ export interface SagaRuntimeOptions {
   outageGraceMs?: number;
   /** Wait between attempts while the database is unavailable (default 100 ms doubling to 5 s). */
   backoff?: { minMs: number; maxMs: number };
-  /** Where it counts what it does (`GET /metrics`); a registry of its own when omitted. */
+  /**
+   * Where it counts what it does (`GET /metrics`); a registry of its own when omitted. Dead
+   * letters are counted where the store commits them (`SagaMetrics.countDeadLettersOf`, wired
+   * by the process: services/infrastructure.ts).
+   */
   metrics?: SagaMetrics;
 }
 
@@ -92,7 +95,7 @@ export type Outcome =
   | { status: 'applied'; sagaId: string; state: string }
   | { status: 'duplicate'; sagaId: string }
   | { status: 'ignored'; sagaId: string; reason: string }
-  | { status: 'dead-lettered'; reason: string; code: string; source: DeadLetterSource };
+  | { status: 'dead-lettered'; reason: string; code: string };
 
 /**
  * An input to a saga: a start, a message (parsed; `delivery` when a transport delivered
@@ -163,10 +166,8 @@ export class SagaRuntime {
   private readonly log: NonNullable<SagaRuntimeOptions['log']>;
   private readonly ownsRelay: boolean;
   private readonly listeners = new Set<CommitListener>();
-  /** The transitions of each transaction under way, counted and reported by `onTransition` once it commits. */
+  /** What each transaction under way did (counted and reported by `onTransition` once it commits), and the trace of the input it applies. */
   private readonly uncommitted = new WeakMap<UnitOfWork, Uncommitted>();
-  /** The trace context of the input each transaction is applying (inputs of one transaction are applied one by one). */
-  private readonly tracing = new WeakMap<UnitOfWork, Context>();
   /** Aborted on close: stops waiting out an outage. */
   private readonly stopping = new AbortController();
   private readonly unwatch: (() => void) | undefined;
@@ -180,7 +181,7 @@ export class SagaRuntime {
     this.registry = new SagaRegistry(options.sagas);
     this.subscriptionName = options.subscription ?? 'sagas';
     this.clock = options.clock ?? Date.now;
-    this.log = options.log ?? (() => {});
+    this.log = options.log ?? silent;
     this.health = options.health ?? new Health({ clock: this.clock, log: this.log });
     this.messages = options.messages ?? AEROALPES_MESSAGES;
     this.metrics = options.metrics ?? new SagaMetrics();
@@ -217,7 +218,7 @@ export class SagaRuntime {
       }),
     );
     this.subscriptions.push(
-      await recordBrokerDeadLetters({ transport: this.transport, store: this.store, subscription: this.subscriptionName, messages: this.messages, health: this.health, signal: this.stopping.signal, clock: this.clock, log: this.log, metrics: this.metrics }),
+      await recordBrokerDeadLetters({ transport: this.transport, store: this.store, subscription: this.subscriptionName, messages: this.messages, health: this.health, signal: this.stopping.signal, clock: this.clock, log: this.log }),
     );
     this.relay.start();
     this.scheduler.start();
@@ -315,7 +316,7 @@ export class SagaRuntime {
   settle(inputs: SagaInput[]): Promise<Settled<Outcome>[]> {
     // Attempts (and the inputs split off a failed batch) run one after another: the last
     // transaction started is the one that commits.
-    let committing: Uncommitted = { transitions: [], lates: [] };
+    let committing: Uncommitted = { transitions: [], lates: [] }; // replaced by each attempt
     return transactEach(this.store, inputs, (uow, input) => this.traced(uow, input), {
       maxAttempts: this.options.maxAttempts,
       observer: this.transactionObserver,
@@ -371,10 +372,11 @@ export class SagaRuntime {
    * `traceparent`, the request that started or repaired the saga, the transition that set the
    * deadline): what it sends and the deadlines it sets carry that span on.
    */
-  private async traced(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
-    const { span, context } = this.spanOf(input);
-    this.tracing.set(uow, context);
-    try {
+  private traced(uow: UnitOfWork, input: SagaInput): Promise<Outcome> {
+    const [name, kind, parent, attributes] = this.spanOf(input);
+    return inSpan(name, kind, parent, attributes, async (context, span) => {
+      const pending = this.uncommitted.get(uow);
+      if (pending) pending.trace = context; // inputs of one transaction are applied one by one
       const outcome = await this.apply(uow, input);
       span.setAttribute('saga.outcome', outcome.status);
       if (outcome.status !== 'dead-lettered') span.setAttribute('saga.id', outcome.sagaId);
@@ -383,20 +385,17 @@ export class SagaRuntime {
         const { envelope } = input;
         this.log('message applied', { level: 'debug', consumer: this.subscriptionName, sagaType: this.sagaTypesOf(envelope.type), messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, outcome: outcome.status, ...(outcome.status === 'applied' ? { state: outcome.state } : {}), ...traceLogFields(span) });
       }
-      endSpan(span);
       return outcome;
-    } catch (error) {
-      endSpan(span, error);
-      throw error;
-    }
+    });
   }
 
-  private spanOf(input: SagaInput) {
+  /** The span of an input: its name, kind, parent (the context the input carries) and attributes. */
+  private spanOf(input: SagaInput): [string, SpanKind, Context, () => Attributes] {
     const on = () => ({ 'messaging.consumer.group.name': this.subscriptionName });
     switch (input.kind) {
       case 'message': {
         const { envelope, delivery } = input;
-        return startSpan(`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope), () => ({
+        return [`process ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(delivery?.properties, envelope), () => ({
           ...on(),
           'messaging.system': 'pulsar',
           'messaging.operation.type': 'process',
@@ -404,18 +403,18 @@ export class SagaRuntime {
           'messaging.message.id': envelope.id,
           'cloudevents.event_type': envelope.type,
           'saga.id': envelope.data.id_correlacion,
-        }));
+        })];
       }
       case 'invalid':
-        return startSpan('refuse invalid message', SpanKind.CONSUMER, traceContextOf(input.delivery.properties), () => ({ ...on(), 'messaging.destination.name': input.delivery.topic }));
+        return ['refuse invalid message', SpanKind.CONSUMER, traceContextOf(input.delivery.properties), () => ({ ...on(), 'messaging.destination.name': input.delivery.topic })];
       case 'start':
-        return startSpan(`start ${input.definition.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on(), 'saga.type': input.definition.type, 'saga.id': input.id }));
+        return [`start ${input.definition.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on(), 'saga.type': input.definition.type, 'saga.id': input.id })];
       case 'timer': {
         const { deadline } = input;
-        return startSpan(`deadline ${deadline.timerId}`, SpanKind.INTERNAL, traceContextOf({ traceparent: deadline.traceparent }), () => ({ ...on(), 'saga.type': deadline.sagaType, 'saga.id': deadline.sagaId }));
+        return [`deadline ${deadline.timerId}`, SpanKind.INTERNAL, traceContextOf({ traceparent: deadline.traceparent }), () => ({ ...on(), 'saga.type': deadline.sagaType, 'saga.id': deadline.sagaId })];
       }
       case 'repair':
-        return startSpan(`repair ${input.event.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on(), 'saga.type': input.sagaType, 'saga.id': input.id, 'saga.repair.by': input.by }));
+        return [`repair ${input.event.type}`, SpanKind.INTERNAL, input.trace ?? ROOT_CONTEXT, () => ({ ...on(), 'saga.type': input.sagaType, 'saga.id': input.id, 'saga.repair.by': input.by })];
     }
   }
 
@@ -568,7 +567,7 @@ export class SagaRuntime {
     const effects = compute(definition, () => resolveEffects(definition, actions));
     const outbox: NewOutboxMessage[] = [];
     const log = [...entries];
-    const trace = this.tracing.get(uow);
+    const trace = this.uncommitted.get(uow)?.trace;
     for (const effect of effects) {
       if (effect.kind !== 'command') continue;
       const message = makeEnvelope(effect.type, effect.data, definition.serviceName, { now, trace });
@@ -679,8 +678,8 @@ export class SagaRuntime {
     const reason = error instanceof Error ? error.message : String(error);
     const written = letter(code, reason);
     await uow.deadLetter(written);
-    this.log('dead-lettered', { level: 'error', consumer: written.consumer, sagaType: written.source === 'deadline' ? written.consumer : this.sagaTypesOf(written.type), sagaId: written.sagaId, messageId: written.messageId, messageType: written.type, topic: written.topic, source: written.source, code, reason, ...traceLogFields(this.tracing.get(uow)) });
-    return { status: 'dead-lettered', reason, code, source: written.source ?? 'message' };
+    this.log('dead-lettered', { level: 'error', consumer: written.consumer, sagaType: written.source === 'deadline' ? written.consumer : this.sagaTypesOf(written.type), sagaId: written.sagaId, messageId: written.messageId, messageType: written.type, topic: written.topic, source: written.source, code, reason, ...traceLogFields(this.uncommitted.get(uow)?.trace) });
+    return { status: 'dead-lettered', reason, code };
   }
 
   /** The saga types here that consume messages of `type` (for log lines). */
@@ -694,7 +693,6 @@ export class SagaRuntime {
     // Counted once committed, so an attempt tried again is not counted twice.
     for (const t of transitions) this.metrics.transition(t.sagaType, t.stateValue, t.status, t.previousStatus);
     for (const late of lates) this.metrics.deadlineLag.observe({ saga_type: late.sagaType }, late.seconds);
-    for (const o of outcomes) if (o.status === 'dead-lettered') this.metrics.deadLetters.inc({ source: o.source, code: o.code });
     if (!this.options.onTransition) return;
     for (const { committed } of transitions) {
       try {
@@ -706,11 +704,12 @@ export class SagaRuntime {
   }
 }
 
-/** What a transaction did that is counted once it commits. */
+/** What a transaction did that is counted once it commits, and the trace of the input it applies now. */
 interface Uncommitted {
   transitions: Transitioned[];
   /** How late each deadline it fired was. */
   lates: { sagaType: string; seconds: number }[];
+  trace?: Context;
 }
 
 /** A transition as the runtime keeps it until the commit: what the metrics count, and what `onTransition` reports. */

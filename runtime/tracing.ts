@@ -93,6 +93,25 @@ export function startSpan(name: string, kind: SpanKind, parent: Context, attribu
   return { span, context: trace.setSpan(parent, span) };
 }
 
+/**
+ * Runs `work` in a span of its own (see {@link startSpan}), ended when `work` settles: as
+ * failed when it throws.
+ *
+ * @example
+ * await inSpan(`pagos ${envelope.type}`, SpanKind.CONSUMER, traceContextOf(envelope), undefined, (context) => handle(envelope, context));
+ */
+export async function inSpan<T>(name: string, kind: SpanKind, parent: Context, attributes: (() => Attributes) | undefined, work: (context: Context, span: Span) => Promise<T>): Promise<T> {
+  const { span, context } = startSpan(name, kind, parent, attributes);
+  try {
+    const value = await work(context, span);
+    endSpan(span);
+    return value;
+  } catch (error) {
+    endSpan(span, error);
+    throw error;
+  }
+}
+
 /** Ends `span`, as failed when `error` is given. */
 export function endSpan(span: Span, error?: unknown): void {
   if (error !== undefined) {
@@ -102,23 +121,19 @@ export function endSpan(span: Span, error?: unknown): void {
   span.end();
 }
 
-/** `"traceparent":"00-…"` read from a serialized envelope without parsing it whole. */
-export function traceparentIn(payload: string): string | null {
-  return fieldIn(payload, 'traceparent', 55);
-}
-
 /**
- * A top-level string field of a serialized envelope (`type`, `traceparent`), read without
- * parsing it whole: its first occurrence, which is the envelope's own, as `makeEnvelope`
- * writes the envelope's fields before `data`.
+ * `"traceparent":"00-…"` read from a serialized envelope without parsing it whole: its first
+ * occurrence, the envelope's own, since `makeEnvelope` writes it before `data`. (A message
+ * written elsewhere, replayed from the dead letters, may name another: it only places a
+ * span, and `traceContextOf` checks the format.)
  */
-export function fieldIn(payload: string, field: string, maxLength = 191): string | null {
-  const key = `"${field}":"`;
+export function traceparentIn(payload: string): string | null {
+  const key = '"traceparent":"';
   const at = payload.indexOf(key);
   if (at < 0) return null;
   const start = at + key.length;
   const end = payload.indexOf('"', start);
-  return end > start && end - start <= maxLength ? payload.slice(start, end) : null;
+  return end > start && end - start <= 55 ? payload.slice(start, end) : null;
 }
 
 export { SpanKind };

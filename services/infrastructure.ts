@@ -78,6 +78,7 @@ export async function openInfrastructure(config: Config, options: Infrastructure
   const health = new Health({ clock: options.clock, log: options.log });
   const relay = new OutboxRelay(store, transport, { clock: options.clock, log: options.log, pollMs: options.relayPollMs, health, sagaTypes: options.publishes, metrics });
   metrics.watch(health).countPendingWith(async () => [...(await store.unpublishedByOwner()).values()].reduce((a, b) => a + b, 0));
+  const stopCounting = metrics.countDeadLettersOf(store);
   let lease: ReplicaLease | null = null;
   if (options.replica) {
     lease = new ReplicaLease(store, {
@@ -119,6 +120,7 @@ export async function openInfrastructure(config: Config, options: Infrastructure
     metrics,
     async close() {
       unwatch?.();
+      stopCounting();
       stopKicking();
       await retention.stop();
       await relay.stop();

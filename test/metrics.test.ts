@@ -2,6 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { withRetries } from '../runtime/batch-transaction.ts';
+import { ConcurrencyError, UnavailableError } from '../runtime/errors.ts';
+import { SagaMetrics } from '../runtime/metrics.ts';
 import { createApp } from '../services/http/app.ts';
 import type { System } from '../services/system.ts';
 import { serveApp, type HttpClient } from './support/http.ts';
@@ -129,6 +132,27 @@ describe('GET /metrics', function () {
     for (const name of new Set(ours.map((s) => s.name))) {
       expect(name, name).to.match(/(_total|_seconds(_bucket|_sum|_count)?|_size(_bucket|_sum|_count)|_messages|_up)$/);
     }
+  });
+});
+
+describe('SagaMetrics of transactions', function () {
+  it('should count each attempt tried again by its reason, under its consumer', async function () {
+    const metrics = new SagaMetrics();
+    const failures = [new ConcurrencyError('row version changed'), new UnavailableError('connect ECONNREFUSED'), new ConcurrencyError('deadlock')];
+    let attempts = 0;
+    const value = await withRetries(
+      async () => {
+        const failure = failures[attempts++];
+        if (failure) throw failure;
+        return 'committed';
+      },
+      { observer: metrics.transactions('pagos'), backoff: { minMs: 1, maxMs: 1 } },
+    );
+    expect(value).to.equal('committed');
+    const samples = parseExposition(await metrics.registry.metrics());
+    expect(total(samples, 'saga_transaction_retries_total', { consumer: 'pagos', reason: 'conflict' })).to.equal(2);
+    expect(total(samples, 'saga_transaction_retries_total', { consumer: 'pagos', reason: 'unavailable' })).to.equal(1);
+    expect(total(samples, 'saga_transaction_retries_total')).to.equal(3);
   });
 });
 

@@ -13,9 +13,9 @@ import { refusedMessage } from '../../runtime/dead-letters.ts';
 import { SagaError } from '../../runtime/errors.ts';
 import type { Health } from '../../runtime/health.ts';
 import type { SagaMetrics } from '../../runtime/metrics.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceLogFields } from '../../runtime/tracing.ts';
+import { inSpan, SpanKind, traceContextOf, traceLogFields } from '../../runtime/tracing.ts';
 import type { Delivery, Subscription, Transport, UnitOfWork } from '../../runtime/ports.ts';
-import type { Log, LogFields } from '../../runtime/logger.ts';
+import { silent, type Log, type LogFields } from '../../runtime/logger.ts';
 
 /** Any event a participant answers with. */
 export type AnyReply = { type: string; data: { id_correlacion: string } };
@@ -39,7 +39,7 @@ export interface ParticipantDeps {
   health?: Health;
   /** The message types of this process (default the AeroAlpes ones). */
   messages?: MessageCatalog;
-  /** Where it counts its transactions and dead letters (`GET /metrics`). */
+  /** Where it counts its transactions (`GET /metrics`). */
   metrics?: SagaMetrics;
 }
 
@@ -59,14 +59,13 @@ export abstract class Participant {
   protected readonly log: NonNullable<ParticipantDeps['log']>;
   protected readonly messages: MessageCatalog;
   private subscriptions: Subscription[] = [];
-  /** What each delivery became: null (applied, or a duplicate), or the code of its dead letter. */
-  private readonly batcher: Batcher<Received, string | null>;
+  private readonly batcher: Batcher<Received, void>;
   /** Aborted on close: stops waiting out an outage. */
   private readonly stopping = new AbortController();
 
   constructor(protected readonly deps: ParticipantDeps) {
     this.clock = deps.clock ?? Date.now;
-    this.log = deps.log ?? (() => {});
+    this.log = deps.log ?? silent;
     this.messages = deps.messages ?? AEROALPES_MESSAGES;
     this.batcher = new Batcher(
       (received) =>
@@ -77,11 +76,7 @@ export abstract class Participant {
           observer: deps.metrics?.transactions(this.name),
           // Outages are waited out; only what can never succeed is dead-lettered.
           onTerminal: (uow, r, error) => this.deadLetter(uow, r, error instanceof SagaError ? error.code : 'error', (error as Error)?.message ?? String(error)),
-          onCommit: (results) => {
-            deps.relay.kick();
-            // Counted once committed: a transaction tried again does not count its dead letters twice.
-            for (const code of results) if (code) deps.metrics?.deadLetters.inc({ source: 'message', code });
-          },
+          onCommit: () => deps.relay.kick(),
           prefetch: async (uow, batch) => {
             const messages = batch.flatMap(({ parsed }) => (parsed.ok ? [parsed.envelope] : []));
             await uow.prefetch({ processed: messages.map((m) => ({ consumer: this.name, messageId: m.id })) });
@@ -116,8 +111,8 @@ export abstract class Participant {
         handler: (delivery) => this.deliver(delivery),
       }),
     );
-    const { store, health, clock, log, metrics } = this.deps;
-    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store, subscription: this.name, messages: this.messages, health, signal: this.stopping.signal, clock, log, metrics }));
+    const { store, health, clock, log } = this.deps;
+    this.subscriptions.push(await recordBrokerDeadLetters({ transport, store, subscription: this.name, messages: this.messages, health, signal: this.stopping.signal, clock, log }));
   }
 
   /** Lets the deliveries in flight commit and be acknowledged (for at most `drainMs`), then stops consuming. */
@@ -135,55 +130,43 @@ export abstract class Participant {
   async deliver(delivery: Delivery): Promise<void> {
     const parsed = this.messages.parse(delivery.payload);
     if (parsed.ok && !this.handles.includes(parsed.envelope.type)) return; // not ours: ack, no transaction
-    await this.batcher.submit({ delivery, parsed });
+    return this.batcher.submit({ delivery, parsed });
   }
 
   /** Applies one delivery in a span of its own, a child of the one that published it; its replies carry the span on. */
-  private async applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<string | null> {
+  private applyDelivery(uow: SequelizeUnitOfWork, received: Received): Promise<void> {
     const { parsed, delivery } = received;
     const envelope = parsed.ok ? parsed.envelope : null;
-    const { span, context } = startSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope), () => ({
+    const attributes = () => ({
       'messaging.system': 'pulsar',
       'messaging.operation.type': 'process',
       'messaging.destination.name': delivery.topic,
       'messaging.consumer.group.name': this.name,
       ...(envelope ? { 'messaging.message.id': envelope.id, 'cloudevents.event_type': envelope.type, 'saga.id': envelope.data.id_correlacion } : {}),
-    }));
-    try {
-      const deadLettered = await this.applyTraced(uow, received, context);
-      if (envelope && !deadLettered && (this.log.enabled?.('debug') ?? true)) this.log('message applied', { level: 'debug', consumer: this.name, messageId: envelope.id, messageType: envelope.type, sagaId: envelope.data.id_correlacion, ...traceLogFields(span) });
-      endSpan(span);
-      return deadLettered;
-    } catch (error) {
-      endSpan(span, error);
-      throw error;
-    }
-  }
-
-  /** Resolves with the code of its dead letter, or null. */
-  private async applyTraced(uow: SequelizeUnitOfWork, received: Received, trace: Context): Promise<string | null> {
-    const now = this.clock();
-    const { parsed } = received;
-    if (!parsed.ok) return this.deadLetter(uow, received, 'invalid', parsed.reason, trace);
-    const message = this.deps.testMode ? parsed.envelope : withoutSimulatedFailure(parsed.envelope, this.log, this.name);
-    if (await uow.seen(this.name, message.id)) return null;
-    await uow.remember(this.name, message.id, now);
-    const replies = await this.apply(message, uow);
-    await uow.enqueue(
-      replies.map((reply) => {
-        const envelope = makeEnvelope(reply.type, reply.data, this.serviceName, { id: randomUUID(), now, trace });
-        return {
-          messageId: envelope.id,
-          sagaType: this.name,
-          sagaId: reply.data.id_correlacion,
-          topic: this.messages.topicOf(reply.type),
-          key: reply.data.id_correlacion,
-          payload: JSON.stringify(envelope),
-          createdAt: now,
-        };
-      }),
-    );
-    return null;
+    });
+    return inSpan(`${this.name} ${envelope?.type ?? 'invalid message'}`, SpanKind.CONSUMER, traceContextOf(delivery.properties, envelope), attributes, async (trace, span) => {
+      const now = this.clock();
+      if (!parsed.ok) return this.deadLetter(uow, received, 'invalid', parsed.reason, trace);
+      const message = this.deps.testMode ? parsed.envelope : withoutSimulatedFailure(parsed.envelope, this.log, this.name);
+      if (await uow.seen(this.name, message.id)) return;
+      await uow.remember(this.name, message.id, now);
+      const replies = await this.apply(message, uow);
+      await uow.enqueue(
+        replies.map((reply) => {
+          const envelope = makeEnvelope(reply.type, reply.data, this.serviceName, { id: randomUUID(), now, trace });
+          return {
+            messageId: envelope.id,
+            sagaType: this.name,
+            sagaId: reply.data.id_correlacion,
+            topic: this.messages.topicOf(reply.type),
+            key: reply.data.id_correlacion,
+            payload: JSON.stringify(envelope),
+            createdAt: now,
+          };
+        }),
+      );
+      if (this.log.enabled?.('debug') ?? true) this.log('message applied', { level: 'debug', consumer: this.name, messageId: message.id, messageType: message.type, sagaId: message.data.id_correlacion, ...traceLogFields(span) });
+    });
   }
 
   /** What a log line about `message` names: this service (the owner of its outbox rows, their saga type), the saga and the message. */
@@ -191,12 +174,11 @@ export abstract class Participant {
     return aboutMessage(this.name, message);
   }
 
-  /** Records a delivery that can never be applied, with its reason (it is then acknowledged); resolves with its code. */
-  private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string, trace?: Context): Promise<string> {
+  /** Records a delivery that can never be applied, with its reason; it is then acknowledged. */
+  private async deadLetter(uow: UnitOfWork, { delivery, parsed }: Received, code: string, reason: string, trace?: Context): Promise<void> {
     const envelope = parsed.ok ? parsed.envelope : null;
     await uow.deadLetter(refusedMessage({ consumer: this.name, delivery, envelope, code, reason: `${this.name}: ${reason}`, at: this.clock() }));
     this.log('dead-lettered', { level: 'error', ...this.about(envelope), topic: delivery.topic, code, reason, ...traceLogFields(trace) });
-    return code;
   }
 }
 
