@@ -46,8 +46,6 @@ export class SagaMetrics {
   readonly deliveries: Counter<'topic' | 'subscription'>;
   readonly redeliveries: Counter<'topic' | 'subscription'>;
   readonly nacks: Counter<'topic' | 'subscription'>;
-  readonly dependencyUp: Gauge<'dependency'>;
-  readonly outboxPending: Gauge;
   private healthSource: Health | null = null;
   private pendingSource: (() => Promise<number>) | null = null;
 
@@ -68,7 +66,8 @@ export class SagaMetrics {
     this.redeliveries = new Counter({ name: 'saga_redeliveries_total', help: 'Deliveries of a message delivered before.', labelNames: ['topic', 'subscription'], registers });
     this.nacks = new Counter({ name: 'saga_negative_acknowledgements_total', help: 'Deliveries whose handler failed, left to the broker to deliver again.', labelNames: ['topic', 'subscription'], registers });
     const self = this;
-    this.dependencyUp = new Gauge({
+    // Read at each scrape; the registry holds them.
+    new Gauge({
       name: 'saga_dependency_up',
       help: '1 while the database or the broker answers this process, 0 during an outage.',
       labelNames: ['dependency'],
@@ -79,7 +78,7 @@ export class SagaMetrics {
         for (const dependency of ['database', 'broker'] as const) this.set({ dependency }, down.has(dependency) ? 0 : 1);
       },
     });
-    this.outboxPending = new Gauge({
+    new Gauge({
       name: 'saga_outbox_pending_messages',
       help: 'Outbox messages committed and not yet published (read from the database at scrape time).',
       registers,

@@ -28,7 +28,7 @@ export interface TraceCarrier {
  * The runtime's tracer, from the provider registered now. Asked for at each span, not kept:
  * a provider registered after `trace.disable()` (tests, a restart of tracing) is a new global.
  */
-export function tracer(): Tracer {
+function tracer(): Tracer {
   return trace.getTracer('xstate-saga-runtime');
 }
 
@@ -73,7 +73,7 @@ export function traceLogFields(of: Span | Context | undefined): { traceId?: stri
 }
 
 /** The trace id of a span, or null for a span of no trace. */
-export function traceIdOf(span: Span | undefined): string | null {
+function traceIdOf(span: Span | undefined): string | null {
   const context = span?.spanContext();
   return context && trace.isSpanContextValid(context) ? context.traceId : null;
 }

@@ -1,6 +1,6 @@
-import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanStatusCode } from '@opentelemetry/api';
 import type Koa from 'koa';
-import { tracer } from '../../runtime/tracing.ts';
+import { SpanKind, startSpan, traceContextOf } from '../../runtime/tracing.ts';
 
 /**
  * A server span per request, a child of the caller's `traceparent` header when it sends one,
@@ -12,10 +12,10 @@ import { tracer } from '../../runtime/tracing.ts';
  */
 export function traceRequests(service: string): Koa.Middleware {
   return async (ctx, next) => {
-    const parent = propagation.extract(context.active(), ctx.headers);
-    const span = tracer().startSpan(`${ctx.method} ${ctx.path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': ctx.method, 'url.path': ctx.path, 'service.name': service } }, parent);
+    const parent = traceContextOf({ traceparent: ctx.get('traceparent'), tracestate: ctx.get('tracestate') });
+    const { span, context: current } = startSpan(`${ctx.method} ${ctx.path}`, SpanKind.SERVER, parent, () => ({ 'http.request.method': ctx.method, 'url.path': ctx.path, 'service.name': service }));
     try {
-      await context.with(trace.setSpan(parent, span), next);
+      await context.with(current, next);
     } finally {
       const route = (ctx as { _matchedRoute?: unknown })._matchedRoute;
       if (typeof route === 'string') {
