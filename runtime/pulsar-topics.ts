@@ -10,6 +10,8 @@ export interface PartitionedTopicsOptions {
   namespace: string;
   token?: string;
   timeoutMs?: number;
+  /** How long a topic another process is creating may take to show its partitions (default 5 s). */
+  settleMs?: number;
   log?: Log;
 }
 
@@ -19,6 +21,10 @@ export interface PartitionedTopicsOptions {
  * process. Messages are keyed by `id_correlacion`, and a keyed message goes to the
  * partition of its key's hash, so one saga's messages stay on one partition, in order, while
  * the topic spreads over the brokers of a cluster.
+ *
+ * Replicas starting together may ask at once: one creates the topic, and the others make sure
+ * its partitions exist before they use it (a partition opened while the broker is still
+ * creating it can refuse consumers until the client times out).
  *
  * A topic that already exists keeps its partitions: more or fewer than asked is logged and
  * used (adding partitions moves keys between them: do it between runs). A topic that exists
@@ -52,20 +58,47 @@ export class PartitionedTopics {
   }
 
   private async create(topic: string): Promise<void> {
-    const { adminUrl, tenant, namespace, partitions } = this.options;
-    const url = `${adminUrl.replace(/\/$/, '')}/admin/v2/persistent/${tenant}/${namespace}/${encodeURIComponent(topic)}/partitions`;
-    const created = await this.admin(url, { method: 'PUT', body: String(partitions) });
+    const { partitions } = this.options;
+    const url = this.topicUrl(topic);
+    const created = await this.admin(`${url}/partitions`, { method: 'PUT', body: String(partitions) });
+    // The broker answers a creation once every partition exists.
     if (created.ok) return;
     if (created.status !== 409) throw new UnavailableError(`cannot create partitioned topic ${topic}: HTTP ${created.status} ${await created.text()}`);
-    const existing = await this.admin(url, { method: 'GET' });
-    if (!existing.ok) throw new UnavailableError(`cannot read the partitions of topic ${topic}: HTTP ${existing.status}`);
-    const found = Number(((await existing.json()) as { partitions?: number }).partitions ?? 0);
-    if (found === 0) {
-      throw new UnavailableError(
-        `topic ${tenant}/${namespace}/${topic} exists without partitions, but PULSAR_PARTITIONS=${partitions}: delete the topic (once drained) or unset PULSAR_PARTITIONS`,
-      );
-    }
+    const found = await this.partitionsOf(topic);
     if (found !== partitions) this.options.log?.('pulsar: topic has other partitions than PULSAR_PARTITIONS; using them', { level: 'warn', topic, partitions: found, asked: partitions });
+    // Another process may still be creating the partitions. A consumer or producer that opens a
+    // partition meanwhile races that creation in the broker (BadVersionException), and the
+    // partition then refuses it until the client gives up. So the partitions are made to exist
+    // first: the broker creates the missing ones and tolerates those created concurrently.
+    const missed = await this.admin(`${url}/createMissedPartitions`, { method: 'POST' });
+    if (!missed.ok) throw new UnavailableError(`cannot create the partitions of topic ${topic}: HTTP ${missed.status} ${await missed.text()}`);
+  }
+
+  /**
+   * The partitions of a topic the broker said exists. Right after another process created
+   * it the broker may not show it yet (404): asked again until `settleMs`.
+   */
+  private async partitionsOf(topic: string): Promise<number> {
+    const { tenant, namespace, partitions, settleMs = 5_000 } = this.options;
+    const until = Date.now() + settleMs;
+    for (let wait = 50; ; wait = Math.min(wait * 2, 500)) {
+      const existing = await this.admin(`${this.topicUrl(topic)}/partitions`, { method: 'GET' });
+      if (existing.ok) {
+        const found = Number(((await existing.json()) as { partitions?: number }).partitions ?? 0);
+        if (found > 0) return found;
+        throw new UnavailableError(
+          `topic ${tenant}/${namespace}/${topic} exists without partitions, but PULSAR_PARTITIONS=${partitions}: delete the topic (once drained) or unset PULSAR_PARTITIONS`,
+        );
+      }
+      if (existing.status !== 404) throw new UnavailableError(`cannot read the partitions of topic ${topic}: HTTP ${existing.status}`);
+      if (Date.now() >= until) throw new UnavailableError(`cannot read the partitions of topic ${topic}: the broker said it exists, then HTTP 404 for ${settleMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  private topicUrl(topic: string): string {
+    const { adminUrl, tenant, namespace } = this.options;
+    return `${adminUrl.replace(/\/$/, '')}/admin/v2/persistent/${tenant}/${namespace}/${encodeURIComponent(topic)}`;
   }
 
   private async admin(url: string, init: RequestInit): Promise<Response> {

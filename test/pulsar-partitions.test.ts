@@ -122,6 +122,27 @@ describe('PartitionedTopics', function () {
     }
   });
 
+  // Replicas starting together create and subscribe to the same new topic at once. Without
+  // waiting for another process's creation, a consumer could open a partition while the broker
+  // was still creating it (BadVersionException, then a 30 s time-out) or find it not there yet.
+  it('should subscribe every one of several processes starting at once to one new topic, round after round', async function () {
+    await requireDriver('native').call(this);
+    this.timeout(120_000);
+    const namespace = await freshNamespace(PULSAR_URL, 'parts');
+    const processes = await Promise.all(Array.from({ length: 4 }, () => open('native', namespace, 2)));
+    try {
+      for (let round = 0; round < 20; round++) {
+        const results = await Promise.allSettled(processes.map((t) => t.subscribe({ topics: [`new-${round}`], subscription: 'replicas', handler: async () => undefined })));
+        await Promise.all(results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.close()] : [])));
+        const refused = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+        expect(refused, `round ${round}`).to.deep.equal([]);
+      }
+    } finally {
+      await Promise.all(processes.map((t) => t.close()));
+      await deleteNamespace(namespace).catch(() => undefined);
+    }
+  });
+
   it('should take a topic another process created partitioned as it is', async () => {
     const namespace = await freshNamespace(PULSAR_URL, 'parts');
     try {
