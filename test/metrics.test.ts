@@ -2,9 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { reservaSaga } from '../machines/reserva.ts';
 import { withRetries } from '../runtime/batch-transaction.ts';
+import type { CommittedTransition } from '../runtime/committed-transition.ts';
+import { makeEnvelope } from '../runtime/envelope.ts';
 import { ConcurrencyError, UnavailableError } from '../runtime/errors.ts';
+import { InMemoryTransport } from '../runtime/in-memory-transport.ts';
 import { SagaMetrics } from '../runtime/metrics.ts';
+import type { SagaStore, UnitOfWork } from '../runtime/ports.ts';
+import { SagaRuntime } from '../runtime/saga-runtime.ts';
 import { createApp } from '../services/http/app.ts';
 import type { System } from '../services/system.ts';
 import { serveApp, type HttpClient } from './support/http.ts';
@@ -153,6 +159,48 @@ describe('SagaMetrics of transactions', function () {
     expect(total(samples, 'saga_transaction_retries_total', { consumer: 'pagos', reason: 'conflict' })).to.equal(2);
     expect(total(samples, 'saga_transaction_retries_total', { consumer: 'pagos', reason: 'unavailable' })).to.equal(1);
     expect(total(samples, 'saga_transaction_retries_total')).to.equal(3);
+  });
+});
+
+describe('counting what a transaction tried again did', function () {
+  this.timeout(30_000);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'saga-metrics-retry-'));
+  let system: System;
+  after(async function () {
+    await system?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The first attempt applies the event, then loses its commit to a conflict and is rolled
+  // back; the second commits. Only what was committed may be counted or reported.
+  it('should count and report a transition once when its first attempt lost to a conflict', async function () {
+    system = await startSystem(`sqlite:${path.join(dir, 'r.db')}`, { listen: false });
+    const input = reservaInput();
+    await system.runtime.startSaga('reserva', input, { id: input.id_correlacion });
+    let attempts = 0;
+    const conflicting: SagaStore = Object.assign(Object.create(system.store) as SagaStore, {
+      transaction: <T>(work: (uow: UnitOfWork) => Promise<T>) =>
+        system.store.transaction(async (uow) => {
+          const result = await work(uow);
+          if (++attempts === 1) throw new ConcurrencyError('saga row changed since it was read');
+          return result;
+        }),
+    });
+    const reported: CommittedTransition[] = [];
+    const runtime = new SagaRuntime({ store: conflicting, transport: new InMemoryTransport(), sagas: [reservaSaga], backoff: { minMs: 1, maxMs: 1 }, onTransition: (t) => reported.push(t) });
+    const creada = makeEnvelope('ReservaCreada', { id_correlacion: input.id_correlacion, id_reserva: input.id_reserva, id_cliente: 'c', estado: 'pendiente', fecha_creacion: 1, monto: 250, monto_vat: 0 }, 'vuelos.aeroalpes');
+
+    const outcome = await runtime.handle(creada);
+
+    expect(outcome.status).to.equal('applied');
+    expect(attempts, 'the work ran twice').to.equal(2);
+    const samples = parseExposition(await runtime.metrics.registry.metrics());
+    expect(total(samples, 'saga_transaction_retries_total', { reason: 'conflict' })).to.equal(1);
+    expect(total(samples, 'saga_transitions_total'), 'transitions counted').to.equal(1);
+    expect(total(samples, 'saga_transitions_total', { saga_type: 'reserva', state: 'pagando' })).to.equal(1);
+    expect(reported.map((t) => `${t.sagaId} ${t.event.type} ${JSON.stringify(t.snapshot.value)}`), 'transitions reported').to.deep.equal([`${input.id_correlacion} ReservaCreada "pagando"`]);
+    const log = await system.store.readLog('reserva', input.id_correlacion);
+    expect(log.filter((e) => e.kind === 'event' && e.type === 'ReservaCreada'), 'in the saga log').to.have.length(1);
   });
 });
 
