@@ -161,6 +161,32 @@ describe('traces in one process', function () {
         expect(found.path.root.name).to.equal('test request');
         expect(found.path.types.at(-1)).to.equal('ReservaCancelada');
       });
+
+      if (style === 'choreography')
+      it("should continue the trace when a part's deadline fires: pagos' timer is a child of the transition that sent PagarReserva", async function () {
+        // By choreography each part takes its step deadline from its process: a process of its own with a short one.
+        const config = { ...loadConfig({}), style, databaseUrl: `sqlite:${path.join(dir, 'choreography-deadline.db')}`, outageGraceMs: 0, plazoPasoMs: 1_500 };
+        const timed = await createSystem(config, { relayPollMs: 50, deadlinePollMs: 100 });
+        try {
+          const input = reservaInput({ simular_fallo: 'timeout-pago' });
+          const id = input.id_correlacion;
+          await trace.getTracer('test').startActiveSpan('test request', async (span) => {
+            await timed.requestReserva(input);
+            span.end();
+          });
+          await waitForStatus(timed, id, 'compensated', 15_000, 'reserva-coreografia');
+          const found = await until('the trace of the timed-out saga', () =>
+            sagaTrace(seen(), id, (s) => s.kind === SPAN_KIND.consumer && s.name === 'process ReservaCancelada'),
+          );
+          const timers = found.spans.filter((s) => s.name.startsWith('deadline ') && s.attributes['saga.id'] === id);
+          expect(timers.map((s) => s.attributes['saga.type']), 'one deadline fired, in pagos\' part').to.deep.equal(['pagos-reserva']);
+          const setBy = found.spans.find((s) => s.spanId === timers[0].parentSpanId);
+          expect(setBy, 'the span of the transition that set it').to.include({ name: 'process ReservaCreada', traceId: timers[0].traceId });
+          expect(found.path.root.name).to.equal('test request');
+        } finally {
+          await timed.close();
+        }
+      });
     });
   }
 });
