@@ -1,10 +1,11 @@
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { withRetries } from './batch-transaction.ts';
 import { BrokerAuthError, ConcurrencyError, MessageRejectedError, RepeatedFailureError, SagaError, UnavailableError } from './errors.ts';
 import type { Health } from './health.ts';
 import type { SagaMetrics } from './metrics.ts';
 import { shortTopic } from './pulsar-topics.ts';
 import type { NewOutboxMessage, SagaStore, Transport } from './ports.ts';
-import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn } from './tracing.ts';
+import { endSpan, SpanKind, startSpan, traceContextOf, traceFieldsOf, traceparentIn, tracerRegistered } from './tracing.ts';
 import type { Log } from './logger.ts';
 
 export interface OutboxRelayOptions {
@@ -240,7 +241,9 @@ export class OutboxRelay {
         const row = chain[i];
         if (lost) return void (held += chain.length - i);
         // A span per publication, a child of the transition that wrote the row; consumers continue from it (message properties).
-        const { span, context } = startSpan(`publish ${row.topic}`, SpanKind.PRODUCER, traceContextOf({ traceparent: traceparentIn(row.payload) }), () => ({
+        // Without a provider nothing records it, and the row's context is not read.
+        const parent = tracerRegistered() ? traceContextOf({ traceparent: traceparentIn(row.payload) }) : ROOT_CONTEXT;
+        const { span, context } = startSpan(`publish ${row.topic}`, SpanKind.PRODUCER, parent, () => ({
           'messaging.system': 'pulsar',
           'messaging.operation.type': 'send',
           'messaging.destination.name': row.topic,

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 
 /**
@@ -30,6 +30,18 @@ export interface TraceCarrier {
  */
 function tracer(): Tracer {
   return trace.getTracer('xstate-saga-runtime');
+}
+
+/** The API's no-op provider: what a proxy delegates to while no provider is registered. */
+const NO_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a tracer provider is registered (spans may be recorded). False lets a hot path skip
+ * reading a context only a recorded span would use.
+ */
+export function tracerRegistered(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider && provider.getDelegate() === NO_PROVIDER);
 }
 
 /** The context a carrier names (the root context when it names none, or a malformed one). */

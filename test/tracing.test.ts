@@ -6,7 +6,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
 import { expect } from 'chai';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
-import { traceContextOf, traceFieldsOf } from '../runtime/tracing.ts';
+import { traceContextOf, traceFieldsOf, tracerRegistered } from '../runtime/tracing.ts';
 import { loadConfig } from '../services/config.ts';
 import { createApp } from '../services/http/app.ts';
 import { createSystem, type System } from '../services/system.ts';
@@ -64,6 +64,19 @@ describe('trace context in messages', function () {
     expect(traceContextOf(undefined, { traceparent: '00-00000000000000000000000000000000-00f067aa0ba902b7-01' })).to.equal(ROOT_CONTEXT);
     expect(trace.getSpanContext(traceContextOf({ traceparent: 'bad' }, { traceparent: TRACEPARENT }))?.traceId).to.equal('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(traceFieldsOf(ROOT_CONTEXT)).to.deep.equal({});
+  });
+
+  it('should tell whether a tracer provider is registered, so the outbox relay reads no context nothing would record', function () {
+    expect(tracerRegistered(), 'none yet').to.equal(false);
+    new NodeTracerProvider().register();
+    try {
+      expect(tracerRegistered(), 'registered').to.equal(true);
+    } finally {
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+    expect(tracerRegistered(), 'after it was taken down').to.equal(false);
   });
 });
 
