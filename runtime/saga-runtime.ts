@@ -83,9 +83,10 @@ export interface SagaRuntimeOptions {
   /** Wait between attempts while the database is unavailable (default 100 ms doubling to 5 s). */
   backoff?: { minMs: number; maxMs: number };
   /**
-   * Where it counts what it does (`GET /metrics`); a registry of its own when omitted. Dead
-   * letters are counted where the store commits them (`SagaMetrics.countDeadLettersOf`, wired
-   * by the process: services/infrastructure.ts).
+   * Where it counts what it does (`GET /metrics`). Dead letters are counted where the store
+   * commits them (`SagaMetrics.countDeadLettersOf`): a registry given here is wired so by its
+   * process, once (services/infrastructure.ts); the registry of its own it makes when this is
+   * omitted counts its store's dead letters itself.
    */
   metrics?: SagaMetrics;
 }
@@ -171,6 +172,7 @@ export class SagaRuntime {
   /** Aborted on close: stops waiting out an outage. */
   private readonly stopping = new AbortController();
   private readonly unwatch: (() => void) | undefined;
+  private readonly uncount: (() => void) | undefined;
   private readonly transactionObserver: TransactionObserver;
   private subscriptions: Subscription[] = [];
   private listening = false;
@@ -185,6 +187,7 @@ export class SagaRuntime {
     this.health = options.health ?? new Health({ clock: this.clock, log: this.log });
     this.messages = options.messages ?? AEROALPES_MESSAGES;
     this.metrics = options.metrics ?? new SagaMetrics();
+    if (!options.metrics) this.uncount = this.metrics.countDeadLettersOf(this.store);
     this.transactionObserver = this.metrics.transactions(this.subscriptionName);
     if (!options.health) {
       this.unwatch = this.transport.watch?.((state) => (state.available ? this.health.up('broker') : this.health.down('broker', state.reason ?? 'disconnected')));
@@ -237,6 +240,7 @@ export class SagaRuntime {
     await Promise.all(subscriptions.map((s) => s.close()));
     await this.scheduler.stop();
     this.unwatch?.();
+    this.uncount?.();
     if (this.ownsRelay) await this.relay.stop();
   }
 

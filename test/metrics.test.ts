@@ -202,6 +202,22 @@ describe('counting what a transaction tried again did', function () {
     const log = await system.store.readLog('reserva', input.id_correlacion);
     expect(log.filter((e) => e.kind === 'event' && e.type === 'ReservaCreada'), 'in the saga log').to.have.length(1);
   });
+
+  it('should count the dead letters of a runtime built alone, in the registry it made for itself', async function () {
+    system ??= await startSystem(`sqlite:${path.join(dir, 'r.db')}`, { listen: false });
+    const transport = new InMemoryTransport();
+    const runtime = new SagaRuntime({ store: system.store, transport, sagas: [reservaSaga] });
+    await runtime.listen();
+    try {
+      const before = (await system.store.listDeadLetters()).length;
+      await transport.publish('evento-pago', { key: 'k', payload: '{"not": "an envelope"' });
+      await waitFor(async () => (await system.store.listDeadLetters()).length === before + 1);
+      const samples = parseExposition(await runtime.metrics.registry.metrics());
+      expect(total(samples, 'saga_dead_letters_total', { source: 'message', code: 'invalid' })).to.equal(1);
+    } finally {
+      await runtime.close();
+    }
+  });
 });
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
