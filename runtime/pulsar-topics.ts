@@ -70,8 +70,12 @@ export class PartitionedTopics {
     // partition meanwhile races that creation in the broker (BadVersionException), and the
     // partition then refuses it until the client gives up. So the partitions are made to exist
     // first: the broker creates the missing ones and tolerates those created concurrently.
-    const missed = await this.admin(`${url}/createMissedPartitions`, { method: 'POST' });
-    if (!missed.ok) throw new UnavailableError(`cannot create the partitions of topic ${topic}: HTTP ${missed.status} ${await missed.text()}`);
+    // A refusal only leaves that race open (the topic exists): logged, and the topic used.
+    const missed = await this.admin(`${url}/createMissedPartitions`, { method: 'POST' }).then(
+      async (answer) => (answer.ok ? null : `HTTP ${answer.status} ${await answer.text()}`),
+      (error: Error) => error.message,
+    );
+    if (missed) this.options.log?.('pulsar: could not make sure every partition of the topic exists; using it', { level: 'warn', topic, error: missed });
   }
 
   /**
