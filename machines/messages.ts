@@ -278,6 +278,7 @@ function messageOf(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_type':
       return `expected ${issue.expected}, received ${kindOf(issue.input)}`;
     case 'too_small':
+      if (issue.origin === 'number') return issue.inclusive ? `must be at least ${issue.minimum}` : `must be greater than ${issue.minimum}`;
       return issue.origin === 'string' && issue.minimum === 1 ? 'must not be empty' : undefined;
     case 'too_big':
       return issue.origin === 'string' ? `longer than ${issue.maximum} characters` : undefined;
@@ -305,6 +306,22 @@ function reasonOf(type: string | undefined, error: z.ZodError): string {
 }
 
 export type ParseResult = { ok: true; envelope: Envelope } | { ok: false; reason: string };
+
+/**
+ * Validates `value` with a schema built from these building blocks, with the reasons messages
+ * get: the first issue's field path (`''` for the value itself) and what is wrong with it.
+ * For what enters by another door than a message (an HTTP body). Never throws.
+ *
+ * @example
+ * check(z.object({ monto: z.number() }), { monto: '10' });
+ * // -> { ok: false, path: 'monto', message: 'expected number, received string' }
+ */
+export function check<S extends z.ZodType>(schema: S, value: unknown): { ok: true; value: z.output<S> } | { ok: false; path: string; message: string } {
+  const result = schema.safeParse(value, PARSE_OPTIONS);
+  if (result.success) return { ok: true, value: result.data };
+  const [issue] = result.error.issues;
+  return { ok: false, path: pathOf(issue.path), message: issue.message };
+}
 
 /** A JSON Schema (draft-07) object, as {@link MessageCatalog.jsonSchemaOf} returns it. */
 export type JsonSchema = { [keyword: string]: unknown };

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { SIMULATED_FAILURES } from '../machines/messages.ts';
 import { loadConfig } from '../services/config.ts';
 import { createApp, type AppOptions } from '../services/http/app.ts';
 import { createSystem, type System } from '../services/system.ts';
@@ -101,7 +102,8 @@ describe('HTTP API', function () {
       ['a negative monto', { id_cliente: 'c', monto: -5 }, '"monto"'],
       ['a monto given as a string', { id_cliente: 'c', monto: '10' }, '"monto"'],
       ['a negative monto_vat', { id_cliente: 'c', monto: 10, monto_vat: -1 }, '"monto_vat"'],
-      ['itinerarios that are not objects', { id_cliente: 'c', monto: 10, itinerarios: ['BOG'] }, '"itinerarios"'],
+      ['itinerarios that are not objects', { id_cliente: 'c', monto: 10, itinerarios: ['BOG'] }, '"itinerarios[0]"'],
+      ['a blank id_cliente', { id_cliente: '  ', monto: 10 }, '"id_cliente"'],
       ['an unknown simular_fallo', { id_cliente: 'c', monto: 10, simular_fallo: 'meteorito' }, '"simular_fallo"'],
       ['a body that is not an object', [1, 2], 'JSON object'],
     ] as const) {
@@ -114,6 +116,28 @@ describe('HTTP API', function () {
         expect(await system.store.listInstances({ limit: 1000 })).to.have.length(before);
       });
     }
+
+    it("should say what is wrong with a field as a message's own schema says it (IniciarReserva's fields, a request's rules)", async function () {
+      const reasons = [];
+      for (const body of [
+        { id_cliente: 'c', monto: '10' },
+        { id_cliente: 'c'.repeat(65), monto: 10 },
+        { id_cliente: 'c', monto: 0 },
+        { id_cliente: 'c', monto: 10, monto_vat: -1 },
+        { id_cliente: 'c', monto: 10, itinerarios: [{ origen: 'BOG' }, 'MDE'] },
+        { id_cliente: 'c', monto: 10, simular_fallo: 'meteorito' },
+      ]) {
+        reasons.push((await client.request('POST', '/reservas', body)).body.error.message);
+      }
+      expect(reasons).to.deep.equal([
+        '"monto": expected number, received string',
+        '"id_cliente": longer than 64 characters',
+        '"monto": must be greater than 0',
+        '"monto_vat": must be at least 0',
+        '"itinerarios[1]": expected object, received string',
+        `"simular_fallo": must be one of ${SIMULATED_FAILURES.join(', ')}; received "meteorito"`,
+      ]);
+    });
 
     it('should refuse malformed JSON with 400 and a non-JSON content type with 415', async function () {
       const malformed = await client.request('POST', '/reservas', '{"id_cliente": "c", "monto": ');

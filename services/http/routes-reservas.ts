@@ -1,18 +1,29 @@
 import type Router from '@koa/router';
-import { LIMITS, maxLengthOf, SIMULATED_FAILURES, type Itinerario, type SimulatedFailure } from '../../machines/messages.ts';
+import { z } from 'zod';
+import { check, SCHEMAS } from '../../machines/messages.ts';
 import { ValidationError } from '../../runtime/errors.ts';
 import type { Config } from '../config.ts';
 import { readJsonBody } from './body.ts';
 import { parseIdempotencyKey, type ReservaEntry } from './reserva-entry.ts';
 
+const INICIAR = SCHEMAS.IniciarReserva.shape;
+
+/**
+ * The body of `POST /reservas`: the fields of `IniciarReserva` a caller gives (the ids and
+ * deadlines are the service's), each with its message schema (column lengths, the
+ * `itinerarios` byte limit, the failures to simulate), and what a request adds: a positive
+ * `monto`, a `monto_vat` of at least 0, defaults.
+ */
+const RESERVA_REQUEST = z.object({
+  id_cliente: INICIAR.id_cliente.refine((value) => value.trim() !== '', { message: 'must not be blank' }),
+  monto: INICIAR.monto.positive(),
+  monto_vat: INICIAR.monto_vat.min(0).default(0),
+  itinerarios: INICIAR.itinerarios.default([]),
+  simular_fallo: INICIAR.simular_fallo,
+});
+
 /** The fields of `POST /reservas`, validated and with their defaults. */
-export interface ReservaRequest {
-  id_cliente: string;
-  monto: number;
-  monto_vat: number;
-  itinerarios: Itinerario[];
-  simular_fallo?: SimulatedFailure;
-}
+export type ReservaRequest = z.output<typeof RESERVA_REQUEST>;
 
 /**
  * Most bytes of a `POST /reservas` body: room for the largest valid request
@@ -22,34 +33,24 @@ export interface ReservaRequest {
 export const RESERVA_BODY_LIMIT = 64 * 1024;
 
 /**
- * Validates a `POST /reservas` body; each message names the field at fault. Strings longer
- * than their column (`maxLengthOf`) and `itinerarios` over `LIMITS.itinerariosBytes` are
- * refused.
+ * Validates a `POST /reservas` body against {@link RESERVA_REQUEST}; the message names the
+ * field at fault and what is wrong with it. `simular_fallo` is refused while test endpoints
+ * are off.
  *
  * @throws ValidationError
  * @example
  * parseReservaRequest({ id_cliente: 'c-1', monto: 100 }, { testEndpoints: false });
  * // -> { id_cliente: 'c-1', monto: 100, monto_vat: 0, itinerarios: [] }
+ * parseReservaRequest({ id_cliente: 'c-1', monto: '100' }, { testEndpoints: false });
+ * // throws ValidationError '"monto": expected number, received string'
  */
 export function parseReservaRequest(body: unknown, options: { testEndpoints: boolean }): ReservaRequest {
-  if (!isObject(body)) throw new ValidationError('request body must be a JSON object');
-  const { id_cliente, monto, monto_vat = 0, itinerarios = [], simular_fallo } = body;
-  if (typeof id_cliente !== 'string' || id_cliente.trim() === '') throw new ValidationError('"id_cliente" must be a non-empty string');
-  checkLength('id_cliente', id_cliente);
-  if (!isFiniteNumber(monto) || monto <= 0) throw new ValidationError('"monto" must be a positive number');
-  if (!isFiniteNumber(monto_vat) || monto_vat < 0) throw new ValidationError('"monto_vat" must be a number >= 0');
-  if (!Array.isArray(itinerarios) || !itinerarios.every(isObject)) throw new ValidationError('"itinerarios" must be an array of objects');
-  if (Buffer.byteLength(JSON.stringify(itinerarios)) > LIMITS.itinerariosBytes) {
-    throw new ValidationError(`"itinerarios" is larger than ${LIMITS.itinerariosBytes} bytes as JSON`);
-  }
-  const request: ReservaRequest = { id_cliente, monto, monto_vat, itinerarios: itinerarios as Itinerario[] };
+  const checked = check(RESERVA_REQUEST, body);
+  if (!checked.ok) throw new ValidationError(checked.path ? `"${checked.path}": ${checked.message}` : 'request body must be a JSON object');
+  const { simular_fallo, ...request } = checked.value;
   if (simular_fallo === undefined) return request;
   if (!options.testEndpoints) throw new ValidationError('"simular_fallo" is not accepted: test endpoints are off');
-  if (typeof simular_fallo === 'string') checkLength('simular_fallo', simular_fallo);
-  if (!(SIMULATED_FAILURES as readonly unknown[]).includes(simular_fallo)) {
-    throw new ValidationError(`"simular_fallo" must be one of ${SIMULATED_FAILURES.join(', ')}`);
-  }
-  return { ...request, simular_fallo: simular_fallo as SimulatedFailure };
+  return { ...request, simular_fallo };
 }
 
 /**
@@ -74,17 +75,4 @@ export function reservaRoutes(router: Router, deps: { config: Config; entry: Res
     if (accepted.replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.body = accepted.body;
   });
-}
-
-/** A string field longer than its column holds is refused here, not by the database later. */
-function checkLength(field: string, value: string): void {
-  if (value.length > maxLengthOf(field)) throw new ValidationError(`"${field}" is longer than ${maxLengthOf(field)} characters`);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isFiniteNumber(value: unknown): value is number {
-  return typeof value === 'number' && Number.isFinite(value);
 }
