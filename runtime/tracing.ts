@@ -79,8 +79,7 @@ export function traceIdIn(context: Context): string | null {
 
 /** `{ traceId }` of the span of `context` (or of `span`) for a log line; `{}` when there is none, so the logger's own stays. */
 export function traceLogFields(of: Span | Context | undefined): { traceId?: string } {
-  const span = of && 'spanContext' in of ? of : of ? trace.getSpan(of) : undefined;
-  const id = traceIdOf(span);
+  const id = of === undefined ? null : 'spanContext' in of ? traceIdOf(of) : traceIdIn(of);
   return id ? { traceId: id } : {};
 }
 

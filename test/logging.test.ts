@@ -7,8 +7,10 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { expect } from 'chai';
 import { makeEnvelope } from '../runtime/envelope.ts';
+import { createApp } from '../services/http/app.ts';
 import { createLogger, logFormat, logLevelFrom } from '../services/logger.ts';
 import type { System } from '../services/system.ts';
+import { serveApp } from './support/http.ts';
 import { reservaInput, startSystem, waitForStatus } from './support/system.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -147,6 +149,27 @@ describe('structured logs', function () {
       expect(line).to.include({ service: 'aeroalpes', sagaType: 'reserva', sagaId: 'nobody-here', messageId: stray.id, messageType: 'PagoFallido', topic: 'evento-pago', code: 'unknown_saga' });
       const raw = out.written.find((chunk) => chunk.includes(stray.id) && chunk.includes('dead-lettered'))!;
       expect(() => JSON.parse(raw), 'the line as written is JSON').to.not.throw();
+    });
+
+    it('should log each HTTP request once answered at debug, with method, path, status and time, and write none at info', async () => {
+      const client = await serveApp(createApp(system, { log: createLogger({ service: 'aeroalpes', level: 'debug', destination: out }).log }));
+      const quiet = new Memory();
+      const quietClient = await serveApp(createApp(system, { log: createLogger({ service: 'aeroalpes', level: 'info', destination: quiet }).log }));
+      try {
+        await client.request('GET', '/health');
+        await client.request('POST', '/reservas', { id_cliente: 'c', monto: 'diez' });
+        await quietClient.request('GET', '/health');
+        const requests = out.lines.filter((l) => l.msg === 'request');
+        expect(requests.map((l) => [l.level, l.method, l.path, l.status])).to.deep.equal([
+          ['debug', 'GET', '/health', 200],
+          ['debug', 'POST', '/reservas', 400],
+        ]);
+        expect(requests.every((l) => typeof l.ms === 'number' && l.ms >= 0), 'a time in ms').to.equal(true);
+        expect(quiet.lines.filter((l) => l.msg === 'request'), 'at info').to.deep.equal([]);
+      } finally {
+        await client.close();
+        await quietClient.close();
+      }
     });
   });
 

@@ -83,7 +83,8 @@ export function koaApp(router: Router, options: AppOptions = {}): Koa {
   const app = new Koa();
   if (options.metrics) metricsRoutes(router, options.metrics);
   app.use(traceRequests(options.service ?? 'aeroalpes'));
-  if (options.log) app.use(accessLog(options.log));
+  // At `info` and above the line would be dropped: no middleware builds it for nothing.
+  if (options.log && (options.log.enabled?.('debug') ?? true)) app.use(accessLog(options.log));
   app.use(errorHandler({ log: options.log }));
   app.use(requestGuard({ allowedOrigins: options.allowedOrigins }));
   app.use(router.routes());
